@@ -1,0 +1,314 @@
+//! Deployment configuration (DESIGN.md §9), read from a key/value lookup so the same parser serves the Lambda
+//! environment, local mode and tests. Invalid values fail here, at start-up, naming the variable.
+
+use crate::error::Error;
+use crate::policy::AudiencePolicy;
+use crate::rotation::RotationPolicy;
+use crate::types::{Algorithm, Audience};
+
+/// Every setting, typed and validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub issuer: String,
+    pub policy: AudiencePolicy,
+    pub algorithms: Vec<Algorithm>,
+    pub default_algorithm: Algorithm,
+    pub default_duration: u64,
+    pub max_duration: u64,
+    pub key_alias_prefix: String,
+    pub bucket: Option<String>,
+    pub jwks_max_age: u64,
+    pub min_publish_age: u64,
+    pub key_deletion_days: u32,
+    pub session_tags: bool,
+    pub key_refresh_seconds: u64,
+    pub nbf_skew: u64,
+    pub allow_root: bool,
+}
+
+/// Hard bounds; values outside them are configuration errors.
+pub const MIN_DURATION: u64 = 60;
+const MAX_MAX_DURATION: u64 = 43_200;
+
+impl Settings {
+    /// Reads every `IAMJWT_*` variable through `lookup` (for example `|k| std::env::var(k).ok()`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &str| get(name).ok_or_else(|| Error::config(name, "is required"));
+        let num = |name: &str, default: u64, min: u64, max: u64| -> Result<u64, Error> {
+            let Some(raw) = get(name) else {
+                return Ok(default);
+            };
+            let v: u64 = raw
+                .parse()
+                .map_err(|_| Error::config(name, format!("{raw:?} is not a whole number")))?;
+            if (min..=max).contains(&v) {
+                Ok(v)
+            } else {
+                Err(Error::config(name, format!("{v} is outside {min}..={max}")))
+            }
+        };
+        let boolean = |name: &str| -> Result<bool, Error> {
+            match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None | Some("false" | "0" | "no") => Ok(false),
+                Some("true" | "1" | "yes") => Ok(true),
+                Some(other) => Err(Error::config(
+                    name,
+                    format!("{other:?} is not true or false"),
+                )),
+            }
+        };
+
+        let issuer = parse_issuer(&required("IAMJWT_ISSUER")?)?;
+        let default_audience = Audience::parse(&required("IAMJWT_DEFAULT_AUDIENCE")?)
+            .map_err(|e| Error::config("IAMJWT_DEFAULT_AUDIENCE", e.to_string()))?;
+
+        let algorithms = match get("IAMJWT_ALGORITHMS") {
+            None => vec![Algorithm::RS256, Algorithm::ES256],
+            Some(raw) => {
+                let mut algs = Vec::new();
+                for part in raw.split(',').map(str::trim) {
+                    let alg: Algorithm = part
+                        .parse()
+                        .map_err(|e: Error| Error::config("IAMJWT_ALGORITHMS", e.to_string()))?;
+                    if !algs.contains(&alg) {
+                        algs.push(alg);
+                    }
+                }
+                algs
+            }
+        };
+        let default_algorithm = match get("IAMJWT_DEFAULT_ALGORITHM") {
+            None if algorithms.contains(&Algorithm::RS256) => Algorithm::RS256,
+            None => algorithms[0],
+            Some(raw) => raw
+                .parse()
+                .map_err(|e: Error| Error::config("IAMJWT_DEFAULT_ALGORITHM", e.to_string()))?,
+        };
+        if !algorithms.contains(&default_algorithm) {
+            return Err(Error::config(
+                "IAMJWT_DEFAULT_ALGORITHM",
+                format!("{default_algorithm} is not in IAMJWT_ALGORITHMS"),
+            ));
+        }
+
+        let max_duration = num("IAMJWT_MAX_DURATION", 3600, MIN_DURATION, MAX_MAX_DURATION)?;
+        let default_duration = num(
+            "IAMJWT_DEFAULT_DURATION",
+            900.min(max_duration),
+            MIN_DURATION,
+            max_duration,
+        )?;
+        let policy = match get("IAMJWT_AUDIENCE_POLICY") {
+            None => AudiencePolicy::default_only(default_audience),
+            Some(json) => AudiencePolicy::from_json(default_audience, &json, max_duration)?,
+        };
+
+        let key_alias_prefix =
+            get("IAMJWT_KEY_ALIAS_PREFIX").unwrap_or_else(|| "alias/iamjwt".into());
+        let prefix_ok = key_alias_prefix.starts_with("alias/")
+            && !key_alias_prefix.starts_with("alias/aws/")
+            && !key_alias_prefix.ends_with('/')
+            && key_alias_prefix.len() <= 200
+            && key_alias_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b));
+        if !prefix_ok {
+            return Err(Error::config(
+                "IAMJWT_KEY_ALIAS_PREFIX",
+                format!(
+                    "{key_alias_prefix:?} must look like alias/name (not alias/aws/…, no trailing /)"
+                ),
+            ));
+        }
+
+        Ok(Self {
+            issuer,
+            policy,
+            algorithms,
+            default_algorithm,
+            default_duration,
+            max_duration,
+            key_alias_prefix,
+            bucket: get("IAMJWT_BUCKET"),
+            jwks_max_age: num("IAMJWT_JWKS_MAX_AGE", 3600, 0, 86_400)?,
+            min_publish_age: num("IAMJWT_MIN_PUBLISH_AGE", 86_400, 0, 90 * 86_400)?,
+            key_deletion_days: u32::try_from(num("IAMJWT_KEY_DELETION_DAYS", 30, 7, 30)?)
+                .unwrap_or(30),
+            session_tags: boolean("IAMJWT_SESSION_TAGS")?,
+            key_refresh_seconds: num("IAMJWT_KEY_REFRESH_SECONDS", 300, 1, 3600)?,
+            nbf_skew: num("IAMJWT_NBF_SKEW", 30, 0, 300)?,
+            allow_root: boolean("IAMJWT_ALLOW_ROOT")?,
+        })
+    }
+
+    /// The rotation timings these settings imply.
+    pub fn rotation_policy(&self) -> RotationPolicy {
+        RotationPolicy {
+            min_publish_age: self.min_publish_age,
+            // A key that stopped signing may still be cached by signers for one refresh interval, and tokens it
+            // signed live max_duration; verifiers may hold a JWKS for jwks_max_age.
+            retire_after: self.max_duration + self.jwks_max_age + self.key_refresh_seconds,
+        }
+    }
+}
+
+/// `https://host[:port][/path]` without query, fragment or trailing slash; plain `http` only on loopback.
+fn parse_issuer(raw: &str) -> Result<String, Error> {
+    let bad = |why: &str| Error::config("IAMJWT_ISSUER", format!("{raw:?} {why}"));
+    let trimmed = raw.trim_end_matches('/');
+    let rest = if let Some(r) = trimmed.strip_prefix("https://") {
+        r
+    } else if let Some(r) = trimmed.strip_prefix("http://") {
+        let host = r.split(['/', ':']).next().unwrap_or_default();
+        let host = if r.starts_with("[::1]") {
+            "[::1]"
+        } else {
+            host
+        };
+        if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+            return Err(bad(
+                "must use https (plain http is only allowed on loopback)",
+            ));
+        }
+        r
+    } else {
+        return Err(bad("must start with https://"));
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(bad("has no host"));
+    }
+    if trimmed.contains(['?', '#', ' ']) || trimmed.chars().any(char::is_control) {
+        return Err(bad("must not contain a query, fragment or spaces"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, Error> {
+        let mut m: HashMap<String, String> = HashMap::from([
+            ("IAMJWT_ISSUER".into(), "https://id.example.com/".into()),
+            ("IAMJWT_DEFAULT_AUDIENCE".into(), "sts.amazonaws.com".into()),
+        ]);
+        for (k, v) in pairs {
+            m.insert((*k).into(), (*v).into());
+        }
+        Settings::from_lookup(|k| m.get(k).cloned())
+    }
+
+    fn err_name(r: Result<Settings, Error>) -> String {
+        match r {
+            Err(Error::Config { name, .. }) => name,
+            other => format!("not a config error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.issuer, "https://id.example.com");
+        assert_eq!(s.algorithms, vec![Algorithm::RS256, Algorithm::ES256]);
+        assert_eq!(s.default_algorithm, Algorithm::RS256);
+        assert_eq!((s.default_duration, s.max_duration), (900, 3600));
+        assert_eq!(s.key_alias_prefix, "alias/iamjwt");
+        assert_eq!(
+            (s.jwks_max_age, s.min_publish_age, s.key_deletion_days),
+            (3600, 86_400, 30)
+        );
+        assert!(!s.session_tags && !s.allow_root);
+        assert_eq!(s.key_refresh_seconds, 300);
+        assert_eq!(s.rotation_policy().retire_after, 3600 + 3600 + 300);
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        assert_eq!(
+            err_name(settings(&[("IAMJWT_ISSUER", "")])),
+            "IAMJWT_ISSUER"
+        );
+        assert_eq!(
+            err_name(settings(&[("IAMJWT_ISSUER", "http://id.example.com")])),
+            "IAMJWT_ISSUER"
+        );
+        assert_eq!(
+            err_name(settings(&[("IAMJWT_ISSUER", "https://x?y=1")])),
+            "IAMJWT_ISSUER"
+        );
+        assert_eq!(
+            err_name(settings(&[("IAMJWT_ISSUER", "ftp://x")])),
+            "IAMJWT_ISSUER"
+        );
+        assert_eq!(
+            err_name(settings(&[("IAMJWT_DEFAULT_AUDIENCE", "")])),
+            "IAMJWT_DEFAULT_AUDIENCE"
+        );
+        assert_eq!(
+            err_name(settings(&[("IAMJWT_ALGORITHMS", "RS256,HS256")])),
+            "IAMJWT_ALGORITHMS"
+        );
+        assert_eq!(
+            err_name(settings(&[
+                ("IAMJWT_ALGORITHMS", "ES256"),
+                ("IAMJWT_DEFAULT_ALGORITHM", "RS256")
+            ])),
+            "IAMJWT_DEFAULT_ALGORITHM"
+        );
+        assert_eq!(
+            err_name(settings(&[("IAMJWT_MAX_DURATION", "59")])),
+            "IAMJWT_MAX_DURATION"
+        );
+        assert_eq!(
+            err_name(settings(&[("IAMJWT_DEFAULT_DURATION", "4000")])),
+            "IAMJWT_DEFAULT_DURATION"
+        );
+        assert_eq!(
+            err_name(settings(&[("IAMJWT_DEFAULT_DURATION", "abc")])),
+            "IAMJWT_DEFAULT_DURATION"
+        );
+        assert_eq!(
+            err_name(settings(&[("IAMJWT_KEY_DELETION_DAYS", "6")])),
+            "IAMJWT_KEY_DELETION_DAYS"
+        );
+        assert_eq!(
+            err_name(settings(&[("IAMJWT_KEY_ALIAS_PREFIX", "alias/aws/x")])),
+            "IAMJWT_KEY_ALIAS_PREFIX"
+        );
+        assert_eq!(
+            err_name(settings(&[("IAMJWT_KEY_ALIAS_PREFIX", "iamjwt")])),
+            "IAMJWT_KEY_ALIAS_PREFIX"
+        );
+        assert_eq!(
+            err_name(settings(&[("IAMJWT_SESSION_TAGS", "maybe")])),
+            "IAMJWT_SESSION_TAGS"
+        );
+        assert_eq!(
+            err_name(settings(&[("IAMJWT_AUDIENCE_POLICY", "{")])),
+            "IAMJWT_AUDIENCE_POLICY"
+        );
+    }
+
+    #[test]
+    fn loopback_http_and_choices() {
+        let s = settings(&[
+            ("IAMJWT_ISSUER", "http://127.0.0.1:8080"),
+            ("IAMJWT_ALGORITHMS", "ES256"),
+            ("IAMJWT_SESSION_TAGS", "TRUE"),
+            ("IAMJWT_MAX_DURATION", "600"),
+        ])
+        .unwrap();
+        assert_eq!(s.issuer, "http://127.0.0.1:8080");
+        assert_eq!(s.default_algorithm, Algorithm::ES256);
+        assert!(s.session_tags);
+        assert_eq!(s.default_duration, 600);
+        assert!(settings(&[("IAMJWT_ISSUER", "http://localhost:9")]).is_ok());
+        assert!(settings(&[("IAMJWT_ISSUER", "http://[::1]:9")]).is_ok());
+    }
+}

@@ -1,0 +1,413 @@
+//! Audience policy (DESIGN.md §4): which audiences a caller may ask for, and for how long.
+//!
+//! Parsed and validated once at start-up; [`AudiencePolicy::decide`] is a pure function of the caller and the
+//! requested audiences. The default audience is always allowed; rules grant more. Secure default: no rules.
+
+use crate::error::Error;
+use crate::identity::Caller;
+use crate::types::Audience;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyDoc {
+    rules: Vec<RuleDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleDoc {
+    #[serde(default)]
+    principals: Option<Vec<String>>,
+    #[serde(default)]
+    accounts: Option<Vec<String>>,
+    #[serde(default)]
+    org_ids: Option<Vec<String>>,
+    audiences: Vec<String>,
+    #[serde(default)]
+    max_duration: Option<u64>,
+}
+
+/// One validated rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    principals: Option<Vec<Glob>>,
+    accounts: Option<Vec<String>>,
+    org_ids: Option<Vec<String>>,
+    audiences: Vec<Glob>,
+    max_duration: Option<u64>,
+}
+
+impl Rule {
+    fn applies_to(&self, caller: &Caller, sub: &str) -> bool {
+        self.principals
+            .as_ref()
+            .is_none_or(|ps| ps.iter().any(|g| g.matches(sub)))
+            && self
+                .accounts
+                .as_ref()
+                .is_none_or(|a| a.iter().any(|a| a == caller.principal.account().as_str()))
+            && self.org_ids.as_ref().is_none_or(|o| {
+                caller
+                    .org_id
+                    .as_deref()
+                    .is_some_and(|org| o.iter().any(|x| x == org))
+            })
+    }
+
+    fn grants(&self, aud: &Audience) -> bool {
+        self.audiences.iter().any(|g| g.matches(aud.as_str()))
+    }
+}
+
+/// The decision for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    /// The rule's lifetime cap, if the deciding rule has one.
+    pub max_duration: Option<u64>,
+    /// Index of the deciding rule; `None` when only the default audience was asked for.
+    pub rule: Option<usize>,
+}
+
+/// The deployment's audience policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudiencePolicy {
+    default_audience: Audience,
+    rules: Vec<Rule>,
+}
+
+impl AudiencePolicy {
+    /// Only the default audience, for everyone.
+    pub fn default_only(default_audience: Audience) -> Self {
+        Self {
+            default_audience,
+            rules: Vec::new(),
+        }
+    }
+
+    /// Parses policy JSON. `max_duration` of every rule must lie in `60..=max_duration`.
+    pub fn from_json(
+        default_audience: Audience,
+        json: &str,
+        max_duration: u64,
+    ) -> Result<Self, Error> {
+        let bad = |reason: String| Error::config("IAMJWT_AUDIENCE_POLICY", reason);
+        let doc: PolicyDoc = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+        let mut rules = Vec::with_capacity(doc.rules.len());
+        for (i, r) in doc.rules.into_iter().enumerate() {
+            let ctx = |what: &str| bad(format!("rule {i}: {what}"));
+            let non_empty = |name: &str, v: &Option<Vec<String>>| match v {
+                Some(list) if list.is_empty() => {
+                    Err(ctx(&format!("{name} must not be an empty list")))
+                }
+                _ => Ok(()),
+            };
+            non_empty("principals", &r.principals)?;
+            non_empty("accounts", &r.accounts)?;
+            non_empty("org_ids", &r.org_ids)?;
+            if r.audiences.is_empty() {
+                return Err(ctx("audiences must list at least one audience"));
+            }
+            for a in r.accounts.iter().flatten() {
+                if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(ctx(&format!("account {a:?} is not a 12-digit account id")));
+                }
+            }
+            for o in r.org_ids.iter().flatten() {
+                let ok = o.strip_prefix("o-").is_some_and(|rest| {
+                    (10..=32).contains(&rest.len())
+                        && rest
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                });
+                if !ok {
+                    return Err(ctx(&format!(
+                        "org id {o:?} is not of the form o-[a-z0-9]{{10,32}}"
+                    )));
+                }
+            }
+            for p in r.principals.iter().flatten() {
+                if !p.starts_with("arn:") {
+                    return Err(ctx(&format!(
+                        "principal pattern {p:?} must start with arn:"
+                    )));
+                }
+            }
+            for a in &r.audiences {
+                Audience::parse(a).map_err(|e| ctx(&format!("audience {a:?}: {e}")))?;
+            }
+            if let Some(d) = r.max_duration
+                && !(60..=max_duration).contains(&d)
+            {
+                return Err(ctx(&format!(
+                    "max_duration {d} must be between 60 and {max_duration}"
+                )));
+            }
+            rules.push(Rule {
+                principals: r
+                    .principals
+                    .map(|v| v.iter().map(|s| Glob::new(s)).collect()),
+                accounts: r.accounts,
+                org_ids: r.org_ids,
+                audiences: r.audiences.iter().map(|s| Glob::new(s)).collect(),
+                max_duration: r.max_duration,
+            });
+        }
+        Ok(Self {
+            default_audience,
+            rules,
+        })
+    }
+
+    pub fn default_audience(&self) -> &Audience {
+        &self.default_audience
+    }
+
+    /// The first applicable rule that grants every requested non-default audience decides.
+    pub fn decide(&self, caller: &Caller, requested: &[Audience]) -> Result<Grant, Error> {
+        let extra: Vec<&Audience> = requested
+            .iter()
+            .filter(|a| **a != self.default_audience)
+            .collect();
+        if extra.is_empty() {
+            return Ok(Grant {
+                max_duration: None,
+                rule: None,
+            });
+        }
+        let sub = caller.principal.sub();
+        self.rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.applies_to(caller, &sub) && extra.iter().all(|a| r.grants(a)))
+            .map(|(i, r)| Grant {
+                max_duration: r.max_duration,
+                rule: Some(i),
+            })
+            .ok_or_else(|| {
+                Error::InvalidTarget(format!(
+                    "the audience policy does not allow {} for {sub}",
+                    extra
+                        .iter()
+                        .map(|a| format!("{:?}", a.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    }
+}
+
+/// A glob where `*` matches any run of characters (including none); everything else is literal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob {
+    parts: Vec<String>,
+    anchored_start: bool,
+    anchored_end: bool,
+}
+
+impl Glob {
+    pub fn new(pattern: &str) -> Self {
+        let parts: Vec<String> = pattern.split('*').map(str::to_owned).collect();
+        Self {
+            anchored_start: !pattern.starts_with('*'),
+            anchored_end: !pattern.ends_with('*'),
+            parts: parts.into_iter().filter(|p| !p.is_empty()).collect(),
+        }
+    }
+
+    /// Linear-time greedy match: literal segments must appear in order; the first is anchored at the start and
+    /// the last at the end unless the pattern begins/ends with `*`.
+    pub fn matches(&self, s: &str) -> bool {
+        let mut rest = s;
+        let n = self.parts.len();
+        if n == 0 {
+            // Pattern is empty or only stars.
+            return !self.anchored_start || s.is_empty();
+        }
+        for (i, part) in self.parts.iter().enumerate() {
+            let first = i == 0;
+            let last = i == n - 1;
+            if first && self.anchored_start {
+                let Some(r) = rest.strip_prefix(part.as_str()) else {
+                    return false;
+                };
+                rest = r;
+                if last && self.anchored_end {
+                    return rest.is_empty();
+                }
+                continue;
+            }
+            if last && self.anchored_end {
+                return rest.len() >= part.len() && rest.ends_with(part.as_str());
+            }
+            match rest.find(part.as_str()) {
+                Some(pos) => rest = &rest[pos + part.len()..],
+                None => return false,
+            }
+        }
+        !self.anchored_end || rest.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{Caller, Principal};
+
+    fn caller(arn: &str, org: Option<&str>) -> Caller {
+        Caller {
+            principal: Principal::parse(arn).unwrap(),
+            principal_id: None,
+            org_id: org.map(str::to_owned),
+            source_ip: None,
+        }
+    }
+    fn aud(s: &str) -> Audience {
+        Audience::parse(s).unwrap()
+    }
+    const DOC: &str = r#"{"rules": [
+        {"principals": ["arn:aws:iam::111122223333:role/ci-*"], "audiences": ["api://ci", "https://*.example.com"], "max_duration": 900},
+        {"accounts": ["444455556666"], "audiences": ["api://acct"]},
+        {"org_ids": ["o-a1b2c3d4e5"], "audiences": ["api://org"], "max_duration": 300},
+        {"audiences": ["api://public"]}
+    ]}"#;
+
+    fn policy() -> AudiencePolicy {
+        AudiencePolicy::from_json(aud("sts.amazonaws.com"), DOC, 3600).unwrap()
+    }
+
+    #[test]
+    fn glob_semantics() {
+        let cases = [
+            ("*", "", true),
+            ("*", "anything", true),
+            ("", "", true),
+            ("", "x", false),
+            ("abc", "abc", true),
+            ("abc", "abcd", false),
+            ("a*c", "ac", true),
+            ("a*c", "abbbc", true),
+            ("a*c", "abcd", false),
+            ("*.example.com", "https://x.example.com", true),
+            ("https://*.example.com", "https://a.b.example.com", true),
+            ("https://*.example.com", "https://example.com", false),
+            ("https://*.example.com", "https://x.example.com.evil", false),
+            ("a*b*c", "aXbYc", true),
+            ("a*b*c", "acb", false),
+            ("a**b", "ab", true),
+            ("*ab", "aab", true),
+            ("ab*", "ab", true),
+            ("a*a", "a", false),
+            (
+                "arn:aws:iam::111122223333:role/ci-*",
+                "arn:aws:iam::111122223333:role/ci-deploy",
+                true,
+            ),
+            (
+                "arn:aws:iam::111122223333:role/ci-*",
+                "arn:aws:iam::111122223333:role/prod",
+                false,
+            ),
+        ];
+        for (p, s, want) in cases {
+            assert_eq!(Glob::new(p).matches(s), want, "{p:?} vs {s:?}");
+        }
+    }
+
+    #[test]
+    fn default_audience_always_allowed() {
+        let p = AudiencePolicy::default_only(aud("sts.amazonaws.com"));
+        let c = caller("arn:aws:iam::999999999999:user/u", None);
+        assert_eq!(
+            p.decide(&c, &[aud("sts.amazonaws.com")]).unwrap(),
+            Grant {
+                max_duration: None,
+                rule: None
+            }
+        );
+        assert!(matches!(
+            p.decide(&c, &[aud("api://x")]),
+            Err(Error::InvalidTarget(_))
+        ));
+    }
+
+    #[test]
+    fn rules_select_and_grant() {
+        let p = policy();
+        let ci = caller(
+            "arn:aws:sts::111122223333:assumed-role/ci-deploy/run-1",
+            None,
+        );
+        let g = p
+            .decide(&ci, &[aud("api://ci"), aud("https://svc.example.com")])
+            .unwrap();
+        assert_eq!(
+            g,
+            Grant {
+                max_duration: Some(900),
+                rule: Some(0)
+            }
+        );
+        // the default audience mixed in needs no grant
+        assert!(
+            p.decide(&ci, &[aud("api://ci"), aud("sts.amazonaws.com")])
+                .is_ok()
+        );
+        // not every audience from one rule: rule 0 grants api://ci, rule 3 api://public; no single rule both
+        assert!(matches!(
+            p.decide(&ci, &[aud("api://ci"), aud("api://public")]),
+            Err(Error::InvalidTarget(_))
+        ));
+        // falls through to the selector-less rule
+        assert_eq!(p.decide(&ci, &[aud("api://public")]).unwrap().rule, Some(3));
+
+        let prod = caller("arn:aws:sts::111122223333:assumed-role/prod/run-1", None);
+        assert!(matches!(
+            p.decide(&prod, &[aud("api://ci")]),
+            Err(Error::InvalidTarget(_))
+        ));
+
+        let acct = caller("arn:aws:iam::444455556666:user/bob", None);
+        assert_eq!(
+            p.decide(&acct, &[aud("api://acct")]).unwrap(),
+            Grant {
+                max_duration: None,
+                rule: Some(1)
+            }
+        );
+        assert!(p.decide(&ci, &[aud("api://acct")]).is_err());
+
+        let in_org = caller("arn:aws:iam::777777777777:user/x", Some("o-a1b2c3d4e5"));
+        assert_eq!(
+            p.decide(&in_org, &[aud("api://org")]).unwrap().max_duration,
+            Some(300)
+        );
+        let no_org = caller("arn:aws:iam::777777777777:user/x", None);
+        assert!(p.decide(&no_org, &[aud("api://org")]).is_err());
+    }
+
+    #[test]
+    fn malformed_policies_fail_at_start() {
+        let d = aud("d");
+        for bad in [
+            "",
+            "{}",
+            "[]",
+            r#"{"rules": [{"audiences": ["a"], "surprise": 1}]}"#,
+            r#"{"rules": [], "extra": true}"#,
+            r#"{"rules": [{"audiences": []}]}"#,
+            r#"{"rules": [{"accounts": [], "audiences": ["a"]}]}"#,
+            r#"{"rules": [{"accounts": ["12"], "audiences": ["a"]}]}"#,
+            r#"{"rules": [{"org_ids": ["org-1"], "audiences": ["a"]}]}"#,
+            r#"{"rules": [{"principals": ["role/x"], "audiences": ["a"]}]}"#,
+            r#"{"rules": [{"audiences": ["a"], "max_duration": 59}]}"#,
+            r#"{"rules": [{"audiences": ["a"], "max_duration": 3601}]}"#,
+            r#"{"rules": [{"audiences": ["bad\u0001"]}]}"#,
+        ] {
+            match AudiencePolicy::from_json(d.clone(), bad, 3600) {
+                Err(Error::Config { name, .. }) => assert_eq!(name, "IAMJWT_AUDIENCE_POLICY"),
+                other => panic!("{bad:?} gave {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! Test support (feature `testing`): in-memory adapters, fault injection and an invariant-checking harness that
+//! any [`KeyStore`]/[`Publisher`] pair (soft keys, KMS + S3) can be run under.
+
+use crate::discovery::IssuerDocuments;
+use crate::error::{PortError, PortErrorKind};
+use crate::jwk::{Jwks, KeyParams, PublicJwk};
+use crate::ports::{KeyMark, KeyStore, Publisher};
+use crate::rotation::{KeyRecord, KeyState, RotationPolicy, Slots, invariant_violations};
+use crate::time::UnixTime;
+use crate::types::{Algorithm, KeyId, KeySlot, Kid};
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Debug, Clone)]
+struct MemKey {
+    record: KeyRecord,
+}
+
+/// A key store in memory. Public keys are derived from a counter (not real key pairs): rotation never signs.
+#[derive(Debug, Default)]
+pub struct MemKeyStore {
+    keys: Mutex<(
+        BTreeMap<KeyId, MemKey>,
+        BTreeMap<(Algorithm, KeySlot), KeyId>,
+    )>,
+    counter: AtomicUsize,
+}
+
+impl MemKeyStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn fake_jwk(alg: Algorithm, n: usize) -> PublicJwk {
+        let seed = Sha256::digest(n.to_be_bytes());
+        let params = match alg {
+            Algorithm::RS256 => KeyParams::Rsa {
+                n: URL_SAFE_NO_PAD.encode(seed.repeat(8)),
+                e: "AQAB".into(),
+            },
+            Algorithm::ES256 => KeyParams::Ec {
+                crv: "P-256".into(),
+                x: URL_SAFE_NO_PAD.encode(seed),
+                y: URL_SAFE_NO_PAD.encode(Sha256::digest(seed)),
+            },
+        };
+        PublicJwk::from_params(params, alg)
+    }
+}
+
+#[async_trait]
+impl KeyStore for MemKeyStore {
+    async fn load(&self, algs: &[Algorithm]) -> Result<KeyState, PortError> {
+        let g = lock(&self.keys);
+        let (keys, slots) = &*g;
+        let mut state = KeyState::default();
+        for &alg in algs {
+            let get = |slot| {
+                slots
+                    .get(&(alg, slot))
+                    .and_then(|id| keys.get(id))
+                    .map(|k| k.record.clone())
+            };
+            state.algs.insert(
+                alg,
+                Slots {
+                    pending: get(KeySlot::Pending),
+                    current: get(KeySlot::Current),
+                    previous: get(KeySlot::Previous),
+                },
+            );
+        }
+        Ok(state)
+    }
+
+    async fn create_key(
+        &self,
+        alg: Algorithm,
+        slot: KeySlot,
+        now: UnixTime,
+    ) -> Result<KeyId, PortError> {
+        let n = self.counter.fetch_add(1, Ordering::SeqCst);
+        let mut g = lock(&self.keys);
+        if g.1.contains_key(&(alg, slot)) {
+            return Err(PortError::other(format!("{alg} {slot} is not empty")));
+        }
+        let id = KeyId::new(format!("mem-{n}"));
+        let jwk = Self::fake_jwk(alg, n);
+        let record = KeyRecord {
+            id: id.clone(),
+            alg,
+            kid: jwk.kid().clone(),
+            jwk: Some(jwk),
+            created_at: now,
+            published_at: None,
+            demoted_at: None,
+            compromised: false,
+            pending_deletion: false,
+        };
+        g.0.insert(id.clone(), MemKey { record });
+        g.1.insert((alg, slot), id.clone());
+        Ok(id)
+    }
+
+    async fn assign(
+        &self,
+        alg: Algorithm,
+        slot: KeySlot,
+        key: Option<&KeyId>,
+    ) -> Result<(), PortError> {
+        let mut g = lock(&self.keys);
+        match key {
+            Some(k) if !g.0.contains_key(k) => {
+                return Err(PortError::new(PortErrorKind::NotFound, k.to_string()));
+            }
+            Some(k) => g.1.insert((alg, slot), k.clone()),
+            None => g.1.remove(&(alg, slot)),
+        };
+        Ok(())
+    }
+
+    async fn mark(&self, key: &KeyId, mark: KeyMark) -> Result<(), PortError> {
+        let mut g = lock(&self.keys);
+        let k =
+            g.0.get_mut(key)
+                .ok_or_else(|| PortError::new(PortErrorKind::NotFound, key.to_string()))?;
+        match mark {
+            KeyMark::Published(t) => k.record.published_at = Some(t),
+            KeyMark::Demoted(t) => k.record.demoted_at = Some(t),
+            KeyMark::Compromised => k.record.compromised = true,
+        }
+        Ok(())
+    }
+
+    async fn schedule_deletion(&self, key: &KeyId) -> Result<(), PortError> {
+        let mut g = lock(&self.keys);
+        let k =
+            g.0.get_mut(key)
+                .ok_or_else(|| PortError::new(PortErrorKind::NotFound, key.to_string()))?;
+        k.record.pending_deletion = true;
+        k.record.jwk = None;
+        Ok(())
+    }
+}
+
+/// A publisher in memory.
+#[derive(Debug, Default)]
+pub struct MemPublisher {
+    docs: Mutex<Option<IssuerDocuments>>,
+}
+
+#[async_trait]
+impl Publisher for MemPublisher {
+    async fn read_jwks(&self) -> Result<Option<Jwks>, PortError> {
+        Ok(lock(&self.docs).as_ref().map(|d| d.jwks.clone()))
+    }
+    async fn publish(&self, docs: &IssuerDocuments) -> Result<(), PortError> {
+        *lock(&self.docs) = Some(docs.clone());
+        Ok(())
+    }
+}
+
+/// When an injected fault strikes relative to the call it interrupts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultMode {
+    /// The call fails without taking effect (a crash before it).
+    Before,
+    /// The call takes effect but its caller sees a failure (a crash after it, or a lost response).
+    After,
+}
+
+/// Wraps a key store and a publisher: counts mutating calls, fails the Nth one if asked, and after every
+/// successful mutation snapshots the state and checks the DESIGN.md §6 invariants against the previous snapshot.
+pub struct Harness<S, P> {
+    pub store: S,
+    pub publisher: P,
+    pub algs: Vec<Algorithm>,
+    pub policy: RotationPolicy,
+    fail_at: Mutex<Option<(usize, FaultMode)>>,
+    calls: AtomicUsize,
+    now: Mutex<UnixTime>,
+    last: Mutex<Option<(KeyState, BTreeSet<Kid>)>>,
+    violations: Mutex<Vec<String>>,
+}
+
+impl<S: KeyStore, P: Publisher> Harness<S, P> {
+    pub fn new(store: S, publisher: P, algs: Vec<Algorithm>, policy: RotationPolicy) -> Self {
+        Self {
+            store,
+            publisher,
+            algs,
+            policy,
+            fail_at: Mutex::new(None),
+            calls: AtomicUsize::new(0),
+            now: Mutex::new(UnixTime(0)),
+            last: Mutex::new(None),
+            violations: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Fails the `n`th mutating call from now (0-based), once.
+    pub fn fail_at(&self, n: usize, mode: FaultMode) {
+        self.calls.store(0, Ordering::SeqCst);
+        *lock(&self.fail_at) = Some((n, mode));
+    }
+
+    pub fn clear_fault(&self) {
+        *lock(&self.fail_at) = None;
+    }
+
+    /// Mutating calls seen since the last [`Self::fail_at`] (or creation).
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// The time the invariants are judged at (set it to the `now` the rotation runs with).
+    pub fn set_now(&self, now: UnixTime) {
+        *lock(&self.now) = now;
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        lock(&self.violations).clone()
+    }
+
+    /// Current state and published kids.
+    pub async fn observe(&self) -> Result<(KeyState, BTreeSet<Kid>), PortError> {
+        let state = self.store.load(&self.algs).await?;
+        let published = self
+            .publisher
+            .read_jwks()
+            .await?
+            .map(|j| j.kids().cloned().collect())
+            .unwrap_or_default();
+        Ok((state, published))
+    }
+
+    async fn check(&self) {
+        let Ok(obs) = self.observe().await else {
+            return;
+        };
+        let now = *lock(&self.now);
+        let prev = lock(&self.last).replace(obs.clone());
+        if let Some(prev) = prev {
+            let v = invariant_violations((&prev.0, &prev.1), (&obs.0, &obs.1), now, self.policy);
+            lock(&self.violations).extend(v);
+        }
+    }
+
+    /// Runs `f`, applying the configured fault, then checks invariants.
+    async fn guarded<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, PortError>>,
+    ) -> Result<T, PortError> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        let fault = lock(&self.fail_at)
+            .filter(|(at, _)| *at == n)
+            .map(|(_, m)| m);
+        let injected = || {
+            PortError::new(
+                PortErrorKind::Transient,
+                format!("injected fault at mutating call {n}"),
+            )
+        };
+        if fault == Some(FaultMode::Before) {
+            return Err(injected());
+        }
+        let out = f.await;
+        self.check().await;
+        match (out, fault) {
+            (Ok(_), Some(FaultMode::After)) => Err(injected()),
+            (out, _) => out,
+        }
+    }
+}
+
+#[async_trait]
+impl<S: KeyStore, P: Publisher> KeyStore for Harness<S, P> {
+    async fn load(&self, algs: &[Algorithm]) -> Result<KeyState, PortError> {
+        self.store.load(algs).await
+    }
+    async fn create_key(
+        &self,
+        alg: Algorithm,
+        slot: KeySlot,
+        now: UnixTime,
+    ) -> Result<KeyId, PortError> {
+        self.guarded(self.store.create_key(alg, slot, now)).await
+    }
+    async fn assign(
+        &self,
+        alg: Algorithm,
+        slot: KeySlot,
+        key: Option<&KeyId>,
+    ) -> Result<(), PortError> {
+        self.guarded(self.store.assign(alg, slot, key)).await
+    }
+    async fn mark(&self, key: &KeyId, mark: KeyMark) -> Result<(), PortError> {
+        self.guarded(self.store.mark(key, mark)).await
+    }
+    async fn schedule_deletion(&self, key: &KeyId) -> Result<(), PortError> {
+        self.guarded(self.store.schedule_deletion(key)).await
+    }
+}
+
+#[async_trait]
+impl<S: KeyStore, P: Publisher> Publisher for Harness<S, P> {
+    async fn read_jwks(&self) -> Result<Option<Jwks>, PortError> {
+        self.publisher.read_jwks().await
+    }
+    async fn publish(&self, docs: &IssuerDocuments) -> Result<(), PortError> {
+        self.guarded(self.publisher.publish(docs)).await
+    }
+}

@@ -1,0 +1,197 @@
+//! Small domain types: parse at the edge, trust inside.
+
+use crate::error::Error;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A JWS algorithm this issuer can sign with (RFC 7518 §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 on an RSA-2048 key.
+    RS256,
+    /// ECDSA on P-256 with SHA-256; signature is JOSE `r||s`.
+    ES256,
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 2] = [Algorithm::RS256, Algorithm::ES256];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::ES256 => "ES256",
+        }
+    }
+
+    /// Lower-case form used in KMS aliases and file names.
+    pub fn lower(self) -> &'static str {
+        match self {
+            Self::RS256 => "rs256",
+            Self::ES256 => "es256",
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "RS256" => Ok(Self::RS256),
+            "ES256" => Ok(Self::ES256),
+            other => Err(Error::InvalidRequest(format!(
+                "unsupported alg {:?}: expected RS256 or ES256",
+                truncate(other, 32)
+            ))),
+        }
+    }
+}
+
+/// One of the three key slots per algorithm (DESIGN.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeySlot {
+    /// Published, not yet signing.
+    Pending,
+    /// Signing and published.
+    Current,
+    /// Verify-only, still published.
+    Previous,
+}
+
+impl KeySlot {
+    pub const ALL: [KeySlot; 3] = [KeySlot::Pending, KeySlot::Current, KeySlot::Previous];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Current => "current",
+            Self::Previous => "previous",
+        }
+    }
+}
+
+impl fmt::Display for KeySlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// JWK thumbprint key id (RFC 7638, SHA-256, base64url).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Kid(String);
+
+impl Kid {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Kid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An adapter's handle on a key: a KMS key id (never an alias) or a local key file id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KeyId(String);
+
+impl KeyId {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A validated audience: 1–1000 characters, none of them control characters (DESIGN.md §1).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Audience(String);
+
+impl Audience {
+    pub const MAX_LEN: usize = 1000;
+
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let len = s.chars().count();
+        if len == 0 {
+            return Err(Error::InvalidRequest("aud must not be empty".into()));
+        }
+        if len > Self::MAX_LEN {
+            return Err(Error::InvalidRequest(format!(
+                "aud is {len} characters; the limit is {}",
+                Self::MAX_LEN
+            )));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(Error::InvalidRequest(
+                "aud must not contain control characters".into(),
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Audience {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Shortens untrusted input before it is echoed in an error message.
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max).collect();
+        out.push('…');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audience_rules() {
+        assert!(Audience::parse("api://ci").is_ok());
+        assert!(Audience::parse(&"a".repeat(1000)).is_ok());
+        assert!(Audience::parse(&"a".repeat(1001)).is_err());
+        assert!(Audience::parse("").is_err());
+        assert!(Audience::parse("a\u{7}b").is_err());
+        assert!(Audience::parse("a\nb").is_err());
+        assert!(Audience::parse("émoji ✓").is_ok());
+    }
+
+    #[test]
+    fn algorithm_parse() {
+        assert_eq!("RS256".parse::<Algorithm>().ok(), Some(Algorithm::RS256));
+        assert_eq!("ES256".parse::<Algorithm>().ok(), Some(Algorithm::ES256));
+        assert!("HS256".parse::<Algorithm>().is_err());
+        assert!("rs256".parse::<Algorithm>().is_err());
+        assert!("none".parse::<Algorithm>().is_err());
+    }
+}
