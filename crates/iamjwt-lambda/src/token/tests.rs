@@ -1,0 +1,234 @@
+use super::*;
+use async_trait::async_trait;
+use iamjwt_core::error::PortError;
+use iamjwt_core::issuer::IssuePolicy;
+use iamjwt_core::jwk::PublicJwk;
+use iamjwt_core::policy::AudiencePolicy;
+use iamjwt_core::ports::{Signer, SigningKey};
+use iamjwt_core::types::{Algorithm, Audience, Kid};
+use p256::pkcs8::EncodePublicKey as _;
+use std::sync::Arc;
+
+const NOW: UnixTime = UnixTime(1_795_456_800);
+
+fn fixture(name: &str) -> &'static str {
+    match name {
+        "assumed-role" => include_str!("../../../../tests/fixtures/events/assumed-role.json"),
+        "iam-user" => include_str!("../../../../tests/fixtures/events/iam-user.json"),
+        "federated-user" => include_str!("../../../../tests/fixtures/events/federated-user.json"),
+        "root" => include_str!("../../../../tests/fixtures/events/root.json"),
+        "govcloud-assumed-role" => include_str!("../../../../tests/fixtures/events/govcloud-assumed-role.json"),
+        "china-iam-user" => include_str!("../../../../tests/fixtures/events/china-iam-user.json"),
+        "no-identity" => include_str!("../../../../tests/fixtures/events/no-identity.json"),
+        other => panic!("no fixture {other}"),
+    }
+}
+
+/// Loads a fixture event, replacing its query (multi-value form, as API Gateway sends repeats).
+fn event(name: &str, query: &[(&str, &str)]) -> Request {
+    let mut v: serde_json::Value = serde_json::from_str(fixture(name)).unwrap();
+    let mut multi = serde_json::Map::new();
+    let mut single = serde_json::Map::new();
+    for (k, val) in query {
+        multi.entry(k.to_string()).or_insert_with(|| serde_json::json!([])).as_array_mut().unwrap().push((*val).into());
+        single.insert(k.to_string(), (*val).into());
+    }
+    v["multiValueQueryStringParameters"] = if query.is_empty() { serde_json::Value::Null } else { multi.into() };
+    v["queryStringParameters"] = if query.is_empty() { serde_json::Value::Null } else { single.into() };
+    lambda_http::request::from_str(&v.to_string()).unwrap()
+}
+
+struct TestKey(p256::ecdsa::SigningKey, Kid);
+
+#[async_trait]
+impl SigningKey for TestKey {
+    fn alg(&self) -> Algorithm {
+        Algorithm::ES256
+    }
+    fn kid(&self) -> &Kid {
+        &self.1
+    }
+    async fn sign(&self, input: &[u8]) -> Result<Vec<u8>, PortError> {
+        use p256::ecdsa::signature::Signer as _;
+        let sig: p256::ecdsa::Signature = self.0.sign(input);
+        Ok(sig.to_bytes().to_vec())
+    }
+}
+
+struct TestSigner(Arc<TestKey>, Option<PortErrorKind>);
+
+#[async_trait]
+impl Signer for TestSigner {
+    async fn signing_key(&self, _alg: Algorithm) -> Result<Arc<dyn SigningKey>, PortError> {
+        match self.1 {
+            Some(kind) => Err(PortError::new(kind, "injected")),
+            None => Ok(self.0.clone()),
+        }
+    }
+}
+
+fn handler(fail: Option<PortErrorKind>) -> (TokenHandler, PublicJwk) {
+    let sk = p256::ecdsa::SigningKey::from_slice(&[5; 32]).unwrap();
+    let jwk = PublicJwk::from_spki_der(sk.verifying_key().to_public_key_der().unwrap().as_bytes()).unwrap();
+    let policy = AudiencePolicy::from_json(
+        Audience::parse("sts.amazonaws.com").unwrap(),
+        r#"{"rules":[{"accounts":["111122223333"],"audiences":["api://ci","https://*.example.com"],"max_duration":1800}]}"#,
+        3600,
+    )
+    .unwrap();
+    let ip = IssuePolicy {
+        issuer: "https://id.example.com".into(),
+        policy,
+        algorithms: vec![Algorithm::ES256],
+        default_algorithm: Algorithm::ES256,
+        default_duration: 900,
+        max_duration: 3600,
+        nbf_skew: 30,
+        allow_root: false,
+        session_tags: false,
+    };
+    let signer = TestSigner(Arc::new(TestKey(sk, jwk.kid().clone())), fail);
+    (TokenHandler::new(Issuer::new(ip, Arc::new(signer))), jwk)
+}
+
+fn body(r: &Response<Body>) -> serde_json::Value {
+    serde_json::from_slice(r.body().as_ref()).unwrap()
+}
+
+fn verify(token: &str, jwk: &PublicJwk, aud: &str) -> serde_json::Value {
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(serde_json::to_value(jwk).unwrap()).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.set_audience(&[aud]);
+    v.set_issuer(&["https://id.example.com"]);
+    // The fixed clock is in the future of the machine clock on purpose; check exp/nbf by hand instead.
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    jsonwebtoken::decode::<serde_json::Value>(token, &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(), &v)
+        .unwrap()
+        .claims
+}
+
+#[tokio::test]
+async fn every_principal_fixture_gets_a_verifiable_token() {
+    let (h, jwk) = handler(None);
+    for (name, sub, ptype) in [
+        ("assumed-role", "arn:aws:iam::111122223333:role/ci-deploy", "AssumedRole"),
+        ("iam-user", "arn:aws:iam::111122223333:user/engineering/alice", "User"),
+        ("federated-user", "arn:aws:sts::111122223333:federated-user/bob@example.com", "FederatedUser"),
+        ("govcloud-assumed-role", "arn:aws-us-gov:iam::444455556666:role/a+b=c,d.e@f-g", "AssumedRole"),
+        ("china-iam-user", "arn:aws-cn:iam::777788889999:user/ops", "User"),
+    ] {
+        let r = h.handle(event(name, &[]), NOW).await;
+        assert_eq!(r.status(), 200, "{name}: {:?}", body(&r));
+        assert_eq!(r.headers()["content-type"], "application/json");
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let b = body(&r);
+        assert_eq!(b["token"], b["access_token"]);
+        assert_eq!(b["issued_token_type"], "urn:ietf:params:oauth:token-type:jwt");
+        assert_eq!(b["token_type"], "N_A");
+        assert_eq!(b["expires_in"], 900);
+        let claims = verify(b["token"].as_str().unwrap(), &jwk, "sts.amazonaws.com");
+        assert_eq!(claims["sub"], sub, "{name}");
+        assert_eq!(claims["aws"]["principal_type"], ptype);
+        assert_eq!(claims["aws"]["source_ip"], "203.0.113.10");
+        assert_eq!(claims["exp"], NOW.0 + 900);
+        assert_eq!(claims["nbf"], NOW.0 - 30);
+    }
+    let r = h.handle(event("assumed-role", &[]), NOW).await;
+    let claims = verify(body(&r)["token"].as_str().unwrap(), &jwk, "sts.amazonaws.com");
+    assert_eq!(claims["aws"]["session_name"], "build-42");
+    assert_eq!(claims["aws"]["org_id"], "o-a1b2c3d4e5");
+    assert_eq!(claims["aws"]["principal_id"], "AROAEXAMPLEROLEID1234:build-42");
+}
+
+#[tokio::test]
+async fn several_audiences_and_a_duration() {
+    let (h, jwk) = handler(None);
+    let r = h
+        .handle(event("assumed-role", &[("aud", "api://ci"), ("aud", "https://x.example.com"), ("duration", "1800")]), NOW)
+        .await;
+    assert_eq!(r.status(), 200, "{:?}", body(&r));
+    let claims = verify(body(&r)["token"].as_str().unwrap(), &jwk, "api://ci");
+    assert_eq!(claims["aud"], serde_json::json!(["api://ci", "https://x.example.com"]));
+    assert_eq!(body(&r)["expires_in"], 1800);
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_right_error_code() {
+    let (h, _) = handler(None);
+    let long = "a".repeat(1001);
+    let eleven: Vec<String> = (0..11).map(|i| format!("api://{i}")).collect();
+    let mut cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+        (vec![("aud", long.as_str())], 400, "invalid_request"),
+        (vec![("aud", "a\u{1}b")], 400, "invalid_request"),
+        (vec![("duration", "59")], 400, "invalid_request"),
+        (vec![("duration", "3601")], 400, "invalid_request"),
+        (vec![("duration", "abc")], 400, "invalid_request"),
+        (vec![("duration", "60"), ("duration", "61")], 400, "invalid_request"),
+        (vec![("alg", "HS256")], 400, "invalid_request"),
+        (vec![("alg", "RS256")], 400, "invalid_request"),
+        (vec![("scope", "x")], 400, "invalid_request"),
+        (vec![("aud", "api://not-allowed")], 400, "invalid_target"),
+        // The rule caps lifetime at 1800 s for its audiences.
+        (vec![("aud", "api://ci"), ("duration", "1801")], 400, "invalid_request"),
+    ];
+    cases.push((eleven.iter().map(|a| ("aud", a.as_str())).collect(), 400, "invalid_request"));
+    // Four 1000-character audiences exceed the 4096-byte signing limit.
+    let big: Vec<String> = (0..4).map(|i| format!("https://{}{i}.example.com", "b".repeat(980))).collect();
+    cases.push((big.iter().map(|a| ("aud", a.as_str())).collect(), 400, "invalid_request"));
+    for (query, status, code) in cases {
+        let r = h.handle(event("assumed-role", &query), NOW).await;
+        assert_eq!(r.status(), status, "{query:?}");
+        let b = body(&r);
+        assert_eq!(b["error"], code, "{query:?}: {b}");
+        assert!(b["error_description"].as_str().is_some_and(|d| !d.is_empty()));
+        assert_eq!(r.headers()["content-type"], "application/json");
+    }
+}
+
+#[tokio::test]
+async fn identity_problems_are_403() {
+    let (h, _) = handler(None);
+    for name in ["root", "no-identity"] {
+        let r = h.handle(event(name, &[]), NOW).await;
+        assert_eq!(r.status(), 403, "{name}");
+        assert_eq!(body(&r)["error"], "access_denied");
+    }
+    // An identity the caller tries to supply through a header is ignored: the context decides.
+    let mut v: serde_json::Value = serde_json::from_str(fixture("no-identity")).unwrap();
+    v["headers"]["X-Amz-User-Arn"] = "arn:aws:iam::111122223333:user/mallory".into();
+    let r = h.handle(lambda_http::request::from_str(&v.to_string()).unwrap(), NOW).await;
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn routing() {
+    let (h, _) = handler(None);
+    let mut v: serde_json::Value = serde_json::from_str(fixture("assumed-role")).unwrap();
+    v["httpMethod"] = "POST".into();
+    let r = h.handle(lambda_http::request::from_str(&v.to_string()).unwrap(), NOW).await;
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET");
+    let mut v: serde_json::Value = serde_json::from_str(fixture("assumed-role")).unwrap();
+    v["resource"] = "/other".into();
+    v["path"] = "/other".into();
+    v["requestContext"]["resourcePath"] = "/other".into();
+    let r = h.handle(lambda_http::request::from_str(&v.to_string()).unwrap(), NOW).await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(body(&r)["error"], "not_found");
+}
+
+#[tokio::test]
+async fn signer_failures() {
+    let (throttled, _) = handler(Some(PortErrorKind::Throttled));
+    let r = throttled.handle(event("assumed-role", &[]), NOW).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(body(&r)["error"], "temporarily_unavailable");
+    assert_eq!(r.headers()["retry-after"], "1");
+    let (disabled, _) = handler(Some(PortErrorKind::Disabled));
+    let r = disabled.handle(event("assumed-role", &[]), NOW).await;
+    assert_eq!(r.status(), 500);
+    let b = body(&r);
+    assert_eq!(b["error"], "server_error");
+    assert!(!b["error_description"].as_str().unwrap().contains("injected"), "no internal detail leaks");
+}
