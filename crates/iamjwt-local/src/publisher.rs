@@ -1,0 +1,49 @@
+//! A directory standing in for the issuer bucket: `.well-known/jwks.json` and `.well-known/openid-configuration`,
+//! each replaced atomically (JWKS first, so discovery never points at a document without the current key).
+
+use crate::error::Error;
+use crate::fsutil::{read_optional, write_atomic};
+use async_trait::async_trait;
+use iamjwt_core::PortError;
+use iamjwt_core::discovery::{DISCOVERY_PATH, IssuerDocuments, JWKS_PATH};
+use iamjwt_core::jwk::Jwks;
+use iamjwt_core::ports::Publisher;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct DirPublisher {
+    root: PathBuf,
+    max_age: u64,
+}
+
+impl DirPublisher {
+    pub fn new(root: impl Into<PathBuf>, max_age: u64) -> Self {
+        Self { root: root.into(), max_age }
+    }
+
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
+    /// `Cache-Control` the documents are served with (as the S3 objects carry it).
+    pub fn cache_control(&self) -> String {
+        format!("public, max-age={}", self.max_age)
+    }
+}
+
+#[async_trait]
+impl Publisher for DirPublisher {
+    async fn read_jwks(&self) -> Result<Option<Jwks>, PortError> {
+        let path = self.root.join(JWKS_PATH);
+        let Some(bytes) = read_optional(&path).map_err(PortError::from)? else { return Ok(None) };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| PortError::from(Error::Corrupt { path, reason: e.to_string() }))
+    }
+
+    async fn publish(&self, docs: &IssuerDocuments) -> Result<(), PortError> {
+        write_atomic(&self.root.join(JWKS_PATH), &docs.jwks_json(), 0o644)?;
+        write_atomic(&self.root.join(DISCOVERY_PATH), &docs.discovery_json(), 0o644)?;
+        Ok(())
+    }
+}
