@@ -33,6 +33,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+// cdk-nag renders CloudFormation references this way in finding ids; reuse it so acknowledgements match exactly.
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { checkRotationAsl, ROTATION_ASL_FILE } from './asl';
 import {
   CDN_MAX_TTL, IamJwtIssuerProps, ISSUER_TAG, KEY_FACT_TAGS, ResolvedConfig, resolveConfig, SigningAlgorithm, WafUsage,
@@ -72,6 +74,8 @@ export class IamJwtIssuer extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   /** The first-rotation custom resource (undefined with `disableKeyRotateOnCreate`). */
   public readonly firstRotation?: CustomResource;
+  private firstRotationRole?: iam.Role;
+  private stateMachineName = '';
 
   constructor(scope: Construct, id: string, props: IamJwtIssuerProps) {
     super(scope, id);
@@ -194,7 +198,7 @@ export class IamJwtIssuer extends Construct {
       memorySize: 256,
       timeout: Duration.seconds(10),
       role: tokenRole,
-      logGroup: this.logGroup('TokenLogs', config.logRetention),
+      logGroup: this.logGroup('TokenLogs', config.logRetention, tokenRole),
       environment,
     });
 
@@ -211,7 +215,7 @@ export class IamJwtIssuer extends Construct {
       memorySize: 256,
       timeout: Duration.seconds(60),
       role: rotateRole,
-      logGroup: this.logGroup('RotateLogs', config.logRetention),
+      logGroup: this.logGroup('RotateLogs', config.logRetention, rotateRole),
       environment: { ...environment, IAMJWT_BUCKET: this.issuerBucket.bucketName },
     });
 
@@ -227,6 +231,7 @@ export class IamJwtIssuer extends Construct {
     // A fixed name lets the role's policy name the state machine's ARN without referencing the state
     // machine itself (which depends on the role: a cycle).
     const stateMachineName = `${Names.uniqueResourceName(this, { maxLength: 71, separator: '-' })}-rotation`;
+    this.stateMachineName = stateMachineName;
     const stateMachineArn = stack.formatArn({
       service: 'states', resource: 'stateMachine', resourceName: stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
@@ -301,6 +306,8 @@ export class IamJwtIssuer extends Construct {
         metricsEnabled: true,
       },
     });
+    // The stack declares its own, clearer outputs.
+    this.api.node.tryRemoveChild('Endpoint');
     const tokenResource = this.api.root.addResource('token');
     tokenResource.addMethod('GET', new apigw.LambdaIntegration(this.tokenFunction, { proxy: true, allowTestInvoke: false }), {
       authorizationType: apigw.AuthorizationType.IAM,
@@ -312,6 +319,8 @@ export class IamJwtIssuer extends Construct {
       requestValidator: new apigw.RequestValidator(this, 'TokenRequestValidator', {
         restApi: this.api,
         validateRequestParameters: true,
+        // GET has no body; enabling it costs nothing and keeps the validator complete.
+        validateRequestBody: true,
       }),
     });
     this.addGatewayResponses();
@@ -353,7 +362,7 @@ export class IamJwtIssuer extends Construct {
     this.alarms = this.createAlarms(props);
     this.dashboard = this.createDashboard();
 
-    this.acknowledgeNagFindings(config);
+    this.acknowledgeNagFindings(config, { token: tokenRole, rotate: rotateRole, firstRotation: this.firstRotationRole });
   }
 
   /** Short alias with the same name as aws-jwt-sts's property. */
@@ -361,8 +370,11 @@ export class IamJwtIssuer extends Construct {
     return this.alarmTopic;
   }
 
-  private logGroup(id: string, retention: logs.RetentionDays): logs.LogGroup {
-    return new logs.LogGroup(this, id, { retention, removalPolicy: RemovalPolicy.RETAIN });
+  /** A log group with the configured retention; `writer` (a Lambda's role) may write to it and nowhere else. */
+  private logGroup(id: string, retention: logs.RetentionDays, writer?: iam.IRole): logs.LogGroup {
+    const group = new logs.LogGroup(this, id, { retention, removalPolicy: RemovalPolicy.RETAIN });
+    if (writer) group.grantWrite(writer);
+    return group;
   }
 
   private cloudFrontCertificate(domainName: string, zone: route53.IHostedZone): acm.ICertificate {
@@ -472,6 +484,7 @@ export class IamJwtIssuer extends Construct {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'iamjwt first rotation at stack creation: start and watch the rotation state machine',
     });
+    this.firstRotationRole = role;
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'StartRotation',
       actions: ['states:StartExecution'],
@@ -480,7 +493,9 @@ export class IamJwtIssuer extends Construct {
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'WatchRotation',
       actions: ['states:DescribeExecution'],
-      resources: [stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      resources: [stack.formatArn({
+        service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      })],
     }));
     const fn = new lambda.Function(this, 'FirstRotationFunction', {
       description: 'iamjwt: runs the key rotation once when the stack is created and waits for it',
@@ -490,7 +505,7 @@ export class IamJwtIssuer extends Construct {
       memorySize: 128,
       timeout: Duration.minutes(14),
       role,
-      logGroup: this.logGroup('FirstRotationLogs', config.logRetention),
+      logGroup: this.logGroup('FirstRotationLogs', config.logRetention, role),
     });
     const resource = new CustomResource(this, 'FirstRotation', {
       serviceToken: fn.functionArn,
@@ -700,7 +715,61 @@ export class IamJwtIssuer extends Construct {
    * cdk-nag AwsSolutions findings this design accepts, each with its reason. Anything not listed here
    * fails `cdk synth` and the jest nag test.
    */
-  private acknowledgeNagFindings(_config: ResolvedConfig): void {
-    void Validations;
+  private acknowledgeNagFindings(config: ResolvedConfig, roles: { token: iam.Role; rotate: iam.Role; firstRotation?: iam.Role }): void {
+    const ack = (scope: Construct, id: string, reason: string) => Validations.of(scope).acknowledge({ id, reason });
+    const wildcard = (scope: Construct, resource: string, reason: string) =>
+      ack(scope, `AwsSolutions-IAM5[Resource::${flattenCfnReference(Stack.of(this).resolve(resource))}]`, reason);
+
+    const keysAreCreatedAtRuntime = 'KMS keys are created by the rotate Lambda at run time, so their ids cannot be listed here; '
+      + `every statement on key/* carries the condition aws:ResourceTag/${ISSUER_TAG} = ${config.keyAliasPrefix} (or, for tagging a new key, `
+      + 'aws:RequestTag plus aws:TagKeys and an untagged-key check), which limits it to this issuer\'s keys.';
+    wildcard(roles.token, this.keyArn(), keysAreCreatedAtRuntime);
+    wildcard(roles.rotate, this.keyArn(), keysAreCreatedAtRuntime);
+    ack(roles.rotate, 'AwsSolutions-IAM5[Resource::*]',
+      'kms:CreateKey supports no resource ARN (the key does not exist yet); the statement is limited by conditions: '
+      + `aws:RequestTag/${ISSUER_TAG}, aws:TagKeys, kms:KeySpec and kms:KeyUsage=SIGN_VERIFY.`);
+    wildcard(roles.rotate, Stack.of(this).formatArn({ service: 'kms', resource: 'alias', resourceName: `${config.keyAliasPrefix.slice('alias/'.length)}/*` }),
+      'The rotate Lambda moves the six slot aliases <prefix>/<alg>/<slot>; the wildcard is the alias prefix of this issuer only.');
+    wildcard(roles.rotate, this.issuerBucket.arnForObjects('.well-known/*'),
+      'The rotate Lambda writes and reads back exactly .well-known/openid-configuration and .well-known/jwks.json; the prefix keeps it out of the rest of the bucket.');
+    if (roles.firstRotation) {
+      wildcard(roles.firstRotation, Stack.of(this).formatArn({
+        service: 'states', resource: 'execution', resourceName: `${this.stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }), 'Execution ARNs exist only once started; the wildcard covers executions of this one state machine.');
+    }
+    const sfnRole = this.rotationStateMachine.role;
+    ack(sfnRole, 'AwsSolutions-IAM5[Resource::*]',
+      'Added by CDK for Step Functions logging (logs:*LogDelivery, logs:PutResourcePolicy, logs:Describe*) and X-Ray tracing '
+      + '(xray:PutTraceSegments, ...): these actions support no resource-level permissions.');
+    ack(sfnRole, 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      'Publishing to the KMS-encrypted alarm topic needs kms:GenerateDataKey* on that one key (granted by Topic.grantPublish).');
+
+    ack(this.issuerBucket, 'AwsSolutions-S1',
+      'The bucket holds only the two public issuer documents and is read only through CloudFront; its one writer is the rotate '
+      + 'Lambda, whose writes are in its logs and CloudTrail. Server access logs would record only CloudFront fetching public files.');
+    ack(this.distribution, 'AwsSolutions-CFR3',
+      'Serves two public, non-personal documents (discovery and JWKS); request counts and error rates are in the CloudFront metrics. '
+      + 'Standard logging would need an ACL-enabled log bucket for no security value.');
+    ack(this.distribution, 'AwsSolutions-CFR1',
+      'Verifiers anywhere must be able to fetch the public JWKS; geo restriction would break token verification.');
+    ack(this.distribution, 'AwsSolutions-CFR2',
+      'Static public documents cached at the edge; no request reaches anything but S3 via OAC, so WAF adds cost without protection.');
+    if (!config.customDomain) {
+      ack(this.distribution, 'AwsSolutions-CFR4',
+        'Without a custom domain the distribution uses the default *.cloudfront.net certificate, whose TLS policy cannot be set; '
+        + 'with hostedZoneId/hostedZoneName the construct sets TLSv1.2_2021.');
+    }
+    ack(this.api.node.findChild('Default'), 'AwsSolutions-COG4',
+      'Callers authenticate with AWS SigV4 (AuthorizationType AWS_IAM): the IAM identity is the whole point of the service; '
+      + 'a Cognito authorizer would replace it.');
+    if (config.apiGatewayCloudWatchRole) {
+      ack(this.api, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        'The account-level API Gateway logging role uses the AWS managed policy AWS documents for it; it only writes API Gateway logs.');
+    }
+    if (!config.waf) {
+      ack(this.api, 'AwsSolutions-APIG3',
+        'Every request must carry a valid SigV4 signature, checked by API Gateway before the Lambda runs. WAF is available with '
+        + 'apiGwWaf (construct-provided rules or an existing Web ACL); it is off by default to avoid per-request cost.');
+    }
   }
 }

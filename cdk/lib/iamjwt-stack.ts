@@ -1,0 +1,58 @@
+/** The deployable app stack: one `IamJwtIssuer` and the outputs an operator needs. */
+import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import { Construct } from 'constructs';
+import { IamJwtIssuer } from './iamjwt-issuer';
+import { IamJwtIssuerProps } from './props';
+
+export interface IamJwtStackProps extends StackProps {
+  /** Issuer props; the certificates may also be given by ARN below. */
+  readonly issuer: IamJwtIssuerProps;
+  /** ARN of an existing us-east-1 certificate for the issuer domain (instead of `issuer.oidcCertificate`). */
+  readonly oidcCertificateArn?: string;
+  /** ARN of an existing certificate for the token domain (instead of `issuer.tokenCertificate`). */
+  readonly tokenCertificateArn?: string;
+}
+
+export class IamJwtStack extends Stack {
+  public readonly issuer: IamJwtIssuer;
+
+  constructor(scope: Construct, id: string, props: IamJwtStackProps) {
+    super(scope, id, props);
+    const issuerProps: IamJwtIssuerProps = {
+      ...props.issuer,
+      ...(props.oidcCertificateArn
+        ? { oidcCertificate: acm.Certificate.fromCertificateArn(this, 'OidcCertificate', props.oidcCertificateArn) }
+        : {}),
+      ...(props.tokenCertificateArn
+        ? { tokenCertificate: acm.Certificate.fromCertificateArn(this, 'TokenCertificate', props.tokenCertificateArn) }
+        : {}),
+    };
+    this.issuer = new IamJwtIssuer(this, 'Issuer', issuerProps);
+
+    new CfnOutput(this, 'TokenEndpoint', {
+      description: 'GET this URL, SigV4-signed for execute-api (e.g. `iamjwt token --url <this> --aud ...`)',
+      value: this.issuer.tokenEndpoint,
+    });
+    new CfnOutput(this, 'TokenInvokeArn', {
+      description: 'Allow execute-api:Invoke on this ARN in the IAM policy of every workload that needs tokens',
+      value: this.issuer.tokenInvokeArn,
+    });
+    new CfnOutput(this, 'IssuerUrl', {
+      description: 'iss of every token; discovery at <this>/.well-known/openid-configuration, keys at <this>/.well-known/jwks.json',
+      value: this.issuer.issuerUrl,
+    });
+    new CfnOutput(this, 'RotationStateMachineArn', {
+      description: 'Key rotation workflow; start an execution with {"emergency": false} to rotate now',
+      value: this.issuer.rotationStateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      description: 'Subscribe here for rotation failures and alarms',
+      value: this.issuer.alarmTopic.topicArn,
+    });
+    new CfnOutput(this, 'DashboardName', {
+      description: 'CloudWatch dashboard',
+      value: this.issuer.dashboard.dashboardName,
+    });
+  }
+}

@@ -1,0 +1,81 @@
+//! `iamjwt`: run a local issuer, fetch a token with ambient AWS credentials, verify a token, rotate keys.
+//!
+//! Wiring only: every behaviour lives in the library crates.
+
+mod decode;
+mod error;
+mod http;
+mod local;
+mod rotate;
+mod serve;
+mod token;
+mod verify;
+
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+/// Writes a line to stdout; a closed pipe (`| head`) is not an error worth a panic.
+pub(crate) fn print_stdout(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+#[derive(Parser)]
+#[command(name = "iamjwt", version, about = "Turn an AWS IAM identity into a signed JWT")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the issuer locally: soft keys, a SigV4-verifying gateway, discovery and JWKS.
+    Serve(serve::Args),
+    /// Fetch a token: SigV4-signed GET /token with your AWS credentials.
+    Token(token::Args),
+    /// Verify a token against its issuer's discovery document and JWKS; print its claims.
+    Verify(verify::Args),
+    /// Rotate the signing keys of a local state directory (retire → promote → create → publish).
+    Rotate(rotate::Args),
+    /// Print a token's header and claims WITHOUT verifying anything.
+    Decode(decode::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The SDK's credential/region chain logs every provider it tries; only its errors matter here.
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn,aws_config=error" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(a) => serve::run(a).await,
+            Command::Token(a) => token::run(a).await,
+            Command::Verify(a) => verify::run(a).await,
+            Command::Rotate(a) => rotate::run(a).await,
+            Command::Decode(a) => decode::run(a),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! `iamjwt rotate --state-dir DIR`: run the rotation workflow (or one step of it) on a local state directory.
+
+use crate::error::Error;
+use crate::local;
+use iamjwt_core::UnixTime;
+use iamjwt_core::rotation::{Step, StepReport};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The local state directory (as used by `iamjwt serve`).
+    #[arg(long, default_value = ".iamjwt", env = "IAMJWT_STATE_DIR")]
+    state_dir: PathBuf,
+    /// The current key is compromised: replace it now and drop it from the JWKS.
+    #[arg(long)]
+    emergency: bool,
+    /// Run only this step (as one Lambda invocation would), not the whole workflow.
+    #[arg(long, value_parser = ["retire", "promote", "create", "publish"])]
+    step: Option<String>,
+    /// Pretend it is this time: Unix seconds, or an offset from now like +90s, +30m, +25h, +2d.
+    #[arg(long)]
+    now: Option<String>,
+}
+
+pub fn parse_now(s: &str, real_now: UnixTime) -> Result<UnixTime, Error> {
+    let bad = || Error::Usage(format!("--now {s:?}: expected Unix seconds or +N followed by s, m, h or d"));
+    if let Some(rest) = s.strip_prefix('+') {
+        let (num, unit) = rest.split_at(rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len()));
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        let mult = match unit {
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return Err(bad()),
+        };
+        return Ok(real_now.plus(n.checked_mul(mult).ok_or_else(bad)?));
+    }
+    s.parse::<u64>().map(UnixTime).map_err(|_| bad())
+}
+
+fn print_report(r: &StepReport) {
+    let step = r.step.map_or("?", Step::as_str);
+    if r.actions.is_empty() {
+        crate::print_stdout(&format!("{step}: nothing to do"));
+    }
+    for a in &r.actions {
+        crate::print_stdout(&format!("{step}: {a}"));
+    }
+}
+
+pub async fn run(args: Args) -> Result<(), Error> {
+    let real_now = UnixTime::from_system_time(SystemTime::now());
+    let now = match &args.now {
+        Some(s) => parse_now(s, real_now)?,
+        None => real_now,
+    };
+    if !args.state_dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "state directory {} does not exist (start `iamjwt serve` once, or create it)",
+            args.state_dir.display()
+        )));
+    }
+    let settings = local::recorded_settings(&args.state_dir)?;
+    let rotation = local::rotation(&settings, &args.state_dir);
+    let reports = match &args.step {
+        Some(s) => vec![rotation.run_step(s.parse::<Step>()?, args.emergency, now).await?],
+        None => rotation.run(args.emergency, now).await?,
+    };
+    for r in &reports {
+        print_report(r);
+    }
+    if let Some(last) = reports.last() {
+        for (alg, kid) in &last.current_kids {
+            crate::print_stdout(&format!("current {alg} kid: {kid}"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_forms() {
+        let t = UnixTime(1000);
+        assert_eq!(parse_now("5", t).unwrap(), UnixTime(5));
+        assert_eq!(parse_now("+90", t).unwrap(), UnixTime(1090));
+        assert_eq!(parse_now("+2m", t).unwrap(), UnixTime(1120));
+        assert_eq!(parse_now("+1d", t).unwrap(), UnixTime(87_400));
+        for bad in ["", "+", "+1y", "-5", "abc", "+99999999999999999999d"] {
+            assert!(parse_now(bad, t).is_err(), "{bad}");
+        }
+    }
+}
