@@ -11,22 +11,31 @@ pub struct Args {
 }
 
 fn part(token: &str, i: usize, name: &str) -> Result<serde_json::Value, Error> {
-    let seg = token.split('.').nth(i).ok_or_else(|| Error::Invalid(format!("not a JWS compact token: no {name}")))?;
-    let bytes = URL_SAFE_NO_PAD.decode(seg).map_err(|e| Error::Invalid(format!("{name} is not base64url: {e}")))?;
+    let seg = token
+        .split('.')
+        .nth(i)
+        .ok_or_else(|| Error::Invalid(format!("not a JWS compact token: no {name}")))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(seg)
+        .map_err(|e| Error::Invalid(format!("{name} is not base64url: {e}")))?;
     serde_json::from_slice(&bytes).map_err(|e| Error::Invalid(format!("{name} is not JSON: {e}")))
 }
 
 pub fn run(args: Args) -> Result<(), Error> {
     let token = args.token.trim();
     if token.split('.').count() != 3 {
-        return Err(Error::Invalid("not a JWS compact token (expected three dot-separated parts)".into()));
+        return Err(Error::Invalid(
+            "not a JWS compact token (expected three dot-separated parts)".into(),
+        ));
     }
     let out = serde_json::json!({
         "verified": false,
         "header": part(token, 0, "header")?,
         "claims": part(token, 1, "claims")?,
     });
-    eprintln!("warning: UNVERIFIED — signature, issuer, audience and expiry were NOT checked (use `iamjwt verify`)");
+    eprintln!(
+        "warning: UNVERIFIED — signature, issuer, audience and expiry were NOT checked (use `iamjwt verify`)"
+    );
     crate::print_stdout(&serde_json::to_string_pretty(&out).unwrap_or_default());
     Ok(())
 }

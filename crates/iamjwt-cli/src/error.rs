@@ -9,13 +9,20 @@ pub enum Error {
     Http(String),
     /// The server answered with an OAuth-style error.
     #[error("{status} {error}: {description}")]
-    Server { status: u16, error: String, description: String },
+    Server {
+        status: u16,
+        error: String,
+        description: String,
+    },
     #[error("token rejected: {0}")]
     Invalid(String),
     #[error("credentials: {0}")]
     Credentials(String),
     #[error("{}: {source}", path.display())]
-    Io { path: std::path::PathBuf, source: std::io::Error },
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Local(#[from] iamjwt_local::Error),
     #[error(transparent)]

@@ -29,7 +29,9 @@ impl HttpClient {
             .https_or_http()
             .enable_http1()
             .build();
-        Ok(Self { inner: Client::builder(TokioExecutor::new()).build(https) })
+        Ok(Self {
+            inner: Client::builder(TokioExecutor::new()).build(https),
+        })
     }
 
     pub async fn send(&self, req: http::Request<()>) -> Result<HttpResponse, Error> {
@@ -50,7 +52,9 @@ impl HttpClient {
     }
 
     pub async fn get(&self, url: &str) -> Result<HttpResponse, Error> {
-        let uri: http::Uri = url.parse().map_err(|e| Error::Usage(format!("invalid URL {url:?}: {e}")))?;
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| Error::Usage(format!("invalid URL {url:?}: {e}")))?;
         let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
         let req = http::Request::get(uri)
             .header(http::header::HOST, host)

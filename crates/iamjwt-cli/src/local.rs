@@ -18,7 +18,10 @@ const SETTINGS_FILE: &str = "settings.json";
 fn defaults(issuer: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("IAMJWT_ISSUER".to_owned(), issuer.to_owned()),
-        ("IAMJWT_DEFAULT_AUDIENCE".to_owned(), "sts.amazonaws.com".to_owned()),
+        (
+            "IAMJWT_DEFAULT_AUDIENCE".to_owned(),
+            "sts.amazonaws.com".to_owned(),
+        ),
         // Rotations from another process show up within a second.
         ("IAMJWT_KEY_REFRESH_SECONDS".to_owned(), "1".to_owned()),
     ])
@@ -57,6 +60,9 @@ pub fn recorded_settings(state: &Path) -> Result<Settings, Error> {
 /// The rotation runner over a state directory.
 pub fn rotation(settings: &Settings, state: &Path) -> LocalRotation {
     let store = Arc::new(SoftKeyStore::new(state));
-    let publisher = Arc::new(DirPublisher::new(layout::public_dir(state), settings.jwks_max_age));
+    let publisher = Arc::new(DirPublisher::new(
+        layout::public_dir(state),
+        settings.jwks_max_age,
+    ));
     LocalRotation::new(RotateHandler::new(settings, store, publisher), state)
 }

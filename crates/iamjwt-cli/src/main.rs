@@ -23,7 +23,11 @@ pub(crate) fn print_stdout(line: &str) {
 }
 
 #[derive(Parser)]
-#[command(name = "iamjwt", version, about = "Turn an AWS IAM identity into a signed JWT")]
+#[command(
+    name = "iamjwt",
+    version,
+    about = "Turn an AWS IAM identity into a signed JWT"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,7 +50,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The SDK's credential/region chain logs every provider it tries; only its errors matter here.
-    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn,aws_config=error" };
+    let default_level = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn,aws_config=error,aws_runtime=error"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     tracing_subscriber::fmt()
@@ -55,7 +63,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

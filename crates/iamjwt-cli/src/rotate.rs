@@ -24,9 +24,16 @@ pub struct Args {
 }
 
 pub fn parse_now(s: &str, real_now: UnixTime) -> Result<UnixTime, Error> {
-    let bad = || Error::Usage(format!("--now {s:?}: expected Unix seconds or +N followed by s, m, h or d"));
+    let bad = || {
+        Error::Usage(format!(
+            "--now {s:?}: expected Unix seconds or +N followed by s, m, h or d"
+        ))
+    };
     if let Some(rest) = s.strip_prefix('+') {
-        let (num, unit) = rest.split_at(rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len()));
+        let (num, unit) = rest.split_at(
+            rest.find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len()),
+        );
         let n: u64 = num.parse().map_err(|_| bad())?;
         let mult = match unit {
             "" | "s" => 1,
@@ -65,7 +72,11 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let settings = local::recorded_settings(&args.state_dir)?;
     let rotation = local::rotation(&settings, &args.state_dir);
     let reports = match &args.step {
-        Some(s) => vec![rotation.run_step(s.parse::<Step>()?, args.emergency, now).await?],
+        Some(s) => vec![
+            rotation
+                .run_step(s.parse::<Step>()?, args.emergency, now)
+                .await?,
+        ],
         None => rotation.run(args.emergency, now).await?,
     };
     for r in &reports {

@@ -61,9 +61,18 @@ fn region_from_host(uri: &http::Uri) -> Option<String> {
     (!region.is_empty()).then(|| region.to_owned())
 }
 
-pub fn token_uri(base: &str, aud: &[String], duration: Option<u64>, alg: Option<&str>) -> Result<http::Uri, Error> {
+pub fn token_uri(
+    base: &str,
+    aud: &[String],
+    duration: Option<u64>,
+    alg: Option<&str>,
+) -> Result<http::Uri, Error> {
     let base = base.trim_end_matches('/');
-    let endpoint = if base.ends_with("/token") { base.to_owned() } else { format!("{base}/token") };
+    let endpoint = if base.ends_with("/token") {
+        base.to_owned()
+    } else {
+        format!("{base}/token")
+    };
     let mut query = form_urlencoded::Serializer::new(String::new());
     for a in aud {
         query.append_pair("aud", a);
@@ -76,14 +85,21 @@ pub fn token_uri(base: &str, aud: &[String], duration: Option<u64>, alg: Option<
     }
     // form encoding writes spaces as '+'; SigV4's canonical form wants %20 (a literal '+' is already %2B).
     let query = query.finish().replace('+', "%20");
-    let url = if query.is_empty() { endpoint } else { format!("{endpoint}?{query}") };
-    url.parse().map_err(|e| Error::Usage(format!("invalid --url {base:?}: {e}")))
+    let url = if query.is_empty() {
+        endpoint
+    } else {
+        format!("{endpoint}?{query}")
+    };
+    url.parse()
+        .map_err(|e| Error::Usage(format!("invalid --url {base:?}: {e}")))
 }
 
 pub async fn run(args: Args) -> Result<(), Error> {
     let uri = token_uri(&args.url, &args.aud, args.duration, args.alg.as_deref())?;
     let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
         .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client);
     if let Some(p) = &args.profile {
@@ -102,27 +118,47 @@ pub async fn run(args: Args) -> Result<(), Error> {
         .credentials_provider()
         .ok_or_else(|| Error::Credentials("no AWS credential provider is configured".into()))?;
     let credentials = provider.provide_credentials().await.map_err(|e| {
-        Error::Credentials(format!("no AWS credentials found (environment, profile, SSO, web identity, IMDS): {e}"))
+        Error::Credentials(format!(
+            "no AWS credentials found (environment, profile, SSO, web identity, IMDS): {e}"
+        ))
     })?;
-    let request =
-        iamjwt_local::sigv4::sign_get(&uri, &credentials, &region, "execute-api", SystemTime::now(), None)?;
+    let request = iamjwt_local::sigv4::sign_get(
+        &uri,
+        &credentials,
+        &region,
+        "execute-api",
+        SystemTime::now(),
+        None,
+    )?;
     let response = HttpClient::new()?.send(request).await?;
     if !response.status.is_success() {
         let status = response.status.as_u16();
-        return Err(match serde_json::from_slice::<ErrorResponse>(&response.body) {
-            Ok(e) => Error::Server { status, error: e.error, description: e.error_description },
-            Err(_) => Error::Server {
-                status,
-                error: "unexpected response".into(),
-                description: String::from_utf8_lossy(&response.body).chars().take(200).collect(),
+        return Err(
+            match serde_json::from_slice::<ErrorResponse>(&response.body) {
+                Ok(e) => Error::Server {
+                    status,
+                    error: e.error,
+                    description: e.error_description,
+                },
+                Err(_) => Error::Server {
+                    status,
+                    error: "unexpected response".into(),
+                    description: String::from_utf8_lossy(&response.body)
+                        .chars()
+                        .take(200)
+                        .collect(),
+                },
             },
-        });
+        );
     }
     match args.output {
         Output::Json => crate::print_stdout(&String::from_utf8_lossy(&response.body)),
         Output::Raw => {
-            let t: TokenResponse = serde_json::from_slice(&response.body)
-                .map_err(|e| Error::Http(format!("the token response is not what iamjwt returns: {e}")))?;
+            let t: TokenResponse = serde_json::from_slice(&response.body).map_err(|e| {
+                Error::Http(format!(
+                    "the token response is not what iamjwt returns: {e}"
+                ))
+            })?;
             crate::print_stdout(&t.token);
         }
     }
@@ -135,10 +171,27 @@ mod tests {
 
     #[test]
     fn urls() {
-        let u = token_uri("https://abc.execute-api.eu-west-1.amazonaws.com/prod/", &["a b".into(), "x+y".into()], Some(60), Some("ES256")).unwrap();
-        assert_eq!(u.to_string(), "https://abc.execute-api.eu-west-1.amazonaws.com/prod/token?aud=a%20b&aud=x%2By&duration=60&alg=ES256");
+        let u = token_uri(
+            "https://abc.execute-api.eu-west-1.amazonaws.com/prod/",
+            &["a b".into(), "x+y".into()],
+            Some(60),
+            Some("ES256"),
+        )
+        .unwrap();
+        assert_eq!(
+            u.to_string(),
+            "https://abc.execute-api.eu-west-1.amazonaws.com/prod/token?aud=a%20b&aud=x%2By&duration=60&alg=ES256"
+        );
         assert_eq!(region_from_host(&u).as_deref(), Some("eu-west-1"));
-        assert_eq!(token_uri("http://127.0.0.1:8080/token", &[], None, None).unwrap().to_string(), "http://127.0.0.1:8080/token");
-        assert_eq!(region_from_host(&"http://127.0.0.1:8080/token".parse().unwrap()), None);
+        assert_eq!(
+            token_uri("http://127.0.0.1:8080/token", &[], None, None)
+                .unwrap()
+                .to_string(),
+            "http://127.0.0.1:8080/token"
+        );
+        assert_eq!(
+            region_from_host(&"http://127.0.0.1:8080/token".parse().unwrap()),
+            None
+        );
     }
 }

@@ -28,12 +28,20 @@ struct Discovery {
     jwks_uri: String,
 }
 
-async fn get_json<T: serde::de::DeserializeOwned>(http: &HttpClient, url: &str, what: &str) -> Result<T, Error> {
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &HttpClient,
+    url: &str,
+    what: &str,
+) -> Result<T, Error> {
     let r = http.get(url).await?;
     if !r.status.is_success() {
-        return Err(Error::Http(format!("{what} at {url}: HTTP {}", r.status.as_u16())));
+        return Err(Error::Http(format!(
+            "{what} at {url}: HTTP {}",
+            r.status.as_u16()
+        )));
     }
-    serde_json::from_slice(&r.body).map_err(|e| Error::Http(format!("{what} at {url} is not valid: {e}")))
+    serde_json::from_slice(&r.body)
+        .map_err(|e| Error::Http(format!("{what} at {url} is not valid: {e}")))
 }
 
 pub async fn run(args: Args) -> Result<(), Error> {
@@ -41,7 +49,10 @@ pub async fn run(args: Args) -> Result<(), Error> {
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
-            .map_err(|source| Error::Io { path: "<stdin>".into(), source })?;
+            .map_err(|source| Error::Io {
+                path: "<stdin>".into(),
+                source,
+            })?;
         s.trim().to_owned()
     } else {
         args.token.trim().to_owned()
@@ -51,28 +62,52 @@ pub async fn run(args: Args) -> Result<(), Error> {
     Ok(())
 }
 
-pub async fn verify(token: &str, issuer: &str, aud: &[String], leeway: u64) -> Result<serde_json::Value, Error> {
+pub async fn verify(
+    token: &str,
+    issuer: &str,
+    aud: &[String],
+    leeway: u64,
+) -> Result<serde_json::Value, Error> {
     let issuer = issuer.trim_end_matches('/');
-    let header = jsonwebtoken::decode_header(token).map_err(|e| Error::Invalid(format!("malformed token: {e}")))?;
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|e| Error::Invalid(format!("malformed token: {e}")))?;
     if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
-        return Err(Error::Invalid(format!("algorithm {:?} is not accepted (RS256 or ES256 only)", header.alg)));
+        return Err(Error::Invalid(format!(
+            "algorithm {:?} is not accepted (RS256 or ES256 only)",
+            header.alg
+        )));
     }
-    let kid = header.kid.ok_or_else(|| Error::Invalid("token has no kid".into()))?;
+    let kid = header
+        .kid
+        .ok_or_else(|| Error::Invalid("token has no kid".into()))?;
 
     let http = HttpClient::new()?;
-    let discovery: Discovery =
-        get_json(&http, &format!("{issuer}/.well-known/openid-configuration"), "discovery document").await?;
+    let discovery: Discovery = get_json(
+        &http,
+        &format!("{issuer}/.well-known/openid-configuration"),
+        "discovery document",
+    )
+    .await?;
     if discovery.issuer.trim_end_matches('/') != issuer {
-        return Err(Error::Invalid(format!("discovery says issuer {:?}, expected {issuer:?}", discovery.issuer)));
+        return Err(Error::Invalid(format!(
+            "discovery says issuer {:?}, expected {issuer:?}",
+            discovery.issuer
+        )));
     }
     let jwks: JwkSet = get_json(&http, &discovery.jwks_uri, "JWKS").await?;
-    let jwk = jwks.find(&kid).ok_or_else(|| Error::Invalid(format!("kid {kid} is not in the issuer's JWKS")))?;
+    let jwk = jwks
+        .find(&kid)
+        .ok_or_else(|| Error::Invalid(format!("kid {kid} is not in the issuer's JWKS")))?;
     if let Some(key_alg) = jwk.common.key_algorithm
         && format!("{key_alg:?}") != format!("{:?}", header.alg)
     {
-        return Err(Error::Invalid(format!("key {kid} is for {key_alg:?}, token says {:?}", header.alg)));
+        return Err(Error::Invalid(format!(
+            "key {kid} is for {key_alg:?}, token says {:?}",
+            header.alg
+        )));
     }
-    let key = DecodingKey::from_jwk(jwk).map_err(|e| Error::Invalid(format!("unusable key {kid}: {e}")))?;
+    let key = DecodingKey::from_jwk(jwk)
+        .map_err(|e| Error::Invalid(format!("unusable key {kid}: {e}")))?;
     let mut v = Validation::new(header.alg);
     v.set_issuer(&[issuer]);
     v.set_audience(aud);

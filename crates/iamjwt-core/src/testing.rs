@@ -20,6 +20,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Keys by id, and which key each slot points at.
+type MemState = (
+    BTreeMap<KeyId, MemKey>,
+    BTreeMap<(Algorithm, KeySlot), KeyId>,
+);
+
 #[derive(Debug, Clone)]
 struct MemKey {
     record: KeyRecord,
@@ -28,10 +34,7 @@ struct MemKey {
 /// A key store in memory. Public keys are derived from a counter (not real key pairs): rotation never signs.
 #[derive(Debug, Default)]
 pub struct MemKeyStore {
-    keys: Mutex<(
-        BTreeMap<KeyId, MemKey>,
-        BTreeMap<(Algorithm, KeySlot), KeyId>,
-    )>,
+    keys: Mutex<MemState>,
     counter: AtomicUsize,
 }
 

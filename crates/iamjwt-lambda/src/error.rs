@@ -7,7 +7,10 @@ use iamjwt_core::Error as CoreError;
 #[non_exhaustive]
 pub enum Error {
     #[error("{message}")]
-    Step { error_type: &'static str, message: String },
+    Step {
+        error_type: &'static str,
+        message: String,
+    },
     #[error("invalid step event: {0}")]
     InvalidEvent(String),
 }
@@ -36,6 +39,9 @@ impl From<CoreError> for Error {
             CoreError::Config { .. } => "ConfigError",
             _ => "KeyStoreError",
         };
-        Self::Step { error_type, message: e.to_string() }
+        Self::Step {
+            error_type,
+            message: e.to_string(),
+        }
     }
 }

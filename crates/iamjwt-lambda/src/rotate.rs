@@ -38,7 +38,11 @@ pub struct RotateHandler {
 }
 
 impl RotateHandler {
-    pub fn new(settings: &Settings, store: Arc<dyn KeyStore>, publisher: Arc<dyn Publisher>) -> Self {
+    pub fn new(
+        settings: &Settings,
+        store: Arc<dyn KeyStore>,
+        publisher: Arc<dyn Publisher>,
+    ) -> Self {
         Self {
             store,
             publisher,
@@ -97,9 +101,20 @@ mod tests {
 
     #[test]
     fn step_event_shape() {
-        let e = StepEvent::from_json(serde_json::json!({"step": "promote", "emergency": true})).unwrap();
-        assert_eq!(e, StepEvent { step: Step::Promote, emergency: true });
-        assert!(!StepEvent::from_json(serde_json::json!({"step": "create"})).unwrap().emergency);
+        let e = StepEvent::from_json(serde_json::json!({"step": "promote", "emergency": true}))
+            .unwrap();
+        assert_eq!(
+            e,
+            StepEvent {
+                step: Step::Promote,
+                emergency: true
+            }
+        );
+        assert!(
+            !StepEvent::from_json(serde_json::json!({"step": "create"}))
+                .unwrap()
+                .emergency
+        );
         for bad in [
             serde_json::json!({}),
             serde_json::json!({"step": "rotate"}),
@@ -113,7 +128,10 @@ mod tests {
 
     #[test]
     fn error_types_for_the_workflow() {
-        let retry = Error::from(CoreError::Port(PortError::new(PortErrorKind::Throttled, "slow down")));
+        let retry = Error::from(CoreError::Port(PortError::new(
+            PortErrorKind::Throttled,
+            "slow down",
+        )));
         assert_eq!(retry.error_type(), "Retryable");
         let refused = Error::from(CoreError::Refused(Refusal::UnsafePromotion {
             kid: "k".into(),
@@ -121,28 +139,70 @@ mod tests {
             ready_at: UnixTime(1),
         }));
         assert_eq!(refused.error_type(), "UnsafePromotion");
-        let denied = Error::from(CoreError::Port(PortError::new(PortErrorKind::AccessDenied, "no")));
+        let denied = Error::from(CoreError::Port(PortError::new(
+            PortErrorKind::AccessDenied,
+            "no",
+        )));
         assert_eq!(denied.error_type(), "KeyStoreError");
     }
 
     #[tokio::test]
     async fn runs_steps_and_classifies_failures() {
         let s = settings();
-        let h = Arc::new(Harness::new(MemKeyStore::new(), MemPublisher::default(), s.algorithms.clone(), s.rotation_policy()));
+        let h = Arc::new(Harness::new(
+            MemKeyStore::new(),
+            MemPublisher::default(),
+            s.algorithms.clone(),
+            s.rotation_policy(),
+        ));
         let handler = RotateHandler::new(&s, h.clone(), h.clone());
         h.set_now(UnixTime(1000));
         for step in Step::ALL {
-            handler.handle(StepEvent { step, emergency: false }, UnixTime(1000)).await.unwrap();
+            handler
+                .handle(
+                    StepEvent {
+                        step,
+                        emergency: false,
+                    },
+                    UnixTime(1000),
+                )
+                .await
+                .unwrap();
         }
-        let early = handler.handle(StepEvent { step: Step::Promote, emergency: false }, UnixTime(2000)).await;
+        let early = handler
+            .handle(
+                StepEvent {
+                    step: Step::Promote,
+                    emergency: false,
+                },
+                UnixTime(2000),
+            )
+            .await;
         assert_eq!(early.unwrap_err().error_type(), "UnsafePromotion");
         h.fail_at(0, FaultMode::Before);
         let later = UnixTime(1000 + 86_400);
         h.set_now(later);
-        let failed = handler.handle(StepEvent { step: Step::Promote, emergency: false }, later).await;
+        let failed = handler
+            .handle(
+                StepEvent {
+                    step: Step::Promote,
+                    emergency: false,
+                },
+                later,
+            )
+            .await;
         assert_eq!(failed.unwrap_err().error_type(), "Retryable");
         h.clear_fault();
-        let report = handler.handle(StepEvent { step: Step::Promote, emergency: false }, later).await.unwrap();
+        let report = handler
+            .handle(
+                StepEvent {
+                    step: Step::Promote,
+                    emergency: false,
+                },
+                later,
+            )
+            .await
+            .unwrap();
         assert!(!report.actions.is_empty());
         assert_eq!(report.current_kids.len(), 2);
         assert_eq!(h.violations(), Vec::<String>::new());

@@ -51,8 +51,13 @@ impl TokenHandler {
             return error(StatusCode::NOT_FOUND, "not_found", "only GET /token exists");
         }
         if req.method() != Method::GET {
-            let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "use GET /token");
-            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET"));
+            let mut r = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request",
+                "use GET /token",
+            );
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET"));
             return r;
         }
         match self.issue(&req, now).await {
@@ -71,8 +76,12 @@ impl TokenHandler {
             None => TokenRequest::default(),
         };
         let mut random = [0u8; 16];
-        getrandom::fill(&mut random).map_err(|e| CoreError::KeyMaterial(format!("no randomness for jti: {e}")))?;
-        let issued = self.issuer.issue(&caller, token_request, now, Jti::from_random(random)).await;
+        getrandom::fill(&mut random)
+            .map_err(|e| CoreError::KeyMaterial(format!("no randomness for jti: {e}")))?;
+        let issued = self
+            .issuer
+            .issue(&caller, token_request, now, Jti::from_random(random))
+            .await;
         if let Err(e) = &issued {
             log_failure(e, &caller);
         }
@@ -87,14 +96,20 @@ fn is_token_path(req: &Request) -> bool {
         _ => None,
     };
     let path = resource.unwrap_or_else(|| req.raw_http_path());
-    let path = if path.is_empty() { req.uri().path() } else { path };
+    let path = if path.is_empty() {
+        req.uri().path()
+    } else {
+        path
+    };
     path == "/token"
 }
 
 /// The verified caller from `requestContext.identity`.
 fn caller(req: &Request) -> Result<Caller, CoreError> {
     let Some(RequestContext::ApiGatewayV1(ctx)) = req.request_context_ref() else {
-        return Err(CoreError::AccessDenied("no API Gateway request context: is AWS_IAM auth on?".into()));
+        return Err(CoreError::AccessDenied(
+            "no API Gateway request context: is AWS_IAM auth on?".into(),
+        ));
     };
     let id = &ctx.identity;
     let org = id.other.get("principalOrgId").and_then(|v| v.as_str());
@@ -111,7 +126,10 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut r = Response::new(Body::Binary(body));
     *r.status_mut() = status;
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     r
@@ -130,7 +148,11 @@ fn ok(issued: &Issued) -> Response<Body> {
 }
 
 fn error(status: StatusCode, code: &'static str, description: &str) -> Response<Body> {
-    let body = serde_json::to_vec(&ErrorResponse { error: code, error_description: description }).unwrap_or_default();
+    let body = serde_json::to_vec(&ErrorResponse {
+        error: code,
+        error_description: description,
+    })
+    .unwrap_or_default();
     json_response(status, body)
 }
 
@@ -138,7 +160,9 @@ fn error(status: StatusCode, code: &'static str, description: &str) -> Response<
 pub fn error_response(e: &CoreError) -> Response<Body> {
     match e {
         CoreError::InvalidRequest(m) => error(StatusCode::BAD_REQUEST, "invalid_request", m),
-        CoreError::TokenTooLarge { .. } => error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string()),
+        CoreError::TokenTooLarge { .. } => {
+            error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string())
+        }
         CoreError::InvalidTarget(m) => error(StatusCode::BAD_REQUEST, "invalid_target", m),
         CoreError::AccessDenied(m) => error(StatusCode::FORBIDDEN, "access_denied", m),
         CoreError::Port(p) if p.kind == PortErrorKind::Throttled => {
@@ -147,10 +171,17 @@ pub fn error_response(e: &CoreError) -> Response<Body> {
                 "temporarily_unavailable",
                 "the signing service is busy; retry shortly",
             );
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
             r
         }
-        _ => error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error; see the issuer's logs"),
+        _ => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error; see the issuer's logs",
+        ),
     }
 }
 

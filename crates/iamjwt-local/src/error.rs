@@ -7,7 +7,10 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
     #[error("key: {0}")]
@@ -17,7 +20,11 @@ pub enum Error {
     Denied(String),
     /// The rotation workflow ended in a Fail state.
     #[error("rotation failed in state {state}: {error}: {cause}")]
-    Workflow { state: String, error: String, cause: String },
+    Workflow {
+        state: String,
+        error: String,
+        cause: String,
+    },
     /// The workflow definition is not one this runner understands.
     #[error("workflow definition: {0}")]
     Definition(String),
@@ -27,14 +34,19 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { path: path.into(), source }
+        Self::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 
 impl From<Error> for PortError {
     fn from(e: Error) -> Self {
         let kind = match &e {
-            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => PortErrorKind::NotFound,
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                PortErrorKind::NotFound
+            }
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 PortErrorKind::AccessDenied
             }

@@ -18,7 +18,9 @@ use iamjwt_core::UnixTime;
 use iamjwt_core::discovery::{DISCOVERY_PATH, JWKS_PATH};
 use iamjwt_core::identity::Principal;
 use iamjwt_lambda::token::TokenHandler;
-use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyRequestContext};
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayProxyRequest, ApiGatewayProxyRequestContext,
+};
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::request::LambdaRequest;
 use serde::Serialize;
@@ -47,30 +49,49 @@ struct ErrorBody<'a> {
 }
 
 fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let body = serde_json::to_vec(&ErrorBody { error, error_description: description }).unwrap_or_default();
+    let body = serde_json::to_vec(&ErrorBody {
+        error,
+        error_description: description,
+    })
+    .unwrap_or_default();
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
 pub fn router(gw: Arc<Gateway>) -> Router {
     Router::new()
         .route("/token", get(token).fallback(method_not_allowed))
-        .route(&format!("/{DISCOVERY_PATH}"), get(discovery).fallback(method_not_allowed))
-        .route(&format!("/{JWKS_PATH}"), get(jwks).fallback(method_not_allowed))
+        .route(
+            &format!("/{DISCOVERY_PATH}"),
+            get(discovery).fallback(method_not_allowed),
+        )
+        .route(
+            &format!("/{JWKS_PATH}"),
+            get(jwks).fallback(method_not_allowed),
+        )
         .fallback(not_found)
         .with_state(gw)
 }
 
 async fn not_found() -> Response {
-    json_error(StatusCode::NOT_FOUND, "not_found", "only GET /token and /.well-known/* exist")
+    json_error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "only GET /token and /.well-known/* exist",
+    )
 }
 
 async fn method_not_allowed() -> Response {
     let mut r = json_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "use GET");
-    r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET"));
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET"));
     r
 }
 
@@ -86,27 +107,43 @@ async fn serve_document(gw: &Gateway, rel: &str) -> Response {
     match tokio::fs::read(gw.public.root().join(rel)).await {
         Ok(bytes) => {
             let mut r = Response::new(Body::from(bytes));
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             if let Ok(v) = HeaderValue::from_str(&gw.public.cache_control()) {
                 r.headers_mut().insert(header::CACHE_CONTROL, v);
             }
             r
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            json_error(StatusCode::NOT_FOUND, "not_found", "not published yet: run `iamjwt rotate`")
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "not published yet: run `iamjwt rotate`",
+        ),
         Err(e) => {
             tracing::error!(error = %e, document = rel, "cannot read published document");
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal error",
+            )
         }
     }
 }
 
 async fn token(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
     let (parts, body) = req.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return json_error(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "request body too large");
+        return json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "request body too large",
+        );
     };
     let now = UnixTime::from_system_time((gw.clock)());
     let verified = gw.verifier.verify(
@@ -126,7 +163,15 @@ async fn token(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
             return json_error(StatusCode::FORBIDDEN, "access_denied", &e.to_string());
         }
     };
-    let event = proxy_event(&parts.method, parts.uri.path(), parts.uri.query(), &parts.headers, &body, principal, peer);
+    let event = proxy_event(
+        &parts.method,
+        parts.uri.path(),
+        parts.uri.query(),
+        &parts.headers,
+        &body,
+        principal,
+        peer,
+    );
     let request: lambda_http::Request = LambdaRequest::ApiGatewayV1(event).into();
     into_axum(gw.handler.handle(request, now).await)
 }
@@ -160,18 +205,28 @@ fn proxy_event(
     ctx.protocol = Some("HTTP/1.1".into());
     ctx.request_id = Some(request_id());
     ctx.request_time_epoch = i64::try_from(
-        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default(),
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default(),
     )
     .unwrap_or_default();
-    ctx.identity.account_id = Principal::parse(&principal.arn).ok().map(|p| p.account().as_str().to_owned());
+    ctx.identity.account_id = Principal::parse(&principal.arn)
+        .ok()
+        .map(|p| p.account().as_str().to_owned());
     ctx.identity.caller = Some(principal.user_id.clone());
     ctx.identity.user = Some(principal.user_id.clone());
     ctx.identity.user_arn = Some(principal.arn.clone());
     ctx.identity.access_key = Some(principal.access_key_id.clone());
     ctx.identity.source_ip = source_ip;
-    ctx.identity.user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    ctx.identity.user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     if let Some(org) = &principal.org_id {
-        ctx.identity.other.insert("principalOrgId".into(), org.clone().into());
+        ctx.identity
+            .other
+            .insert("principalOrgId".into(), org.clone().into());
     }
 
     let mut ev = ApiGatewayProxyRequest::default();

@@ -51,10 +51,14 @@ struct StoredKey {
 fn read_key_file(state: &Path) -> Result<KeyFile, Error> {
     let path = layout::key_state_file(state);
     match read_optional(&path)? {
-        None => Ok(KeyFile { version: 1, ..KeyFile::default() }),
-        Some(bytes) => {
-            serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt { path, reason: e.to_string() })
-        }
+        None => Ok(KeyFile {
+            version: 1,
+            ..KeyFile::default()
+        }),
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path,
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -83,7 +87,8 @@ impl Material {
                 Self::Rsa(Box::new(RsaSigningKey::new(key)))
             }
             Algorithm::ES256 => Self::Ec(
-                p256::ecdsa::SigningKey::try_generate().map_err(|e| Error::Key(format!("P-256 generation: {e}")))?,
+                p256::ecdsa::SigningKey::try_generate()
+                    .map_err(|e| Error::Key(format!("P-256 generation: {e}")))?,
             ),
         })
     }
@@ -91,10 +96,12 @@ impl Material {
     fn from_pkcs8(alg: Algorithm, der: &[u8]) -> Result<Self, Error> {
         Ok(match alg {
             Algorithm::RS256 => Self::Rsa(Box::new(RsaSigningKey::new(
-                rsa::PrivateKey::from_pkcs8_der(der).map_err(|e| Error::Key(format!("RSA PKCS#8: {e}")))?,
+                rsa::PrivateKey::from_pkcs8_der(der)
+                    .map_err(|e| Error::Key(format!("RSA PKCS#8: {e}")))?,
             ))),
             Algorithm::ES256 => Self::Ec(
-                p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(|e| Error::Key(format!("P-256 PKCS#8: {e}")))?,
+                p256::ecdsa::SigningKey::from_pkcs8_der(der)
+                    .map_err(|e| Error::Key(format!("P-256 PKCS#8: {e}")))?,
             ),
         })
     }
@@ -104,7 +111,8 @@ impl Material {
             Self::Rsa(k) => k.as_ref().as_ref().to_pkcs8_der(),
             Self::Ec(k) => k.to_pkcs8_der(),
         };
-        doc.map(|d| d.as_bytes().to_vec()).map_err(|e| Error::Key(format!("PKCS#8 encoding: {e}")))
+        doc.map(|d| d.as_bytes().to_vec())
+            .map_err(|e| Error::Key(format!("PKCS#8 encoding: {e}")))
     }
 
     fn public_jwk(&self) -> Result<PublicJwk, Error> {
@@ -119,10 +127,14 @@ impl Material {
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>, Error> {
         match self {
             // RSA signing blinds with the OS RNG (rsa 0.10 + getrandom).
-            Self::Rsa(k) => k.try_sign(input).map(|s| s.to_vec()).map_err(|e| Error::Key(format!("RSA sign: {e}"))),
+            Self::Rsa(k) => k
+                .try_sign(input)
+                .map(|s| s.to_vec())
+                .map_err(|e| Error::Key(format!("RSA sign: {e}"))),
             Self::Ec(k) => {
-                let sig: p256::ecdsa::Signature =
-                    k.try_sign(input).map_err(|e| Error::Key(format!("ECDSA sign: {e}")))?;
+                let sig: p256::ecdsa::Signature = k
+                    .try_sign(input)
+                    .map_err(|e| Error::Key(format!("ECDSA sign: {e}")))?;
                 Ok(sig.to_bytes().to_vec())
             }
         }
@@ -141,7 +153,9 @@ pub struct SoftKeyStore {
 
 impl SoftKeyStore {
     pub fn new(state_dir: impl Into<PathBuf>) -> Self {
-        Self { state: state_dir.into() }
+        Self {
+            state: state_dir.into(),
+        }
     }
 
     fn update<T>(&self, f: impl FnOnce(&mut KeyFile) -> Result<T, Error>) -> Result<T, PortError> {
@@ -153,7 +167,10 @@ impl SoftKeyStore {
 }
 
 fn not_found(what: impl std::fmt::Display) -> Error {
-    Error::Io { path: PathBuf::from(what.to_string()), source: std::io::Error::from(std::io::ErrorKind::NotFound) }
+    Error::Io {
+        path: PathBuf::from(what.to_string()),
+        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+    }
 }
 
 #[async_trait]
@@ -179,23 +196,47 @@ impl KeyStore for SoftKeyStore {
             };
             state.algs.insert(
                 alg,
-                Slots { pending: get(KeySlot::Pending), current: get(KeySlot::Current), previous: get(KeySlot::Previous) },
+                Slots {
+                    pending: get(KeySlot::Pending),
+                    current: get(KeySlot::Current),
+                    previous: get(KeySlot::Previous),
+                },
             );
         }
         Ok(state)
     }
 
-    async fn create_key(&self, alg: Algorithm, slot: KeySlot, now: UnixTime) -> Result<KeyId, PortError> {
-        if read_key_file(&self.state).map_err(port)?.slots.get(&alg).is_some_and(|s| s.contains_key(&slot)) {
+    async fn create_key(
+        &self,
+        alg: Algorithm,
+        slot: KeySlot,
+        now: UnixTime,
+    ) -> Result<KeyId, PortError> {
+        if read_key_file(&self.state)
+            .map_err(port)?
+            .slots
+            .get(&alg)
+            .is_some_and(|s| s.contains_key(&slot))
+        {
             return Err(PortError::other(format!("{alg} {slot} slot is not empty")));
         }
         let material = Material::generate(alg).map_err(port)?;
         let jwk = material.public_jwk().map_err(port)?;
         let mut nonce = [0u8; 4];
         getrandom::fill(&mut nonce).map_err(|e| PortError::other(e.to_string()))?;
-        let id = KeyId::new(format!("{}-{}-{:08x}", alg.lower(), now, u32::from_le_bytes(nonce)));
+        let id = KeyId::new(format!(
+            "{}-{}-{:08x}",
+            alg.lower(),
+            now,
+            u32::from_le_bytes(nonce)
+        ));
         // Key file first: a crash before the state file names it leaves an unused file, never a dangling slot.
-        write_atomic(&key_path(&self.state, &id), &material.to_pkcs8().map_err(port)?, 0o600).map_err(port)?;
+        write_atomic(
+            &key_path(&self.state, &id),
+            &material.to_pkcs8().map_err(port)?,
+            0o600,
+        )
+        .map_err(port)?;
         self.update(|f| {
             if f.slots.get(&alg).is_some_and(|s| s.contains_key(&slot)) {
                 return Err(Error::Key(format!("{alg} {slot} slot is not empty")));
@@ -218,13 +259,21 @@ impl KeyStore for SoftKeyStore {
         })
     }
 
-    async fn assign(&self, alg: Algorithm, slot: KeySlot, key: Option<&KeyId>) -> Result<(), PortError> {
+    async fn assign(
+        &self,
+        alg: Algorithm,
+        slot: KeySlot,
+        key: Option<&KeyId>,
+    ) -> Result<(), PortError> {
         self.update(|f| {
             match key {
                 Some(k) => {
                     let stored = f.keys.get(k).ok_or_else(|| not_found(k))?;
                     if stored.alg != alg {
-                        return Err(Error::Key(format!("{k} is a {} key, not {alg}", stored.alg)));
+                        return Err(Error::Key(format!(
+                            "{k} is a {} key, not {alg}",
+                            stored.alg
+                        )));
                     }
                     f.slots.entry(alg).or_default().insert(slot, k.clone());
                 }
@@ -314,7 +363,12 @@ impl SoftSigner {
     pub fn open(state_dir: impl Into<PathBuf>, refresh: Duration) -> Result<Self, Error> {
         let state = state_dir.into();
         let loaded = Self::load(&state, None)?;
-        Ok(Self { state, refresh, cache: RwLock::new(Arc::new(loaded)), refreshing: Mutex::new(()) })
+        Ok(Self {
+            state,
+            refresh,
+            cache: RwLock::new(Arc::new(loaded)),
+            refreshing: Mutex::new(()),
+        })
     }
 
     fn load(state: &Path, previous: Option<&Loaded>) -> Result<Loaded, Error> {
@@ -322,12 +376,19 @@ impl SoftSigner {
         let file = read_key_file(state)?;
         let mut keys = BTreeMap::new();
         for (alg, slots) in &file.slots {
-            let Some(id) = slots.get(&KeySlot::Current) else { continue };
-            let Some(stored) = file.keys.get(id) else { continue };
+            let Some(id) = slots.get(&KeySlot::Current) else {
+                continue;
+            };
+            let Some(stored) = file.keys.get(id) else {
+                continue;
+            };
             if stored.pending_deletion {
                 continue;
             }
-            if let Some(k) = previous.and_then(|p| p.keys.get(alg)).filter(|k| &k.id == id) {
+            if let Some(k) = previous
+                .and_then(|p| p.keys.get(alg))
+                .filter(|k| &k.id == id)
+            {
                 keys.insert(*alg, k.clone());
                 continue;
             }
@@ -336,30 +397,57 @@ impl SoftSigner {
             let material = Material::from_pkcs8(*alg, &der)?;
             let kid = material.public_jwk()?.kid().clone();
             if kid != stored.kid {
-                return Err(Error::Corrupt { path, reason: format!("key's thumbprint {kid} ≠ recorded {}", stored.kid) });
+                return Err(Error::Corrupt {
+                    path,
+                    reason: format!("key's thumbprint {kid} ≠ recorded {}", stored.kid),
+                });
             }
-            keys.insert(*alg, Arc::new(SoftKey { alg: *alg, kid, id: id.clone(), material }));
+            keys.insert(
+                *alg,
+                Arc::new(SoftKey {
+                    alg: *alg,
+                    kid,
+                    id: id.clone(),
+                    material,
+                }),
+            );
         }
-        Ok(Loaded { checked_at: Instant::now(), stamp, keys })
+        Ok(Loaded {
+            checked_at: Instant::now(),
+            stamp,
+            keys,
+        })
     }
 
     fn current(&self) -> Arc<Loaded> {
-        self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn refresh(&self) -> Result<(), Error> {
         // One refresher at a time; others keep using the (slightly stale) cache meanwhile.
-        let Ok(_guard) = self.refreshing.try_lock() else { return Ok(()) };
+        let Ok(_guard) = self.refreshing.try_lock() else {
+            return Ok(());
+        };
         let old = self.current();
         if old.checked_at.elapsed() < self.refresh {
             return Ok(());
         }
         let fresh = if stamp(&layout::key_state_file(&self.state)) == old.stamp {
-            Loaded { checked_at: Instant::now(), stamp: old.stamp, keys: old.keys.clone() }
+            Loaded {
+                checked_at: Instant::now(),
+                stamp: old.stamp,
+                keys: old.keys.clone(),
+            }
         } else {
             Self::load(&self.state, Some(&old))?
         };
-        *self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh);
+        *self
+            .cache
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh);
         Ok(())
     }
 }
@@ -376,7 +464,10 @@ impl Signer for SoftSigner {
             Some(k) => Ok(k.clone()),
             None => Err(PortError::new(
                 PortErrorKind::NotFound,
-                format!("no current {alg} key in {}: run `iamjwt rotate`", self.state.display()),
+                format!(
+                    "no current {alg} key in {}: run `iamjwt rotate`",
+                    self.state.display()
+                ),
             )),
         }
     }
@@ -390,11 +481,23 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     const ALGS: [Algorithm; 2] = [Algorithm::RS256, Algorithm::ES256];
-    const POLICY: RotationPolicy = RotationPolicy { min_publish_age: 100, retire_after: 50 };
+    const POLICY: RotationPolicy = RotationPolicy {
+        min_publish_age: 100,
+        retire_after: 50,
+    };
 
-    async fn run(h: &Harness<SoftKeyStore, crate::publisher::DirPublisher>, now: u64) -> Result<(), iamjwt_core::Error> {
+    async fn run(
+        h: &Harness<SoftKeyStore, crate::publisher::DirPublisher>,
+        now: u64,
+    ) -> Result<(), iamjwt_core::Error> {
         h.set_now(UnixTime(now));
-        let r = Rotator { store: h, publisher: h, issuer: "http://127.0.0.1:1", algs: &ALGS, policy: POLICY };
+        let r = Rotator {
+            store: h,
+            publisher: h,
+            issuer: "http://127.0.0.1:1",
+            algs: &ALGS,
+            policy: POLICY,
+        };
         for step in Step::ALL {
             r.run_step(step, false, UnixTime(now)).await?;
         }
@@ -428,16 +531,31 @@ mod tests {
             let sig = key.sign(b"abc").await.unwrap();
             iamjwt_core::jws::check_signature(alg, &sig).unwrap();
         }
-        let before = signer.signing_key(Algorithm::ES256).await.unwrap().kid().clone();
+        let before = signer
+            .signing_key(Algorithm::ES256)
+            .await
+            .unwrap()
+            .kid()
+            .clone();
         run(&h, 1200).await.unwrap();
-        let after = signer.signing_key(Algorithm::ES256).await.unwrap().kid().clone();
+        let after = signer
+            .signing_key(Algorithm::ES256)
+            .await
+            .unwrap()
+            .kid()
+            .clone();
         assert_ne!(before, after, "signer picked up the promoted key");
         assert_eq!(h.violations(), Vec::<String>::new());
 
         // Retire: the demoted key's file goes.
         run(&h, 1400).await.unwrap();
-        let keys = std::fs::read_dir(layout::keys_dir(dir.path())).unwrap().count();
-        assert_eq!(keys, 6, "the first two keys are gone; previous, current and pending remain");
+        let keys = std::fs::read_dir(layout::keys_dir(dir.path()))
+            .unwrap()
+            .count();
+        assert_eq!(
+            keys, 6,
+            "the first two keys are gone; previous, current and pending remain"
+        );
     }
 
     #[tokio::test]
@@ -459,7 +577,10 @@ mod tests {
             // Re-running converges; if the fault hit the run's very last call the run had in fact finished,
             // and the re-run is a second, too-early rotation: refused, changing nothing.
             match run(&h, 1200).await {
-                Ok(()) | Err(iamjwt_core::Error::Refused(iamjwt_core::error::Refusal::UnsafePromotion { .. })) => {}
+                Ok(())
+                | Err(iamjwt_core::Error::Refused(
+                    iamjwt_core::error::Refusal::UnsafePromotion { .. },
+                )) => {}
                 Err(e) => panic!("resume after {n}: {e}"),
             }
             assert_eq!(h.violations(), Vec::<String>::new(), "fault {n}");
@@ -475,7 +596,9 @@ mod tests {
     fn corrupt_state_file_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(layout::key_state_file(dir.path()), b"{not json").unwrap();
-        let err = SoftSigner::open(dir.path(), Duration::from_secs(1)).err().unwrap();
+        let err = SoftSigner::open(dir.path(), Duration::from_secs(1))
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("keys.json"), "{err}");
     }
 }

@@ -50,9 +50,13 @@ impl Principals {
     pub fn new(list: Vec<LocalPrincipal>) -> Result<Self, Error> {
         let mut by_key = HashMap::new();
         for p in list {
-            Principal::parse(&p.arn).map_err(|e| Error::Key(format!("principal {}: {e}", p.access_key_id)))?;
+            Principal::parse(&p.arn)
+                .map_err(|e| Error::Key(format!("principal {}: {e}", p.access_key_id)))?;
             if p.secret_access_key.len() < 16 {
-                return Err(Error::Key(format!("principal {}: secret is too short", p.access_key_id)));
+                return Err(Error::Key(format!(
+                    "principal {}: secret is too short",
+                    p.access_key_id
+                )));
             }
             if by_key.insert(p.access_key_id.clone(), p).is_some() {
                 return Err(Error::Key("duplicate access key id in principals".into()));
@@ -65,12 +69,17 @@ impl Principals {
     /// just created, the dev principal (so the caller can print its credentials once).
     pub fn load_or_init(path: &Path) -> Result<(Self, Option<LocalPrincipal>), Error> {
         if let Some(bytes) = read_optional(path)? {
-            let doc: PrincipalsDoc = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Corrupt { path: path.into(), reason: e.to_string() })?;
+            let doc: PrincipalsDoc =
+                serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+                    path: path.into(),
+                    reason: e.to_string(),
+                })?;
             return Ok((Self::new(doc.principals)?, None));
         }
         let dev = dev_principal()?;
-        let doc = PrincipalsDoc { principals: vec![dev.clone()] };
+        let doc = PrincipalsDoc {
+            principals: vec![dev.clone()],
+        };
         let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| Error::Key(e.to_string()))?;
         write_atomic(path, &bytes, 0o600)?;
         Ok((Self::new(doc.principals)?, Some(dev)))
@@ -88,14 +97,21 @@ impl Principals {
 #[async_trait]
 impl TagSource for Principals {
     async fn session_tags(&self, caller: &Caller) -> Result<Option<SessionTags>, PortError> {
-        Ok(self.by_key.values().find(|p| p.arn == caller.principal.arn()).and_then(|p| p.tags.clone()))
+        Ok(self
+            .by_key
+            .values()
+            .find(|p| p.arn == caller.principal.arn())
+            .and_then(|p| p.tags.clone()))
     }
 }
 
 fn random_string(len: usize, alphabet: &[u8]) -> Result<String, Error> {
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes).map_err(|e| Error::Key(e.to_string()))?;
-    Ok(bytes.iter().map(|b| alphabet[usize::from(*b) % alphabet.len()] as char).collect())
+    Ok(bytes
+        .iter()
+        .map(|b| alphabet[usize::from(*b) % alphabet.len()] as char)
+        .collect())
 }
 
 /// A fresh assumed-role principal with temporary credentials, in the local placeholder account.
@@ -128,10 +144,16 @@ mod tests {
         assert!(dev.access_key_id.starts_with("ASIA") && dev.access_key_id.len() == 20);
         assert!(dev.session_token.is_some());
         assert!(p.get(&dev.access_key_id).is_some());
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let (again, created) = Principals::load_or_init(&path).unwrap();
         assert!(created.is_none());
-        assert_eq!(again.get(&dev.access_key_id).unwrap().secret_access_key, dev.secret_access_key);
+        assert_eq!(
+            again.get(&dev.access_key_id).unwrap().secret_access_key,
+            dev.secret_access_key
+        );
     }
 
     #[test]

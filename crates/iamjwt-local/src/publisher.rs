@@ -18,7 +18,10 @@ pub struct DirPublisher {
 
 impl DirPublisher {
     pub fn new(root: impl Into<PathBuf>, max_age: u64) -> Self {
-        Self { root: root.into(), max_age }
+        Self {
+            root: root.into(),
+            max_age,
+        }
     }
 
     pub fn root(&self) -> &std::path::Path {
@@ -35,15 +38,24 @@ impl DirPublisher {
 impl Publisher for DirPublisher {
     async fn read_jwks(&self) -> Result<Option<Jwks>, PortError> {
         let path = self.root.join(JWKS_PATH);
-        let Some(bytes) = read_optional(&path).map_err(PortError::from)? else { return Ok(None) };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| PortError::from(Error::Corrupt { path, reason: e.to_string() }))
+        let Some(bytes) = read_optional(&path).map_err(PortError::from)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            PortError::from(Error::Corrupt {
+                path,
+                reason: e.to_string(),
+            })
+        })
     }
 
     async fn publish(&self, docs: &IssuerDocuments) -> Result<(), PortError> {
         write_atomic(&self.root.join(JWKS_PATH), &docs.jwks_json(), 0o644)?;
-        write_atomic(&self.root.join(DISCOVERY_PATH), &docs.discovery_json(), 0o644)?;
+        write_atomic(
+            &self.root.join(DISCOVERY_PATH),
+            &docs.discovery_json(),
+            0o644,
+        )?;
         Ok(())
     }
 }

@@ -32,41 +32,63 @@ struct RotationLock(#[allow(dead_code)] File);
 
 impl LocalRotation {
     pub fn new(handler: RotateHandler, state_dir: impl Into<PathBuf>) -> Self {
-        Self { handler, state_dir: state_dir.into() }
+        Self {
+            handler,
+            state_dir: state_dir.into(),
+        }
     }
 
     fn lock(&self) -> Result<RotationLock, Error> {
         let path = layout::rotation_lock(&self.state_dir);
         std::fs::create_dir_all(&self.state_dir).map_err(|e| Error::io(&self.state_dir, e))?;
-        let f = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
         match f.try_lock() {
             Ok(()) => Ok(RotationLock(f)),
-            Err(TryLockError::WouldBlock) => Err(Error::Core(iamjwt_core::Error::Refused(Refusal::RotationInProgress))),
+            Err(TryLockError::WouldBlock) => Err(Error::Core(iamjwt_core::Error::Refused(
+                Refusal::RotationInProgress,
+            ))),
             Err(TryLockError::Error(e)) => Err(Error::io(path, e)),
         }
     }
 
     /// One step, as a single Lambda invocation would run it (under the same lock).
-    pub async fn run_step(&self, step: Step, emergency: bool, now: UnixTime) -> Result<StepReport, Error> {
+    pub async fn run_step(
+        &self,
+        step: Step,
+        emergency: bool,
+        now: UnixTime,
+    ) -> Result<StepReport, Error> {
         let _lock = self.lock()?;
-        self.invoke(StepEvent { step, emergency }, now).await.map_err(|(error, cause)| Error::Workflow {
-            state: step.to_string(),
-            error,
-            cause,
-        })
+        self.invoke(StepEvent { step, emergency }, now)
+            .await
+            .map_err(|(error, cause)| Error::Workflow {
+                state: step.to_string(),
+                error,
+                cause,
+            })
     }
 
     /// The whole workflow. Returns every step's report, or the state and error the run failed with.
     pub async fn run(&self, emergency: bool, now: UnixTime) -> Result<Vec<StepReport>, Error> {
-        let def: Value = serde_json::from_str(WORKFLOW).map_err(|e| Error::Definition(e.to_string()))?;
-        let states = def["States"].as_object().ok_or_else(|| Error::Definition("no States".into()))?;
+        let def: Value =
+            serde_json::from_str(WORKFLOW).map_err(|e| Error::Definition(e.to_string()))?;
+        let states = def["States"]
+            .as_object()
+            .ok_or_else(|| Error::Definition("no States".into()))?;
         let mut name = str_field(&def, "StartAt")?.to_owned();
         let mut data = json!({ "emergency": emergency });
         let mut reports = Vec::new();
         let mut lock = None;
         let mut last_failure: Option<(String, String, String)> = None;
         for _ in 0..MAX_TRANSITIONS {
-            let st = states.get(&name).ok_or_else(|| Error::Definition(format!("no state {name}")))?;
+            let st = states
+                .get(&name)
+                .ok_or_else(|| Error::Definition(format!("no state {name}")))?;
             match str_field(st, "Type")? {
                 "Task" => {
                     let outcome = self.task(st, &data, now, &mut lock, &mut reports).await?;
@@ -79,9 +101,17 @@ impl LocalRotation {
                             }
                         }
                         Err((error, cause)) => {
-                            let catch = st["Catch"].as_array().into_iter().flatten().find(|c| matches_error(c, &error));
+                            let catch = st["Catch"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .find(|c| matches_error(c, &error));
                             let Some(catch) = catch else {
-                                return Err(Error::Workflow { state: name, error, cause });
+                                return Err(Error::Workflow {
+                                    state: name,
+                                    error,
+                                    cause,
+                                });
                             };
                             last_failure = Some((name.clone(), error.clone(), cause.clone()));
                             let err = json!({ "Error": error, "Cause": cause });
@@ -94,14 +124,28 @@ impl LocalRotation {
                 "Succeed" => return Ok(reports),
                 "Fail" => {
                     let (state, error, cause) = last_failure.unwrap_or_else(|| {
-                        (name.clone(), st["Error"].as_str().unwrap_or("Failed").to_owned(), st["Cause"].as_str().unwrap_or("").to_owned())
+                        (
+                            name.clone(),
+                            st["Error"].as_str().unwrap_or("Failed").to_owned(),
+                            st["Cause"].as_str().unwrap_or("").to_owned(),
+                        )
                     });
-                    return Err(Error::Workflow { state, error, cause });
+                    return Err(Error::Workflow {
+                        state,
+                        error,
+                        cause,
+                    });
                 }
-                other => return Err(Error::Definition(format!("state type {other} is not supported locally"))),
+                other => {
+                    return Err(Error::Definition(format!(
+                        "state type {other} is not supported locally"
+                    )));
+                }
             }
         }
-        Err(Error::Definition(format!("more than {MAX_TRANSITIONS} transitions")))
+        Err(Error::Definition(format!(
+            "more than {MAX_TRANSITIONS} transitions"
+        )))
     }
 
     /// Runs one Task state. Outer error: the runner itself failed; inner: the task failed (Catch-able).
@@ -121,26 +165,40 @@ impl LocalRotation {
                     *lock = Some(l);
                     Ok(json!({ "running": 1 }))
                 }
-                Err(Error::Core(iamjwt_core::Error::Refused(Refusal::RotationInProgress))) => Ok(json!({ "running": 2 })),
+                Err(Error::Core(iamjwt_core::Error::Refused(Refusal::RotationInProgress))) => {
+                    Ok(json!({ "running": 2 }))
+                }
                 Err(e) => Err(("States.TaskFailed".into(), e.to_string())),
             });
         }
         if resource.ends_with(":sns:publish") {
-            let msg = st["Parameters"]["Message"].as_str().map(str::to_owned).unwrap_or_else(|| {
-                format!("{}: {}", data["error"]["Error"].as_str().unwrap_or("?"), data["error"]["Cause"].as_str().unwrap_or("?"))
-            });
+            let msg = st["Parameters"]["Message"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| {
+                    format!(
+                        "{}: {}",
+                        data["error"]["Error"].as_str().unwrap_or("?"),
+                        data["error"]["Cause"].as_str().unwrap_or("?")
+                    )
+                });
             eprintln!("iamjwt rotation failed: {msg}");
             return Ok(Ok(Value::Null));
         }
         if !resource.ends_with(":lambda:invoke") {
-            return Err(Error::Definition(format!("task resource {resource} is not supported locally")));
+            return Err(Error::Definition(format!(
+                "task resource {resource} is not supported locally"
+            )));
         }
         let payload = resolve(&st["Parameters"]["Payload"], data)?;
         let event = match StepEvent::from_json(payload) {
             Ok(e) => e,
             Err(e) => return Ok(Err((e.error_type().into(), e.to_string()))),
         };
-        let retries: Vec<&Value> = st["Retry"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+        let retries: Vec<&Value> = st["Retry"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
         let mut attempts: Vec<u64> = vec![0; retries.len()];
         loop {
             match self.invoke(event, now).await {
@@ -170,13 +228,22 @@ impl LocalRotation {
         }
     }
 
-    async fn invoke(&self, event: StepEvent, now: UnixTime) -> Result<StepReport, (String, String)> {
-        self.handler.handle(event, now).await.map_err(|e| (e.error_type().to_owned(), e.to_string()))
+    async fn invoke(
+        &self,
+        event: StepEvent,
+        now: UnixTime,
+    ) -> Result<StepReport, (String, String)> {
+        self.handler
+            .handle(event, now)
+            .await
+            .map_err(|e| (e.error_type().to_owned(), e.to_string()))
     }
 }
 
 fn str_field<'a>(v: &'a Value, name: &str) -> Result<&'a str, Error> {
-    v.get(name).and_then(Value::as_str).ok_or_else(|| Error::Definition(format!("missing string field {name}")))
+    v.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Definition(format!("missing string field {name}")))
 }
 
 fn next(st: &Value) -> Result<Option<String>, Error> {
@@ -192,22 +259,32 @@ fn matches_error(rule: &Value, error: &str) -> bool {
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .any(|e| e == error || e == "States.ALL" || (e == "States.TaskFailed" && !error.starts_with("States.")))
+        .any(|e| {
+            e == error
+                || e == "States.ALL"
+                || (e == "States.TaskFailed" && !error.starts_with("States."))
+        })
 }
 
 /// Looks up a `$.a.b` path.
 fn lookup<'a>(data: &'a Value, path: &str) -> Result<&'a Value, Error> {
-    let rest = path.strip_prefix('$').ok_or_else(|| Error::Definition(format!("unsupported path {path}")))?;
+    let rest = path
+        .strip_prefix('$')
+        .ok_or_else(|| Error::Definition(format!("unsupported path {path}")))?;
     let mut v = data;
     for key in rest.split('.').filter(|k| !k.is_empty()) {
-        v = v.get(key).ok_or_else(|| Error::Definition(format!("path {path} not found in the state input")))?;
+        v = v.get(key).ok_or_else(|| {
+            Error::Definition(format!("path {path} not found in the state input"))
+        })?;
     }
     Ok(v)
 }
 
 /// Evaluates `Parameters`: keys ending `.$` take their value from a path in the state input.
 fn resolve(template: &Value, data: &Value) -> Result<Value, Error> {
-    let Some(obj) = template.as_object() else { return Ok(template.clone()) };
+    let Some(obj) = template.as_object() else {
+        return Ok(template.clone());
+    };
     let mut out = Map::new();
     for (k, v) in obj {
         match (k.strip_suffix(".$"), v.as_str()) {
@@ -226,9 +303,13 @@ fn apply_result_path(data: &mut Value, path: Option<&Value>, result: Value) -> R
     let path = match path {
         None => "$",
         Some(Value::Null) => return Ok(()),
-        Some(p) => p.as_str().ok_or_else(|| Error::Definition("ResultPath must be a string or null".into()))?,
+        Some(p) => p
+            .as_str()
+            .ok_or_else(|| Error::Definition("ResultPath must be a string or null".into()))?,
     };
-    let rest = path.strip_prefix('$').ok_or_else(|| Error::Definition(format!("unsupported ResultPath {path}")))?;
+    let rest = path
+        .strip_prefix('$')
+        .ok_or_else(|| Error::Definition(format!("unsupported ResultPath {path}")))?;
     let keys: Vec<&str> = rest.split('.').filter(|k| !k.is_empty()).collect();
     let Some((last, parents)) = keys.split_last() else {
         *data = result;
@@ -295,7 +376,10 @@ mod tests {
         let reports = r.run(false, UnixTime(1000)).await.unwrap();
         let steps: Vec<_> = reports.iter().map(|r| r.step.unwrap()).collect();
         assert_eq!(steps, Step::ALL.to_vec());
-        let before = SoftKeyStore::new(dir.path()).load(&[iamjwt_core::Algorithm::ES256]).await.unwrap();
+        let before = SoftKeyStore::new(dir.path())
+            .load(&[iamjwt_core::Algorithm::ES256])
+            .await
+            .unwrap();
         match r.run(false, UnixTime(1010)).await {
             Err(Error::Workflow { state, error, .. }) => {
                 assert_eq!(state, "Promote");
@@ -303,9 +387,16 @@ mod tests {
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
-        let after = SoftKeyStore::new(dir.path()).load(&[iamjwt_core::Algorithm::ES256]).await.unwrap();
+        let after = SoftKeyStore::new(dir.path())
+            .load(&[iamjwt_core::Algorithm::ES256])
+            .await
+            .unwrap();
         assert_eq!(before, after, "a refused rotation changes nothing");
-        let published = DirPublisher::new(layout::public_dir(dir.path()), 60).read_jwks().await.unwrap().unwrap();
+        let published = DirPublisher::new(layout::public_dir(dir.path()), 60)
+            .read_jwks()
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(published.keys.len(), 2);
     }
 
@@ -318,15 +409,26 @@ mod tests {
             Err(Error::Workflow { error, .. }) => assert_eq!(error, "RotationInProgress"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(r.run_step(Step::Create, false, UnixTime(1)).await, Err(Error::Core(_))));
+        assert!(matches!(
+            r.run_step(Step::Create, false, UnixTime(1)).await,
+            Err(Error::Core(_))
+        ));
     }
 
     #[test]
     fn result_paths_and_resolution() {
         let mut d = json!({"emergency": true});
-        apply_result_path(&mut d, Some(&json!("$.results.retire")), json!({"actions": []})).unwrap();
+        apply_result_path(
+            &mut d,
+            Some(&json!("$.results.retire")),
+            json!({"actions": []}),
+        )
+        .unwrap();
         apply_result_path(&mut d, Some(&Value::Null), json!(1)).unwrap();
-        assert_eq!(d, json!({"emergency": true, "results": {"retire": {"actions": []}}}));
+        assert_eq!(
+            d,
+            json!({"emergency": true, "results": {"retire": {"actions": []}}})
+        );
         let p = resolve(&json!({"step": "retire", "emergency.$": "$.emergency"}), &d).unwrap();
         assert_eq!(p, json!({"step": "retire", "emergency": true}));
         assert!(resolve(&json!({"x.$": "$.missing"}), &d).is_err());

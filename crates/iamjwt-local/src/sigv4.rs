@@ -7,7 +7,9 @@
 use crate::error::Error;
 use crate::principals::{LocalPrincipal, Principals};
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+};
 use aws_sigv4::sign::v4;
 use http::HeaderMap;
 use iamjwt_core::UnixTime;
@@ -54,7 +56,10 @@ pub fn parse_authorization(value: &str) -> Result<Authorization<'_>, Error> {
         .ok_or_else(|| deny("Authorization header must use AWS4-HMAC-SHA256"))?;
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',') {
-        let (k, v) = part.trim().split_once('=').ok_or_else(|| deny("malformed Authorization header"))?;
+        let (k, v) = part
+            .trim()
+            .split_once('=')
+            .ok_or_else(|| deny("malformed Authorization header"))?;
         let slot = match k {
             "Credential" => &mut credential,
             "SignedHeaders" => &mut signed,
@@ -66,7 +71,9 @@ pub fn parse_authorization(value: &str) -> Result<Authorization<'_>, Error> {
         }
     }
     let (Some(credential), Some(signed), Some(signature)) = (credential, signed, signature) else {
-        return Err(deny("Authorization header needs Credential, SignedHeaders and Signature"));
+        return Err(deny(
+            "Authorization header needs Credential, SignedHeaders and Signature",
+        ));
     };
     let (access_key_id, date, region, service) = parse_credential(credential)?;
     Ok(Authorization {
@@ -82,9 +89,14 @@ pub fn parse_authorization(value: &str) -> Result<Authorization<'_>, Error> {
 /// `AKID/YYYYMMDD/region/service/aws4_request`.
 fn parse_credential(c: &str) -> Result<(&str, &str, &str, &str), Error> {
     let mut it = c.split('/');
-    let (Some(akid), Some(date), Some(region), Some(service), Some("aws4_request"), None) =
-        (it.next(), it.next(), it.next(), it.next(), it.next(), it.next())
-    else {
+    let (Some(akid), Some(date), Some(region), Some(service), Some("aws4_request"), None) = (
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+    ) else {
         return Err(deny("malformed credential scope"));
     };
     if akid.is_empty() || akid.len() > 128 || !akid.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -99,10 +111,14 @@ fn parse_credential(c: &str) -> Result<(&str, &str, &str, &str), Error> {
 fn parse_signed_headers(s: &str) -> Result<Vec<&str>, Error> {
     let names: Vec<&str> = s.split(';').collect();
     let valid = |n: &&str| {
-        !n.is_empty() && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
     };
     if names.len() > 64 || !names.iter().all(valid) || !names.windows(2).all(|w| w[0] < w[1]) {
-        return Err(deny("SignedHeaders must be sorted, unique, lower-case header names"));
+        return Err(deny(
+            "SignedHeaders must be sorted, unique, lower-case header names",
+        ));
     }
     if !names.contains(&"host") {
         return Err(deny("the host header must be signed"));
@@ -111,7 +127,10 @@ fn parse_signed_headers(s: &str) -> Result<Vec<&str>, Error> {
 }
 
 fn parse_signature(s: &str) -> Result<&str, Error> {
-    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         Ok(s)
     } else {
         Err(deny("malformed signature"))
@@ -126,10 +145,24 @@ pub fn parse_amz_date(s: &str) -> Option<UnixTime> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<u64> {
         let part = s.get(r)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(4..6)?, num(6..8)?, num(9..11)?, num(11..13)?, num(13..15)?);
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(4..6)?,
+        num(6..8)?,
+        num(9..11)?,
+        num(11..13)?,
+        num(13..15)?,
+    );
+    if !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || se > 60
     {
         return None;
     }
@@ -181,7 +214,10 @@ impl Presented {
             scope_date: scope_date.to_owned(),
             region: region.to_owned(),
             service: service.to_owned(),
-            signed_headers: parse_signed_headers(signed)?.into_iter().map(str::to_owned).collect(),
+            signed_headers: parse_signed_headers(signed)?
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             signature: parse_signature(signature)?.to_owned(),
             amz_date: amz_date.to_owned(),
             security_token,
@@ -192,7 +228,11 @@ impl Presented {
 
 impl Verifier {
     pub fn new(principals: Arc<Principals>, region: impl Into<String>) -> Self {
-        Self { principals, region: region.into(), service: "execute-api".into() }
+        Self {
+            principals,
+            region: region.into(),
+            service: "execute-api".into(),
+        }
     }
 
     /// For checking against AWS's published test vectors, which use other service names.
@@ -209,10 +249,18 @@ impl Verifier {
     pub fn verify(&self, req: &RequestParts<'_>, now: UnixTime) -> Result<&LocalPrincipal, Error> {
         let p = self.presented(req)?;
         if p.region != self.region {
-            return Err(deny(format!("credential scope region {:?} is not {:?}", clip(&p.region), self.region)));
+            return Err(deny(format!(
+                "credential scope region {:?} is not {:?}",
+                clip(&p.region),
+                self.region
+            )));
         }
         if p.service != self.service {
-            return Err(deny(format!("credential scope service {:?} is not {:?}", clip(&p.service), self.service)));
+            return Err(deny(format!(
+                "credential scope service {:?} is not {:?}",
+                clip(&p.service),
+                self.service
+            )));
         }
         let signed_at = parse_amz_date(&p.amz_date).ok_or_else(|| deny("malformed X-Amz-Date"))?;
         if !p.amz_date.starts_with(&p.scope_date) {
@@ -220,36 +268,49 @@ impl Verifier {
         }
         match p.presigned {
             None if signed_at.0.abs_diff(now.0) > MAX_SKEW_SECONDS => {
-                return Err(deny("signature expired: request time is more than 5 minutes from the server time"));
+                return Err(deny(
+                    "signature expired: request time is more than 5 minutes from the server time",
+                ));
             }
-            Some((_, expires)) if now.0 + MAX_SKEW_SECONDS < signed_at.0 || now.0 > signed_at.0 + expires => {
+            Some((_, expires))
+                if now.0 + MAX_SKEW_SECONDS < signed_at.0 || now.0 > signed_at.0 + expires =>
+            {
                 return Err(deny("presigned URL is expired or not yet valid"));
             }
             _ => {}
         }
-        let principal = self
-            .principals
-            .get(&p.access_key_id)
-            .ok_or_else(|| deny("the security token included in the request is invalid (unknown access key)"))?;
+        let principal = self.principals.get(&p.access_key_id).ok_or_else(|| {
+            deny("the security token included in the request is invalid (unknown access key)")
+        })?;
         match (&principal.session_token, &p.security_token) {
             (Some(want), Some(got)) if bool::from(want.as_bytes().ct_eq(got.as_bytes())) => {}
-            (Some(_), Some(_)) => return Err(deny("the security token included in the request is invalid")),
+            (Some(_), Some(_)) => {
+                return Err(deny(
+                    "the security token included in the request is invalid",
+                ));
+            }
             (Some(_), None) => return Err(deny("temporary credentials need X-Amz-Security-Token")),
-            (None, Some(_)) => return Err(deny("X-Amz-Security-Token given for long-term credentials")),
+            (None, Some(_)) => {
+                return Err(deny("X-Amz-Security-Token given for long-term credentials"));
+            }
             (None, None) => {}
         }
         let expected = self.recompute(req, &p, principal, signed_at)?;
         if bool::from(expected.as_bytes().ct_eq(p.signature.as_bytes())) {
             Ok(principal)
         } else {
-            Err(deny("the request signature we calculated does not match the signature you provided"))
+            Err(deny(
+                "the request signature we calculated does not match the signature you provided",
+            ))
         }
     }
 
     fn presented(&self, req: &RequestParts<'_>) -> Result<Presented, Error> {
         let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
         if let Some(auth) = req.headers.get(http::header::AUTHORIZATION) {
-            let auth = auth.to_str().map_err(|_| deny("malformed Authorization header"))?;
+            let auth = auth
+                .to_str()
+                .map_err(|_| deny("malformed Authorization header"))?;
             let a = parse_authorization(auth)?;
             return Ok(Presented {
                 access_key_id: a.access_key_id.to_owned(),
@@ -258,7 +319,9 @@ impl Verifier {
                 service: a.service.to_owned(),
                 signed_headers: a.signed_headers.into_iter().map(str::to_owned).collect(),
                 signature: a.signature.to_owned(),
-                amz_date: header("x-amz-date").ok_or_else(|| deny("missing X-Amz-Date header"))?.to_owned(),
+                amz_date: header("x-amz-date")
+                    .ok_or_else(|| deny("missing X-Amz-Date header"))?
+                    .to_owned(),
                 security_token: header("x-amz-security-token").map(str::to_owned),
                 presigned: None,
             });
@@ -275,7 +338,9 @@ impl Verifier {
         }
         let get = |name: &str| q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let Some(signature) = get("X-Amz-Signature") else {
-            return Err(deny("missing authentication: sign the request with SigV4 (AWS_IAM)"));
+            return Err(deny(
+                "missing authentication: sign the request with SigV4 (AWS_IAM)",
+            ));
         };
         if get("X-Amz-Algorithm") != Some(ALGORITHM) {
             return Err(deny("X-Amz-Algorithm must be AWS4-HMAC-SHA256"));
@@ -312,7 +377,12 @@ impl Verifier {
     ) -> Result<String, Error> {
         let mut headers: Vec<(&str, String)> = Vec::with_capacity(p.signed_headers.len());
         for name in &p.signed_headers {
-            let values: Vec<&str> = req.headers.get_all(name.as_str()).iter().filter_map(|v| v.to_str().ok()).collect();
+            let values: Vec<&str> = req
+                .headers
+                .get_all(name.as_str())
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
             if values.is_empty() {
                 return Err(deny(format!("signed header {name} is missing")));
             }
@@ -326,7 +396,11 @@ impl Verifier {
                     Some(q) if !q.is_empty() => format!("{}?{q}", req.path),
                     _ => req.path.to_owned(),
                 };
-                let body = match req.headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {
+                let body = match req
+                    .headers
+                    .get("x-amz-content-sha256")
+                    .and_then(|v| v.to_str().ok())
+                {
                     Some("UNSIGNED-PAYLOAD") => SignableBody::UnsignedPayload,
                     Some(h) => SignableBody::Precomputed(h.to_owned()),
                     None => SignableBody::Bytes(req.body),
@@ -336,7 +410,11 @@ impl Verifier {
             Some((rest, expires)) => {
                 settings.signature_location = SignatureLocation::QueryParams;
                 settings.expires_in = Some(Duration::from_secs(*expires));
-                let uri = if rest.is_empty() { req.path.to_owned() } else { format!("{}?{rest}", req.path) };
+                let uri = if rest.is_empty() {
+                    req.path.to_owned()
+                } else {
+                    format!("{}?{rest}", req.path)
+                };
                 (uri, SignableBody::UnsignedPayload)
             }
         };
@@ -357,8 +435,13 @@ impl Verifier {
             .build()
             .map_err(|e| deny(format!("cannot verify: {e}")))?
             .into();
-        let signable = SignableRequest::new(req.method, uri, headers.iter().map(|(k, v)| (*k, v.as_str())), body)
-            .map_err(|e| deny(format!("cannot canonicalise request: {e}")))?;
+        let signable = SignableRequest::new(
+            req.method,
+            uri,
+            headers.iter().map(|(k, v)| (*k, v.as_str())),
+            body,
+        )
+        .map_err(|e| deny(format!("cannot canonicalise request: {e}")))?;
         let out = sign(signable, &params).map_err(|e| deny(format!("cannot verify: {e}")))?;
         Ok(out.signature().to_owned())
     }
@@ -381,7 +464,11 @@ pub fn sign_get(
     time: std::time::SystemTime,
     presign: Option<Duration>,
 ) -> Result<http::Request<()>, Error> {
-    let host = uri.authority().ok_or_else(|| Error::Key(format!("{uri} has no host")))?.as_str().to_owned();
+    let host = uri
+        .authority()
+        .ok_or_else(|| Error::Key(format!("{uri} has no host")))?
+        .as_str()
+        .to_owned();
     let mut request = http::Request::get(uri.clone())
         .header(http::header::HOST, &host)
         .body(())
@@ -406,11 +493,16 @@ pub fn sign_get(
         "GET",
         uri_string.as_str(),
         std::iter::once(("host", host.as_str())),
-        if presign.is_some() { SignableBody::UnsignedPayload } else { SignableBody::Bytes(&[]) },
+        if presign.is_some() {
+            SignableBody::UnsignedPayload
+        } else {
+            SignableBody::Bytes(&[])
+        },
     )
     .map_err(|e| Error::Key(format!("signing: {e}")))?;
-    let (instructions, _signature) =
-        sign(signable, &params).map_err(|e| Error::Key(format!("signing: {e}")))?.into_parts();
+    let (instructions, _signature) = sign(signable, &params)
+        .map_err(|e| Error::Key(format!("signing: {e}")))?
+        .into_parts();
     instructions.apply_to_request_http1x(&mut request);
     Ok(request)
 }

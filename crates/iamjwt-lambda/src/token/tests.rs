@@ -17,7 +17,9 @@ fn fixture(name: &str) -> &'static str {
         "iam-user" => include_str!("../../../../tests/fixtures/events/iam-user.json"),
         "federated-user" => include_str!("../../../../tests/fixtures/events/federated-user.json"),
         "root" => include_str!("../../../../tests/fixtures/events/root.json"),
-        "govcloud-assumed-role" => include_str!("../../../../tests/fixtures/events/govcloud-assumed-role.json"),
+        "govcloud-assumed-role" => {
+            include_str!("../../../../tests/fixtures/events/govcloud-assumed-role.json")
+        }
         "china-iam-user" => include_str!("../../../../tests/fixtures/events/china-iam-user.json"),
         "no-identity" => include_str!("../../../../tests/fixtures/events/no-identity.json"),
         other => panic!("no fixture {other}"),
@@ -30,11 +32,24 @@ fn event(name: &str, query: &[(&str, &str)]) -> Request {
     let mut multi = serde_json::Map::new();
     let mut single = serde_json::Map::new();
     for (k, val) in query {
-        multi.entry(k.to_string()).or_insert_with(|| serde_json::json!([])).as_array_mut().unwrap().push((*val).into());
+        multi
+            .entry(k.to_string())
+            .or_insert_with(|| serde_json::json!([]))
+            .as_array_mut()
+            .unwrap()
+            .push((*val).into());
         single.insert(k.to_string(), (*val).into());
     }
-    v["multiValueQueryStringParameters"] = if query.is_empty() { serde_json::Value::Null } else { multi.into() };
-    v["queryStringParameters"] = if query.is_empty() { serde_json::Value::Null } else { single.into() };
+    v["multiValueQueryStringParameters"] = if query.is_empty() {
+        serde_json::Value::Null
+    } else {
+        multi.into()
+    };
+    v["queryStringParameters"] = if query.is_empty() {
+        serde_json::Value::Null
+    } else {
+        single.into()
+    };
     lambda_http::request::from_str(&v.to_string()).unwrap()
 }
 
@@ -69,7 +84,8 @@ impl Signer for TestSigner {
 
 fn handler(fail: Option<PortErrorKind>) -> (TokenHandler, PublicJwk) {
     let sk = p256::ecdsa::SigningKey::from_slice(&[5; 32]).unwrap();
-    let jwk = PublicJwk::from_spki_der(sk.verifying_key().to_public_key_der().unwrap().as_bytes()).unwrap();
+    let jwk = PublicJwk::from_spki_der(sk.verifying_key().to_public_key_der().unwrap().as_bytes())
+        .unwrap();
     let policy = AudiencePolicy::from_json(
         Audience::parse("sts.amazonaws.com").unwrap(),
         r#"{"rules":[{"accounts":["111122223333"],"audiences":["api://ci","https://*.example.com"],"max_duration":1800}]}"#,
@@ -96,27 +112,52 @@ fn body(r: &Response<Body>) -> serde_json::Value {
 }
 
 fn verify(token: &str, jwk: &PublicJwk, aud: &str) -> serde_json::Value {
-    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(serde_json::to_value(jwk).unwrap()).unwrap();
+    let jwk: jsonwebtoken::jwk::Jwk =
+        serde_json::from_value(serde_json::to_value(jwk).unwrap()).unwrap();
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
     v.set_audience(&[aud]);
     v.set_issuer(&["https://id.example.com"]);
     // The fixed clock is in the future of the machine clock on purpose; check exp/nbf by hand instead.
     v.validate_exp = false;
     v.validate_nbf = false;
-    jsonwebtoken::decode::<serde_json::Value>(token, &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(), &v)
-        .unwrap()
-        .claims
+    jsonwebtoken::decode::<serde_json::Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(),
+        &v,
+    )
+    .unwrap()
+    .claims
 }
 
 #[tokio::test]
 async fn every_principal_fixture_gets_a_verifiable_token() {
     let (h, jwk) = handler(None);
     for (name, sub, ptype) in [
-        ("assumed-role", "arn:aws:iam::111122223333:role/ci-deploy", "AssumedRole"),
-        ("iam-user", "arn:aws:iam::111122223333:user/engineering/alice", "User"),
-        ("federated-user", "arn:aws:sts::111122223333:federated-user/bob@example.com", "FederatedUser"),
-        ("govcloud-assumed-role", "arn:aws-us-gov:iam::444455556666:role/a+b=c,d.e@f-g", "AssumedRole"),
-        ("china-iam-user", "arn:aws-cn:iam::777788889999:user/ops", "User"),
+        (
+            "assumed-role",
+            "arn:aws:iam::111122223333:role/ci-deploy",
+            "AssumedRole",
+        ),
+        (
+            "iam-user",
+            "arn:aws:iam::111122223333:user/engineering/alice",
+            "User",
+        ),
+        (
+            "federated-user",
+            "arn:aws:sts::111122223333:federated-user/bob@example.com",
+            "FederatedUser",
+        ),
+        (
+            "govcloud-assumed-role",
+            "arn:aws-us-gov:iam::444455556666:role/a+b=c,d.e@f-g",
+            "AssumedRole",
+        ),
+        (
+            "china-iam-user",
+            "arn:aws-cn:iam::777788889999:user/ops",
+            "User",
+        ),
     ] {
         let r = h.handle(event(name, &[]), NOW).await;
         assert_eq!(r.status(), 200, "{name}: {:?}", body(&r));
@@ -124,7 +165,10 @@ async fn every_principal_fixture_gets_a_verifiable_token() {
         assert_eq!(r.headers()["cache-control"], "no-store");
         let b = body(&r);
         assert_eq!(b["token"], b["access_token"]);
-        assert_eq!(b["issued_token_type"], "urn:ietf:params:oauth:token-type:jwt");
+        assert_eq!(
+            b["issued_token_type"],
+            "urn:ietf:params:oauth:token-type:jwt"
+        );
         assert_eq!(b["token_type"], "N_A");
         assert_eq!(b["expires_in"], 900);
         let claims = verify(b["token"].as_str().unwrap(), &jwk, "sts.amazonaws.com");
@@ -135,53 +179,98 @@ async fn every_principal_fixture_gets_a_verifiable_token() {
         assert_eq!(claims["nbf"], NOW.0 - 30);
     }
     let r = h.handle(event("assumed-role", &[]), NOW).await;
-    let claims = verify(body(&r)["token"].as_str().unwrap(), &jwk, "sts.amazonaws.com");
+    let claims = verify(
+        body(&r)["token"].as_str().unwrap(),
+        &jwk,
+        "sts.amazonaws.com",
+    );
     assert_eq!(claims["aws"]["session_name"], "build-42");
     assert_eq!(claims["aws"]["org_id"], "o-a1b2c3d4e5");
-    assert_eq!(claims["aws"]["principal_id"], "AROAEXAMPLEROLEID1234:build-42");
+    assert_eq!(
+        claims["aws"]["principal_id"],
+        "AROAEXAMPLEROLEID1234:build-42"
+    );
 }
 
 #[tokio::test]
 async fn several_audiences_and_a_duration() {
     let (h, jwk) = handler(None);
     let r = h
-        .handle(event("assumed-role", &[("aud", "api://ci"), ("aud", "https://x.example.com"), ("duration", "1800")]), NOW)
+        .handle(
+            event(
+                "assumed-role",
+                &[
+                    ("aud", "api://ci"),
+                    ("aud", "https://x.example.com"),
+                    ("duration", "1800"),
+                ],
+            ),
+            NOW,
+        )
         .await;
     assert_eq!(r.status(), 200, "{:?}", body(&r));
     let claims = verify(body(&r)["token"].as_str().unwrap(), &jwk, "api://ci");
-    assert_eq!(claims["aud"], serde_json::json!(["api://ci", "https://x.example.com"]));
+    assert_eq!(
+        claims["aud"],
+        serde_json::json!(["api://ci", "https://x.example.com"])
+    );
     assert_eq!(body(&r)["expires_in"], 1800);
 }
+
+/// Query, expected status, expected `error`.
+type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
 
 #[tokio::test]
 async fn bad_input_gets_the_right_error_code() {
     let (h, _) = handler(None);
     let long = "a".repeat(1001);
     let eleven: Vec<String> = (0..11).map(|i| format!("api://{i}")).collect();
-    let mut cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+    let mut cases: Vec<Case<'_>> = vec![
         (vec![("aud", long.as_str())], 400, "invalid_request"),
         (vec![("aud", "a\u{1}b")], 400, "invalid_request"),
         (vec![("duration", "59")], 400, "invalid_request"),
         (vec![("duration", "3601")], 400, "invalid_request"),
         (vec![("duration", "abc")], 400, "invalid_request"),
-        (vec![("duration", "60"), ("duration", "61")], 400, "invalid_request"),
+        (
+            vec![("duration", "60"), ("duration", "61")],
+            400,
+            "invalid_request",
+        ),
         (vec![("alg", "HS256")], 400, "invalid_request"),
         (vec![("alg", "RS256")], 400, "invalid_request"),
         (vec![("scope", "x")], 400, "invalid_request"),
         (vec![("aud", "api://not-allowed")], 400, "invalid_target"),
         // The rule caps lifetime at 1800 s for its audiences.
-        (vec![("aud", "api://ci"), ("duration", "1801")], 400, "invalid_request"),
+        (
+            vec![("aud", "api://ci"), ("duration", "1801")],
+            400,
+            "invalid_request",
+        ),
     ];
-    cases.push((eleven.iter().map(|a| ("aud", a.as_str())).collect(), 400, "invalid_request"));
+    cases.push((
+        eleven.iter().map(|a| ("aud", a.as_str())).collect(),
+        400,
+        "invalid_request",
+    ));
     // Four 1000-character audiences exceed the 4096-byte signing limit.
-    let big: Vec<String> = (0..4).map(|i| format!("https://{}{i}.example.com", "b".repeat(980))).collect();
-    cases.push((big.iter().map(|a| ("aud", a.as_str())).collect(), 400, "invalid_request"));
+    let big: Vec<String> = (0..4)
+        .map(|i| format!("https://{}{i}.example.com", "b".repeat(980)))
+        .collect();
+    cases.push((
+        big.iter().map(|a| ("aud", a.as_str())).collect(),
+        400,
+        "invalid_request",
+    ));
     for (query, status, code) in cases {
         let r = h.handle(event("assumed-role", &query), NOW).await;
         assert_eq!(r.status(), status, "{query:?}");
         let b = body(&r);
         assert_eq!(b["error"], code, "{query:?}: {b}");
-        assert!(b["error_description"].as_str().is_some_and(|d| !d.is_empty()));
+        assert!(
+            b["error_description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty())
+        );
         assert_eq!(r.headers()["content-type"], "application/json");
     }
 }
@@ -197,7 +286,9 @@ async fn identity_problems_are_403() {
     // An identity the caller tries to supply through a header is ignored: the context decides.
     let mut v: serde_json::Value = serde_json::from_str(fixture("no-identity")).unwrap();
     v["headers"]["X-Amz-User-Arn"] = "arn:aws:iam::111122223333:user/mallory".into();
-    let r = h.handle(lambda_http::request::from_str(&v.to_string()).unwrap(), NOW).await;
+    let r = h
+        .handle(lambda_http::request::from_str(&v.to_string()).unwrap(), NOW)
+        .await;
     assert_eq!(r.status(), 403);
 }
 
@@ -206,14 +297,18 @@ async fn routing() {
     let (h, _) = handler(None);
     let mut v: serde_json::Value = serde_json::from_str(fixture("assumed-role")).unwrap();
     v["httpMethod"] = "POST".into();
-    let r = h.handle(lambda_http::request::from_str(&v.to_string()).unwrap(), NOW).await;
+    let r = h
+        .handle(lambda_http::request::from_str(&v.to_string()).unwrap(), NOW)
+        .await;
     assert_eq!(r.status(), 405);
     assert_eq!(r.headers()["allow"], "GET");
     let mut v: serde_json::Value = serde_json::from_str(fixture("assumed-role")).unwrap();
     v["resource"] = "/other".into();
     v["path"] = "/other".into();
     v["requestContext"]["resourcePath"] = "/other".into();
-    let r = h.handle(lambda_http::request::from_str(&v.to_string()).unwrap(), NOW).await;
+    let r = h
+        .handle(lambda_http::request::from_str(&v.to_string()).unwrap(), NOW)
+        .await;
     assert_eq!(r.status(), 404);
     assert_eq!(body(&r)["error"], "not_found");
 }
@@ -230,5 +325,11 @@ async fn signer_failures() {
     assert_eq!(r.status(), 500);
     let b = body(&r);
     assert_eq!(b["error"], "server_error");
-    assert!(!b["error_description"].as_str().unwrap().contains("injected"), "no internal detail leaks");
+    assert!(
+        !b["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("injected"),
+        "no internal detail leaks"
+    );
 }

@@ -16,10 +16,27 @@ fn principal(akid: &str, secret: &str, token: Option<&str>) -> LocalPrincipal {
 
 #[test]
 fn amz_dates() {
-    assert_eq!(parse_amz_date("20150830T123600Z"), Some(UnixTime(1_440_938_160)));
-    assert_eq!(parse_amz_date("20000229T235959Z"), Some(UnixTime(951_868_799)));
-    assert_eq!(parse_amz_date("20261123T181500Z"), Some(UnixTime(1_795_457_700)));
-    for bad in ["", "20150830T123600", "20151330T123600Z", "2015-08-30T12:36Z", "20150830X123600Z", "2015083OT123600Z", "+0150830T123600Z"] {
+    assert_eq!(
+        parse_amz_date("20150830T123600Z"),
+        Some(UnixTime(1_440_938_160))
+    );
+    assert_eq!(
+        parse_amz_date("20000229T235959Z"),
+        Some(UnixTime(951_868_799))
+    );
+    assert_eq!(
+        parse_amz_date("20261123T181500Z"),
+        Some(UnixTime(1_795_457_700))
+    );
+    for bad in [
+        "",
+        "20150830T123600",
+        "20151330T123600Z",
+        "2015-08-30T12:36Z",
+        "20150830X123600Z",
+        "2015083OT123600Z",
+        "+0150830T123600Z",
+    ] {
         assert_eq!(parse_amz_date(bad), None, "{bad}");
     }
 }
@@ -51,44 +68,101 @@ fn authorization_parsing() {
 #[test]
 fn aws_test_vector_get_vanilla() {
     let principals = Arc::new(
-        Principals::new(vec![principal("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None)]).unwrap(),
+        Principals::new(vec![principal(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            None,
+        )])
+        .unwrap(),
     );
     let v = Verifier::new(principals, "us-east-1").with_service("service");
     let mut headers = HeaderMap::new();
     headers.insert("host", HeaderValue::from_static("example.amazonaws.com"));
     headers.insert("x-amz-date", HeaderValue::from_static("20150830T123600Z"));
     headers.insert("authorization", HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"));
-    let req = RequestParts { method: "GET", path: "/", query: None, headers: &headers, body: &[] };
+    let req = RequestParts {
+        method: "GET",
+        path: "/",
+        query: None,
+        headers: &headers,
+        body: &[],
+    };
     let now = UnixTime(1_440_938_160 + 10);
     assert_eq!(v.verify(&req, now).unwrap().access_key_id, "AKIDEXAMPLE");
     // One bit of the signature off.
     headers.insert("authorization", HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf30"));
-    let req = RequestParts { method: "GET", path: "/", query: None, headers: &headers, body: &[] };
+    let req = RequestParts {
+        method: "GET",
+        path: "/",
+        query: None,
+        headers: &headers,
+        body: &[],
+    };
     assert!(matches!(v.verify(&req, now), Err(Error::Denied(m)) if m.contains("does not match")));
 }
 
 fn parts_of(req: &http::Request<()>) -> (String, Option<String>) {
-    (req.uri().path().to_owned(), req.uri().query().map(str::to_owned))
+    (
+        req.uri().path().to_owned(),
+        req.uri().query().map(str::to_owned),
+    )
 }
 
 #[test]
 fn round_trip_header_and_presigned_with_session_token() {
-    let p = principal("ASIAEXAMPLE000000001", "secretsecretsecretsecret", Some("tok+en/=="));
+    let p = principal(
+        "ASIAEXAMPLE000000001",
+        "secretsecretsecretsecret",
+        Some("tok+en/=="),
+    );
     let principals = Arc::new(Principals::new(vec![p]).unwrap());
     let v = Verifier::new(principals, "eu-west-1");
-    let creds = Credentials::new("ASIAEXAMPLE000000001", "secretsecretsecretsecret", Some("tok+en/==".into()), None, "t");
-    let uri: http::Uri = "http://127.0.0.1:8080/token?aud=https%3A%2F%2Fx.example.com&duration=900".parse().unwrap();
+    let creds = Credentials::new(
+        "ASIAEXAMPLE000000001",
+        "secretsecretsecretsecret",
+        Some("tok+en/==".into()),
+        None,
+        "t",
+    );
+    let uri: http::Uri = "http://127.0.0.1:8080/token?aud=https%3A%2F%2Fx.example.com&duration=900"
+        .parse()
+        .unwrap();
     let t = UnixTime(1_795_457_700);
     for presign in [None, Some(Duration::from_secs(300))] {
-        let signed = sign_get(&uri, &creds, "eu-west-1", "execute-api", t.to_system_time(), presign).unwrap();
+        let signed = sign_get(
+            &uri,
+            &creds,
+            "eu-west-1",
+            "execute-api",
+            t.to_system_time(),
+            presign,
+        )
+        .unwrap();
         let (path, query) = parts_of(&signed);
-        let req = RequestParts { method: "GET", path: &path, query: query.as_deref(), headers: signed.headers(), body: &[] };
+        let req = RequestParts {
+            method: "GET",
+            path: &path,
+            query: query.as_deref(),
+            headers: signed.headers(),
+            body: &[],
+        };
         assert!(v.verify(&req, t.plus(60)).is_ok(), "{presign:?}");
         // Outside the window.
-        assert!(v.verify(&req, t.plus(301).plus(u64::from(presign.is_some()) * 0)).is_err(), "{presign:?} late");
+        assert!(v.verify(&req, t.plus(301)).is_err(), "{presign:?} late");
         // Different query.
-        let other_q = query.as_deref().map(|q| q.replace("duration=900", "duration=901"));
-        let req = RequestParts { method: "GET", path: &path, query: other_q.as_deref(), headers: signed.headers(), body: &[] };
-        assert!(matches!(v.verify(&req, t), Err(Error::Denied(_))), "{presign:?} tampered query");
+        let other_q = query
+            .as_deref()
+            .map(|q| q.replace("duration=900", "duration=901"));
+        let req = RequestParts {
+            method: "GET",
+            path: &path,
+            query: other_q.as_deref(),
+            headers: signed.headers(),
+            body: &[],
+        };
+        assert!(
+            matches!(v.verify(&req, t), Err(Error::Denied(_))),
+            "{presign:?} tampered query"
+        );
     }
 }

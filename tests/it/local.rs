@@ -1,0 +1,179 @@
+use crate::support::*;
+use std::process::Command;
+
+#[test]
+fn token_verify_and_independent_client_and_verifier() {
+    let s = Server::start();
+    let discovery = s.get_json("/.well-known/openid-configuration");
+    assert_eq!(discovery["issuer"], s.url.as_str());
+    assert_eq!(
+        discovery["jwks_uri"],
+        format!("{}/.well-known/jwks.json", s.url)
+    );
+
+    // Our client, both algorithms.
+    let rs = ok(s.token(&[]));
+    let es = ok(s.token(&[
+        "--alg",
+        "ES256",
+        "--aud",
+        "sts.amazonaws.com",
+        "--duration",
+        "600",
+    ]));
+    assert_eq!(jwt_part(&rs, 0)["alg"], "RS256");
+    assert_eq!(jwt_part(&es, 0)["alg"], "ES256");
+    assert_eq!(
+        jwt_part(&es, 1)["exp"].as_u64().unwrap() - jwt_part(&es, 1)["iat"].as_u64().unwrap(),
+        600
+    );
+
+    // Our verifier accepts both; the wrong audience or issuer is a one-line failure.
+    for t in [&rs, &es] {
+        let claims: serde_json::Value = serde_json::from_str(&ok(run(iamjwt(&[
+            "verify",
+            t,
+            "--issuer",
+            &s.url,
+            "--aud",
+            "sts.amazonaws.com",
+        ]))))
+        .unwrap();
+        assert_eq!(claims["sub"], "arn:aws:iam::000000000000:role/iamjwt-dev");
+        assert_eq!(claims["aws"]["session_name"], "dev-session");
+    }
+    let wrong_aud = run(iamjwt(&[
+        "verify",
+        &rs,
+        "--issuer",
+        &s.url,
+        "--aud",
+        "someone-else",
+    ]));
+    assert!(!wrong_aud.status.success());
+    assert_eq!(
+        stderr(&wrong_aud).lines().count(),
+        1,
+        "{}",
+        stderr(&wrong_aud)
+    );
+    assert!(
+        stderr(&wrong_aud).starts_with("error: token rejected"),
+        "{}",
+        stderr(&wrong_aud)
+    );
+    let mut tampered = rs.clone();
+    tampered.replace_range(rs.len() - 4.., "AAAA");
+    assert!(
+        !run(iamjwt(&[
+            "verify",
+            &tampered,
+            "--issuer",
+            &s.url,
+            "--aud",
+            "sts.amazonaws.com"
+        ]))
+        .status
+        .success()
+    );
+
+    // JSON output carries the RFC 8693 fields.
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(s.token(&["--output", "json"]))).unwrap();
+    assert_eq!(
+        json["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:jwt"
+    );
+    assert_eq!(json["token"], json["access_token"]);
+
+    // Independent client: awscurl signs with botocore's SigV4.
+    let mut c = clean(Command::new(venv_bin("awscurl")));
+    c.args([
+        "--service",
+        "execute-api",
+        "--region",
+        "us-east-1",
+        &format!("{}/token?alg=ES256&aud=sts.amazonaws.com", s.url),
+    ]);
+    s.creds.apply(&mut c);
+    let body: serde_json::Value = serde_json::from_str(&ok(run(c))).unwrap();
+    let from_awscurl = body["token"].as_str().unwrap().to_owned();
+
+    // Independent verifier: PyJWT, keys found through discovery → jwks_uri.
+    for t in [&rs, &es, &from_awscurl] {
+        let out: serde_json::Value =
+            serde_json::from_str(&ok(pyjwt_verify(&s.url, "sts.amazonaws.com", t))).unwrap();
+        assert_eq!(out["claims"]["iss"], s.url.as_str());
+        assert_eq!(out["claims"]["aud"], "sts.amazonaws.com");
+        assert_eq!(
+            out["claims"]["sub"],
+            "arn:aws:iam::000000000000:role/iamjwt-dev"
+        );
+    }
+    assert!(
+        !pyjwt_verify(&s.url, "other-audience", &es).status.success(),
+        "pyjwt checks aud"
+    );
+
+    // decode is clearly marked unverified.
+    let d = run(iamjwt(&["decode", &es]));
+    assert!(stderr(&d).contains("UNVERIFIED"));
+    let decoded: serde_json::Value = serde_json::from_str(&ok(d)).unwrap();
+    assert_eq!(decoded["verified"], false);
+    assert_eq!(decoded["header"]["kid"], jwt_part(&es, 0)["kid"]);
+}
+
+#[test]
+fn errors_are_one_line_and_non_zero() {
+    let s = Server::start();
+    for (args, want) in [
+        (vec!["--aud", "not-allowed"], "400 invalid_target"),
+        (vec!["--duration", "59"], "400 invalid_request"),
+        (vec!["--duration", "3601"], "400 invalid_request"),
+    ] {
+        let o = s.token(&args);
+        assert!(!o.status.success(), "{args:?}");
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!("error: {want}")),
+            "{args:?}: {err}"
+        );
+    }
+    // Wrong secret → 403 from the gateway.
+    let mut c = iamjwt(&["token", "--url", &s.url, "--region", "us-east-1"]);
+    let mut bad = s.creds.clone();
+    bad.secret_access_key = "x".repeat(40);
+    bad.apply(&mut c);
+    let o = run(c);
+    assert!(
+        stderr(&o).starts_with("error: 403 access_denied"),
+        "{}",
+        stderr(&o)
+    );
+    // No credentials at all.
+    let o = run(iamjwt(&["token", "--url", &s.url, "--region", "us-east-1"]));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).starts_with("error: credentials"),
+        "{}",
+        stderr(&o)
+    );
+    // An unsigned request over real HTTP.
+    let (status, body) = http_get(&format!("{}/token", s.url));
+    assert_eq!(status, 403);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"],
+        "access_denied"
+    );
+    // Bad CLI usage.
+    let o = run(iamjwt(&[
+        "rotate",
+        "--state-dir",
+        "/nonexistent/iamjwt-state",
+    ]));
+    assert!(!o.status.success());
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    let o = run(iamjwt(&["decode", "not-a-token"]));
+    assert!(!o.status.success());
+}

@@ -1,0 +1,7 @@
+//! End-to-end: the real `iamjwt` binary on loopback, an independent client (awscurl) and an independent verifier
+//! (PyJWT reading `jwks_uri` from discovery).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod local;
+mod rotation;
+mod support;

@@ -1,0 +1,239 @@
+//! Running the real binaries: `iamjwt` from the workspace target dir, awscurl and python from the project venv.
+//! A missing tool is a test failure with instructions, never a skip.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+pub fn iamjwt_bin() -> PathBuf {
+    let p = std::env::var_os("IAMJWT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/debug/iamjwt"));
+    assert!(
+        p.is_file(),
+        "{} not found: run `make test` (it builds the binary first) or set IAMJWT_BIN",
+        p.display()
+    );
+    p
+}
+
+pub fn venv_bin(name: &str) -> PathBuf {
+    let venv = std::env::var_os("IAMJWT_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv"));
+    let p = venv.join("bin").join(name);
+    assert!(
+        p.is_file(),
+        "{} not found: run `make test` (it creates .venv with awscurl and pyjwt)",
+        p.display()
+    );
+    p
+}
+
+/// A command with a clean AWS environment: nothing from this machine's profiles, and never IMDS.
+pub fn clean(mut c: Command) -> Command {
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("IAMJWT_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/iamjwt-test-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/iamjwt-test-credentials",
+        )
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost");
+    c
+}
+
+pub fn iamjwt(args: &[&str]) -> Command {
+    let mut c = clean(Command::new(iamjwt_bin()));
+    c.args(args);
+    c
+}
+
+pub fn run(mut c: Command) -> Output {
+    c.output()
+        .unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"))
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).trim().to_owned()
+}
+
+#[track_caller]
+pub fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// The credentials `serve` printed.
+#[derive(Debug, Clone)]
+pub struct DevCreds {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+}
+
+impl DevCreds {
+    pub fn apply(&self, c: &mut Command) {
+        c.env("AWS_ACCESS_KEY_ID", &self.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret_access_key)
+            .env("AWS_SESSION_TOKEN", &self.session_token);
+    }
+}
+
+/// `iamjwt serve` on a free loopback port with a fresh state directory; killed on drop.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub creds: DevCreds,
+    pub state: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
+        let state = tempfile::tempdir().unwrap();
+        let mut c = iamjwt(&["serve", "--listen", "127.0.0.1:0", "--state-dir"]);
+        c.arg(state.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().expect("spawn iamjwt serve");
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut url = None;
+        let mut creds = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while url.is_none() || creds.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("iamjwt serve did not print its banner within 60 s")
+            });
+            if let Some(u) = line.strip_prefix("iamjwt listening on ") {
+                url = Some(u.trim().to_owned());
+            }
+            if line.trim_start().starts_with("AWS_ACCESS_KEY_ID=") {
+                let get = |k: &str| {
+                    line.split_whitespace()
+                        .find_map(|w| w.strip_prefix(k))
+                        .map(str::to_owned)
+                        .unwrap_or_default()
+                };
+                creds = Some(DevCreds {
+                    access_key_id: get("AWS_ACCESS_KEY_ID="),
+                    secret_access_key: get("AWS_SECRET_ACCESS_KEY="),
+                    session_token: get("AWS_SESSION_TOKEN="),
+                });
+            }
+        }
+        Self {
+            child,
+            url: url.unwrap(),
+            creds: creds.unwrap(),
+            state,
+        }
+    }
+
+    /// `iamjwt token` as the dev principal.
+    pub fn token(&self, extra: &[&str]) -> Output {
+        let mut c = iamjwt(&["token", "--url", &self.url, "--region", "us-east-1"]);
+        c.args(extra);
+        self.creds.apply(&mut c);
+        run(c)
+    }
+
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = http_get(&format!("{}{path}", self.url));
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Minimal HTTP/1.1 GET over loopback.
+pub fn http_get(url: &str) -> (u16, String) {
+    let rest = url.strip_prefix("http://").expect("loopback http URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let mut s = TcpStream::connect(authority).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Decodes a JWT part without verifying (for assertions only).
+pub fn jwt_part(token: &str, i: usize) -> serde_json::Value {
+    use base64::Engine as _;
+    let seg = token.split('.').nth(i).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(seg)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// PyJWT + PyJWKClient verdict on a token.
+pub fn pyjwt_verify(issuer: &str, aud: &str, token: &str) -> Output {
+    let mut c = clean(Command::new(venv_bin("python")));
+    c.arg(root().join("tests/interop/pyjwt_verify.py"))
+        .args([issuer, aud, token]);
+    run(c)
+}
