@@ -1,0 +1,50 @@
+# iamjwt — `make run` starts the local issuer, `make test` checks everything. `make help` lists the rest.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PYTHON      ?= python3
+STATE_DIR   ?= .iamjwt
+LISTEN      ?= 127.0.0.1:8080
+REGION      ?= us-east-1
+CARGO       ?= cargo
+
+.PHONY: help run build test test-rust venv fmt fmt-check lint clippy clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+run: ## Build and start the local issuer on 127.0.0.1:8080 (state in .iamjwt/)
+	$(CARGO) build -p iamjwt-cli
+	./target/debug/iamjwt serve --listen $(LISTEN) --region $(REGION) --state-dir $(STATE_DIR)
+
+build: ## Build every crate (debug)
+	$(CARGO) build --workspace
+
+test: venv lint test-rust ## Everything CI runs: fmt, clippy, unit/adapter tests, end-to-end and interop tests
+
+test-rust: venv
+	$(CARGO) build -p iamjwt-cli
+	IAMJWT_BIN=$(CURDIR)/target/debug/iamjwt IAMJWT_VENV=$(CURDIR)/$(VENV) $(CARGO) test --workspace
+
+venv: $(VENV)/.installed ## Create .venv with the Python tools the tests use (awscurl, PyJWT, moto)
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+lint: fmt-check clippy ## rustfmt --check and clippy -D warnings
+
+fmt: ## Format the Rust code
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean: ## Remove build output and the local state directory
+	$(CARGO) clean
+	rm -rf $(STATE_DIR)
