@@ -1,0 +1,496 @@
+//! KMS: the signer (hot path) and the key store (rotation).
+//!
+//! Slots are aliases `alias/<prefix>/<alg>/<slot>`; the facts rotation needs are tags on the key. The key type is
+//! read from the SubjectPublicKeyInfo OID (emulators omit `KeySpec`).
+
+use crate::emf;
+use crate::error::classify;
+use crate::tags;
+use async_trait::async_trait;
+use aws_sdk_kms::Client;
+use aws_sdk_kms::operation::sign::SignError;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, MessageType, SigningAlgorithmSpec, Tag};
+use iamjwt_core::jwk::PublicJwk;
+use iamjwt_core::jws::{self, MAX_SIGNING_INPUT};
+use iamjwt_core::ports::{KeyMark, KeyStore, Signer, SigningKey};
+use iamjwt_core::rotation::{KeyRecord, KeyState as Keys, Slots};
+use iamjwt_core::{Algorithm, KeyId, KeySlot, Kid, PortError, PortErrorKind, UnixTime};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+fn alias(prefix: &str, alg: Algorithm, slot: KeySlot) -> String {
+    format!("{prefix}/{}/{slot}", alg.lower())
+}
+
+fn signing_algorithm(alg: Algorithm) -> SigningAlgorithmSpec {
+    match alg {
+        Algorithm::RS256 => SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
+        Algorithm::ES256 => SigningAlgorithmSpec::EcdsaSha256,
+    }
+}
+
+fn key_spec(alg: Algorithm) -> KeySpec {
+    match alg {
+        Algorithm::RS256 => KeySpec::Rsa2048,
+        Algorithm::ES256 => KeySpec::EccNistP256,
+    }
+}
+
+fn tag(k: &str, v: impl Into<String>) -> Result<Tag, PortError> {
+    Tag::builder()
+        .tag_key(k)
+        .tag_value(v)
+        .build()
+        .map_err(|e| PortError::other(e.to_string()))
+}
+
+/// `GetPublicKey` → JWK, checking the key is of the algorithm we expect.
+async fn public_jwk(client: &Client, key_id: &str, alg: Algorithm) -> Result<PublicJwk, PortError> {
+    let out = client
+        .get_public_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(|e| classify("GetPublicKey", e))?;
+    let spki = out
+        .public_key()
+        .ok_or_else(|| PortError::other(format!("GetPublicKey {key_id}: no public key")))?;
+    let jwk = PublicJwk::from_spki_der(spki.as_ref())
+        .map_err(|e| PortError::other(format!("{key_id}: {e}")))?;
+    if jwk.alg() != alg {
+        return Err(PortError::other(format!(
+            "{key_id} is a {} key, expected {alg}",
+            jwk.alg()
+        )));
+    }
+    Ok(jwk)
+}
+
+/// One resolved signing key: signs by key id, never by alias, so the `kid` always matches.
+pub struct KmsKey {
+    client: Client,
+    key_id: String,
+    kid: Kid,
+    alg: Algorithm,
+    /// Set when KMS says the key can no longer sign: the signer re-resolves on the next request.
+    stale: Arc<AtomicBool>,
+    metrics: bool,
+}
+
+impl KmsKey {
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+}
+
+#[async_trait]
+impl SigningKey for KmsKey {
+    fn alg(&self) -> Algorithm {
+        self.alg
+    }
+    fn kid(&self) -> &Kid {
+        &self.kid
+    }
+    async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, PortError> {
+        if signing_input.len() > MAX_SIGNING_INPUT {
+            return Err(PortError::other(format!(
+                "signing input of {} bytes exceeds KMS's limit",
+                signing_input.len()
+            )));
+        }
+        let started = Instant::now();
+        let out = self
+            .client
+            .sign()
+            .key_id(&self.key_id)
+            .message(Blob::new(signing_input))
+            .message_type(MessageType::Raw)
+            .signing_algorithm(signing_algorithm(self.alg))
+            .send()
+            .await;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if self.metrics {
+            emf::emit(
+                "KmsSignLatency",
+                "Milliseconds",
+                elapsed_ms,
+                ("Algorithm", self.alg.as_str()),
+            );
+        }
+        let out = out.map_err(|e| {
+            // Match the modeled variants as well as the wire code: both mean "this key cannot sign".
+            let unusable = e.as_service_error().is_some_and(|se| {
+                matches!(
+                    se,
+                    SignError::DisabledException(_)
+                        | SignError::KmsInvalidStateException(_)
+                        | SignError::KeyUnavailableException(_)
+                        | SignError::NotFoundException(_)
+                )
+            });
+            let mut err = classify("Sign", e);
+            if unusable && err.kind != PortErrorKind::NotFound {
+                err.kind = PortErrorKind::Disabled;
+            }
+            if matches!(err.kind, PortErrorKind::Disabled | PortErrorKind::NotFound) {
+                self.stale.store(true, Ordering::Release);
+                tracing::error!(alarm = true, key_id = %self.key_id, kid = %self.kid, error = %err,
+                    "KMS signing key unusable; re-resolving the alias on the next request");
+            }
+            err
+        })?;
+        let sig = out
+            .signature()
+            .ok_or_else(|| PortError::other("Sign returned no signature"))?;
+        match self.alg {
+            Algorithm::RS256 => Ok(sig.as_ref().to_vec()),
+            Algorithm::ES256 => jws::es256_der_to_jose(sig.as_ref())
+                .map(|s| s.to_vec())
+                .map_err(|e| PortError::other(e.to_string())),
+        }
+    }
+}
+
+struct Cached {
+    key: Arc<KmsKey>,
+    fetched: Instant,
+}
+
+/// The signing port over KMS. Resolves `alias/<prefix>/<alg>/current` → key id → public key → kid, caches it
+/// for `ttl`, and re-resolves early when a `Sign` reports the key disabled or gone.
+pub struct KmsSigner {
+    client: Client,
+    prefix: String,
+    ttl: Duration,
+    metrics: bool,
+    cache: RwLock<HashMap<Algorithm, Cached>>,
+    resolving: tokio::sync::Mutex<()>,
+}
+
+impl KmsSigner {
+    pub fn new(client: Client, prefix: impl Into<String>, ttl: Duration) -> Self {
+        Self {
+            client,
+            prefix: prefix.into(),
+            ttl,
+            metrics: false,
+            cache: RwLock::new(HashMap::new()),
+            resolving: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Emit `KmsSignLatency` EMF lines (Lambda).
+    pub fn with_metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
+        self
+    }
+
+    /// Resolves every algorithm now, so the first request pays only for `Sign`.
+    pub async fn warm(&self, algs: &[Algorithm]) -> Result<(), PortError> {
+        for &alg in algs {
+            self.signing_key(alg).await?;
+        }
+        Ok(())
+    }
+
+    fn fresh(&self, alg: Algorithm) -> Option<Arc<KmsKey>> {
+        let cache = self
+            .cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache
+            .get(&alg)
+            .filter(|c| c.fetched.elapsed() < self.ttl && !c.key.stale.load(Ordering::Acquire))
+            .map(|c| c.key.clone())
+    }
+
+    async fn resolve(&self, alg: Algorithm) -> Result<Arc<KmsKey>, PortError> {
+        let name = alias(&self.prefix, alg, KeySlot::Current);
+        let out = self
+            .client
+            .describe_key()
+            .key_id(&name)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeKey", e))?;
+        let meta = out
+            .key_metadata()
+            .ok_or_else(|| PortError::other(format!("DescribeKey {name}: no metadata")))?;
+        if meta.key_state() != Some(&KeyState::Enabled) {
+            return Err(PortError::new(
+                PortErrorKind::Disabled,
+                format!(
+                    "{name} points at key {} in state {:?}",
+                    meta.key_id(),
+                    meta.key_state()
+                ),
+            ));
+        }
+        let key_id = meta.key_id().to_owned();
+        let jwk = public_jwk(&self.client, &key_id, alg).await?;
+        tracing::info!(%alg, key_id = %key_id, kid = %jwk.kid(), "resolved signing key");
+        Ok(Arc::new(KmsKey {
+            client: self.client.clone(),
+            key_id,
+            kid: jwk.kid().clone(),
+            alg,
+            stale: Arc::new(AtomicBool::new(false)),
+            metrics: self.metrics,
+        }))
+    }
+}
+
+#[async_trait]
+impl Signer for KmsSigner {
+    async fn signing_key(&self, alg: Algorithm) -> Result<Arc<dyn SigningKey>, PortError> {
+        if let Some(k) = self.fresh(alg) {
+            return Ok(k);
+        }
+        // One resolution at a time; concurrent requests wait and then find the fresh entry.
+        let _guard = self.resolving.lock().await;
+        if let Some(k) = self.fresh(alg) {
+            return Ok(k);
+        }
+        let key = self.resolve(alg).await?;
+        self.cache
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                alg,
+                Cached {
+                    key: key.clone(),
+                    fetched: Instant::now(),
+                },
+            );
+        Ok(key)
+    }
+}
+
+/// The rotation port over KMS.
+#[derive(Clone)]
+pub struct KmsKeyStore {
+    client: Client,
+    prefix: String,
+    deletion_days: i32,
+}
+
+impl KmsKeyStore {
+    pub fn new(client: Client, prefix: impl Into<String>, deletion_days: u32) -> Self {
+        Self {
+            client,
+            prefix: prefix.into(),
+            deletion_days: i32::try_from(deletion_days).unwrap_or(30),
+        }
+    }
+
+    async fn record(&self, alg: Algorithm, slot: KeySlot) -> Result<Option<KeyRecord>, PortError> {
+        let name = alias(&self.prefix, alg, slot);
+        let out = match self.client.describe_key().key_id(&name).send().await {
+            Ok(o) => o,
+            Err(e) => {
+                let err = classify("DescribeKey", e);
+                return if err.kind == PortErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(err)
+                };
+            }
+        };
+        let meta = out
+            .key_metadata()
+            .ok_or_else(|| PortError::other(format!("DescribeKey {name}: no metadata")))?;
+        let key_id = meta.key_id().to_owned();
+        let tag_list = self
+            .client
+            .list_resource_tags()
+            .key_id(&key_id)
+            .send()
+            .await
+            .map_err(|e| classify("ListResourceTags", e))?;
+        let tagged: HashMap<&str, &str> = tag_list
+            .tags()
+            .iter()
+            .map(|t| (t.tag_key(), t.tag_value()))
+            .collect();
+        let time = |k: &str| tagged.get(k).and_then(|v| v.parse().ok()).map(UnixTime);
+        let pending_deletion = meta.key_state() == Some(&KeyState::PendingDeletion);
+        let jwk = if pending_deletion {
+            None
+        } else {
+            Some(public_jwk(&self.client, &key_id, alg).await?)
+        };
+        let kid = match (&jwk, tagged.get(tags::KID)) {
+            (Some(j), _) => j.kid().clone(),
+            (None, Some(k)) => Kid::new(*k),
+            (None, None) => Kid::new(format!("unknown-{key_id}")),
+        };
+        let created_at = time(tags::CREATED_AT)
+            .or_else(|| {
+                meta.creation_date()
+                    .map(|d| UnixTime(u64::try_from(d.secs()).unwrap_or_default()))
+            })
+            .unwrap_or(UnixTime(0));
+        Ok(Some(KeyRecord {
+            id: KeyId::new(key_id),
+            alg,
+            kid,
+            jwk,
+            created_at,
+            published_at: time(tags::PUBLISHED_AT),
+            demoted_at: time(tags::DEMOTED_AT),
+            compromised: tagged.get(tags::COMPROMISED) == Some(&"true"),
+            pending_deletion,
+        }))
+    }
+
+    async fn tag(&self, key: &KeyId, k: &str, v: String) -> Result<(), PortError> {
+        self.client
+            .tag_resource()
+            .key_id(key.as_str())
+            .tags(tag(k, v)?)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("TagResource", e))
+    }
+}
+
+#[async_trait]
+impl KeyStore for KmsKeyStore {
+    async fn load(&self, algs: &[Algorithm]) -> Result<Keys, PortError> {
+        let mut state = Keys::default();
+        for &alg in algs {
+            state.algs.insert(
+                alg,
+                Slots {
+                    pending: self.record(alg, KeySlot::Pending).await?,
+                    current: self.record(alg, KeySlot::Current).await?,
+                    previous: self.record(alg, KeySlot::Previous).await?,
+                },
+            );
+        }
+        Ok(state)
+    }
+
+    async fn create_key(
+        &self,
+        alg: Algorithm,
+        slot: KeySlot,
+        now: UnixTime,
+    ) -> Result<KeyId, PortError> {
+        let out = self
+            .client
+            .create_key()
+            .key_spec(key_spec(alg))
+            .key_usage(KeyUsageType::SignVerify)
+            .description(format!("iamjwt {} {alg} signing key", self.prefix))
+            .tags(tag(tags::ISSUER, self.prefix.clone())?)
+            .tags(tag(tags::ALG, alg.as_str())?)
+            .tags(tag(tags::CREATED_AT, now.to_string())?)
+            .send()
+            .await
+            .map_err(|e| classify("CreateKey", e))?;
+        let key_id = out
+            .key_metadata()
+            .map(|m| m.key_id().to_owned())
+            .ok_or_else(|| PortError::other("CreateKey returned no key id"))?;
+        let key = KeyId::new(key_id);
+        let jwk = public_jwk(&self.client, key.as_str(), alg).await?;
+        self.tag(&key, tags::KID, jwk.kid().to_string()).await?;
+        // The alias last: until it exists the key is in no slot (a crash before leaves an unused, tagged key).
+        self.client
+            .create_alias()
+            .alias_name(alias(&self.prefix, alg, slot))
+            .target_key_id(key.as_str())
+            .send()
+            .await
+            .map_err(|e| classify("CreateAlias", e))?;
+        Ok(key)
+    }
+
+    async fn assign(
+        &self,
+        alg: Algorithm,
+        slot: KeySlot,
+        key: Option<&KeyId>,
+    ) -> Result<(), PortError> {
+        let name = alias(&self.prefix, alg, slot);
+        match key {
+            Some(k) => {
+                let updated = self
+                    .client
+                    .update_alias()
+                    .alias_name(&name)
+                    .target_key_id(k.as_str())
+                    .send()
+                    .await;
+                match updated.map_err(|e| classify("UpdateAlias", e)) {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.kind == PortErrorKind::NotFound => self
+                        .client
+                        .create_alias()
+                        .alias_name(&name)
+                        .target_key_id(k.as_str())
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| classify("CreateAlias", e)),
+                    Err(e) => Err(e),
+                }
+            }
+            None => match self
+                .client
+                .delete_alias()
+                .alias_name(&name)
+                .send()
+                .await
+                .map_err(|e| classify("DeleteAlias", e))
+            {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind == PortErrorKind::NotFound => Ok(()),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    async fn mark(&self, key: &KeyId, mark: KeyMark) -> Result<(), PortError> {
+        match mark {
+            KeyMark::Published(t) => self.tag(key, tags::PUBLISHED_AT, t.to_string()).await,
+            KeyMark::Demoted(t) => self.tag(key, tags::DEMOTED_AT, t.to_string()).await,
+            KeyMark::Compromised => self.tag(key, tags::COMPROMISED, "true".into()).await,
+        }
+    }
+
+    async fn schedule_deletion(&self, key: &KeyId) -> Result<(), PortError> {
+        let out = self
+            .client
+            .schedule_key_deletion()
+            .key_id(key.as_str())
+            .pending_window_in_days(self.deletion_days)
+            .send()
+            .await;
+        match out.map_err(|e| classify("ScheduleKeyDeletion", e)) {
+            Ok(_) => Ok(()),
+            // Already pending deletion is success: the step stays idempotent.
+            Err(e) if e.kind == PortErrorKind::Disabled => {
+                let d = self
+                    .client
+                    .describe_key()
+                    .key_id(key.as_str())
+                    .send()
+                    .await
+                    .map_err(|e| classify("DescribeKey", e))?;
+                if d.key_metadata().and_then(|m| m.key_state()) == Some(&KeyState::PendingDeletion)
+                {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! AWS adapters for the core's ports, built on the AWS SDK for Rust with one TLS stack (rustls + ring).
+//!
+//! - [`kms::KmsSigner`]: the signing port — alias → key id → public key → kid resolved once and cached for a TTL;
+//!   exactly one KMS call (`Sign`, `MessageType=RAW`, by key id) per warm token;
+//! - [`kms::KmsKeyStore`]: the rotation port — keys, slot aliases `alias/<prefix>/<alg>/<slot>`, facts as tags;
+//! - [`s3::S3Publisher`]: discovery and JWKS objects in the issuer bucket;
+//! - [`sfn::RotationExecutions`]: start and follow a rotation execution of the state machine;
+//! - [`emf`]: CloudWatch Embedded Metric Format lines.
+//!
+//! SDK errors are mapped to meanings ([`iamjwt_core::PortErrorKind`]) here, at the edge.
+
+pub mod emf;
+pub mod error;
+pub mod kms;
+pub mod s3;
+pub mod sdk;
+pub mod sfn;
+
+pub use error::Error;
+
+/// Tag keys on every KMS key this issuer creates; IAM policies scope permissions by `iamjwt:issuer`.
+pub mod tags {
+    pub const ISSUER: &str = "iamjwt:issuer";
+    pub const ALG: &str = "iamjwt:alg";
+    pub const KID: &str = "iamjwt:kid";
+    pub const CREATED_AT: &str = "iamjwt:created-at";
+    pub const PUBLISHED_AT: &str = "iamjwt:published-at";
+    pub const DEMOTED_AT: &str = "iamjwt:demoted-at";
+    pub const COMPROMISED: &str = "iamjwt:compromised";
+}
