@@ -27,11 +27,18 @@ fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
 
 /// Loads the shared configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).
 pub async fn load() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    load_in(None).await
+}
+
+/// As [`load`], with the region fixed when the caller knows it (so the SDK does not go looking for one).
+pub async fn load_in(region: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
-        .retry_config(retry_config())
-        .load()
-        .await
+        .retry_config(retry_config());
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_owned()));
+    }
+    loader.load().await
 }
 
 /// A configuration pointed at an emulator with static credentials (tests, local experiments).

@@ -1,4 +1,5 @@
-//! `iamjwt rotate --state-dir DIR`: run the rotation workflow (or one step of it) on a local state directory.
+//! `iamjwt rotate`: run the rotation workflow — locally on a state directory (`--state-dir`, optionally one step),
+//! or in AWS by starting the deployed state machine (`--state-machine-arn`) and following it to the end.
 
 use crate::error::Error;
 use crate::local;
@@ -12,6 +13,9 @@ pub struct Args {
     /// The local state directory (as used by `iamjwt serve`).
     #[arg(long, default_value = ".iamjwt", env = "IAMJWT_STATE_DIR")]
     state_dir: PathBuf,
+    /// Rotate in AWS: start this Step Functions state machine and wait for it (refused if one is running).
+    #[arg(long, conflicts_with_all = ["state_dir", "step", "now"])]
+    state_machine_arn: Option<String>,
     /// The current key is compromised: replace it now and drop it from the JWKS.
     #[arg(long)]
     emergency: bool,
@@ -57,7 +61,32 @@ fn print_report(r: &StepReport) {
     }
 }
 
+/// `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME` → `REGION`.
+fn arn_region(arn: &str) -> Result<&str, Error> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "states", region, _, "stateMachine", _] if !region.is_empty() => Ok(region),
+        _ => Err(Error::Usage(format!(
+            "{arn:?} is not a Step Functions state machine ARN"
+        ))),
+    }
+}
+
+async fn run_in_aws(arn: &str, emergency: bool) -> Result<(), Error> {
+    let conf = iamjwt_aws::sdk::load_in(Some(arn_region(arn)?)).await;
+    let executions = iamjwt_aws::sfn::RotationExecutions::new(iamjwt_aws::sdk::sfn(&conf), arn);
+    let outcome = executions
+        .run(emergency, &mut std::io::stderr())
+        .await
+        .map_err(|e| Error::Http(e.to_string()))?;
+    crate::print_stdout(&outcome.execution_arn);
+    Ok(())
+}
+
 pub async fn run(args: Args) -> Result<(), Error> {
+    if let Some(arn) = &args.state_machine_arn {
+        return run_in_aws(arn, args.emergency).await;
+    }
     let real_now = UnixTime::from_system_time(SystemTime::now());
     let now = match &args.now {
         Some(s) => parse_now(s, real_now)?,
@@ -104,5 +133,16 @@ mod tests {
         for bad in ["", "+", "+1y", "-5", "abc", "+99999999999999999999d"] {
             assert!(parse_now(bad, t).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn state_machine_arns() {
+        assert_eq!(
+            arn_region("arn:aws:states:eu-west-1:111122223333:stateMachine:iamjwt-rotation")
+                .unwrap(),
+            "eu-west-1"
+        );
+        assert!(arn_region("arn:aws:states:eu-west-1:111122223333:execution:x:y").is_err());
+        assert!(arn_region("iamjwt-rotation").is_err());
     }
 }

@@ -5,5 +5,6 @@
 pub mod error;
 pub mod rotate;
 pub mod token;
+pub mod wiring;
 
 pub use error::Error;

@@ -5,4 +5,5 @@
 mod handler;
 mod lifecycle;
 mod mocks;
+mod sfn;
 mod support;

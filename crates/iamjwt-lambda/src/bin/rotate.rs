@@ -1,0 +1,60 @@
+//! The `rotate` Lambda: one rotation step per invocation, driven by the workflow in `infra/`. Wiring only.
+
+use iamjwt_aws::kms::KmsKeyStore;
+use iamjwt_aws::s3::S3Publisher;
+use iamjwt_aws::sdk;
+use iamjwt_core::UnixTime;
+use iamjwt_lambda::rotate::{RotateHandler, StepEvent};
+use iamjwt_lambda::wiring;
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+fn diagnostic(e: &iamjwt_lambda::Error) -> Diagnostic {
+    Diagnostic {
+        error_type: e.error_type().to_owned(),
+        error_message: e.to_string(),
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    wiring::init_logging();
+    let settings = match wiring::settings_from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    let Some(bucket) = settings.bucket.clone() else {
+        eprintln!(
+            "error: invalid configuration: IAMJWT_BUCKET: is required for the rotate function"
+        );
+        std::process::exit(1);
+    };
+    let conf = sdk::load().await;
+    let store = Arc::new(KmsKeyStore::new(
+        sdk::kms(&conf),
+        &settings.key_alias_prefix,
+        settings.key_deletion_days,
+    ));
+    let publisher = Arc::new(S3Publisher::new(
+        sdk::s3(&conf),
+        bucket,
+        settings.jwks_max_age,
+    ));
+    let handler = RotateHandler::new(&settings, store, publisher);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let handler = handler.clone();
+        async move {
+            let step = StepEvent::from_json(event.payload).map_err(|e| diagnostic(&e))?;
+            let report = handler
+                .handle(step, UnixTime::from_system_time(SystemTime::now()))
+                .await
+                .map_err(|e| diagnostic(&e))?;
+            Ok::<_, Diagnostic>(serde_json::to_value(report).unwrap_or_default())
+        }
+    }))
+    .await
+}

@@ -1,0 +1,51 @@
+//! The `token` Lambda: API Gateway REST proxy events → tokens signed by KMS. Wiring only.
+
+use iamjwt_aws::kms::KmsSigner;
+use iamjwt_aws::{emf, sdk};
+use iamjwt_core::UnixTime;
+use iamjwt_core::issuer::{IssuePolicy, Issuer};
+use iamjwt_lambda::token::TokenHandler;
+use iamjwt_lambda::wiring;
+use lambda_http::{Request, service_fn};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    wiring::init_logging();
+    let settings = match wiring::settings_from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    // Clients and keys are built once per execution environment, never per request.
+    let conf = sdk::load().await;
+    let signer = Arc::new(
+        KmsSigner::new(
+            sdk::kms(&conf),
+            &settings.key_alias_prefix,
+            Duration::from_secs(settings.key_refresh_seconds),
+        )
+        .with_metrics(true),
+    );
+    if let Err(e) = signer.warm(&settings.algorithms).await {
+        // Not fatal: the keys may not exist yet (first deploy), requests will resolve them.
+        tracing::warn!(error = %e, "could not resolve signing keys at start-up");
+    }
+    let handler = TokenHandler::new(Issuer::new(IssuePolicy::from(&settings), signer));
+    lambda_http::run(service_fn(move |req: Request| {
+        let handler = handler.clone();
+        async move {
+            let resp = handler
+                .handle(req, UnixTime::from_system_time(SystemTime::now()))
+                .await;
+            if resp.status().is_success() {
+                emf::emit("TokensIssued", "Count", 1.0, ("Function", "token"));
+            }
+            Ok::<_, std::convert::Infallible>(resp)
+        }
+    }))
+    .await
+}

@@ -1,0 +1,21 @@
+//! What both Lambda binaries share at start-up: JSON logs and configuration from the environment.
+
+use iamjwt_core::config::Settings;
+
+/// JSON logs (CloudWatch-friendly), level from `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws_config=warn"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_ansi(false)
+        .without_time() // Lambda stamps every line itself
+        .init();
+}
+
+/// `Settings` from the process environment; an invalid value is one clear line naming the variable.
+pub fn settings_from_env() -> Result<Settings, String> {
+    Settings::from_lookup(|k| std::env::var(k).ok()).map_err(|e| e.to_string())
+}
