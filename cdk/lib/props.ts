@@ -291,7 +291,7 @@ export function resolveConfig(props: IamJwtIssuerProps, stackRegion: string): Re
     const value = d ?? dflt;
     const s = value.toSeconds({ integral: false });
     if (!Number.isInteger(s) || s < min || s > max) {
-      err(`${name} must be a whole number of seconds between ${min} and ${max}, got ${value.toHumanString()}`);
+      err(`${name} must be a whole number of seconds between ${min} and ${max}, got ${s}s`);
     }
     return s;
   };

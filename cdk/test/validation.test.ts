@@ -1,0 +1,122 @@
+import * as path from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as events from 'aws-cdk-lib/aws-events';
+import { App, Stack } from 'aws-cdk-lib';
+import { IamJwtIssuerProps, WafUsage } from '../lib/props';
+import { build } from './helpers';
+
+const ZONE = { hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' };
+const WEB_ACL = 'arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/shared/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111';
+
+function cert(arn: string): acm.ICertificate {
+  return acm.Certificate.fromCertificateArn(new Stack(new App(), 'Certs'), `C${arn.length}${arn.slice(-4)}`, arn);
+}
+
+/** Each case: props, and the error line (regexp) synthesis must stop with. */
+const cases: [string, Partial<IamJwtIssuerProps>, RegExp, { region?: string }?][] = [
+  ['defaultAudience missing', { defaultAudience: '' }, /defaultAudience is required/],
+  ['defaultAudience with control characters', { defaultAudience: 'a\nb' }, /defaultAudience must be 1–1000 printable characters/],
+  ['custom domain with only hostedZoneId', { hostedZoneId: 'Z1' }, /custom domain needs both hostedZoneId and hostedZoneName \(only hostedZoneId is set\)/],
+  ['custom domain with only hostedZoneName', { hostedZoneName: 'example.com' }, /custom domain needs both hostedZoneId and hostedZoneName \(only hostedZoneName is set\)/],
+  ['oidcSubdomain without a custom domain', { oidcSubdomain: 'id' }, /oidcSubdomain only applies with a custom domain/],
+  ['tokenSubdomain without a custom domain', { tokenSubdomain: 'sts' }, /tokenSubdomain only applies with a custom domain/],
+  ['oidcCertificate without a custom domain', { oidcCertificate: cert('arn:aws:acm:us-east-1:111122223333:certificate/abc') }, /oidcCertificate only applies with a custom domain/],
+  ['tokenCertificate without a custom domain', { tokenCertificate: cert('arn:aws:acm:eu-west-1:111122223333:certificate/def') }, /tokenCertificate only applies with a custom domain/],
+  ['invalid subdomain', { ...ZONE, oidcSubdomain: 'Bad_Name' }, /oidcSubdomain must be a DNS name/],
+  ['same subdomain twice', { ...ZONE, oidcSubdomain: 'auth', tokenSubdomain: 'auth' }, /oidcSubdomain and tokenSubdomain must differ/],
+  ['oidcCertificate outside us-east-1', { ...ZONE, oidcCertificate: cert('arn:aws:acm:eu-west-1:111122223333:certificate/abc') }, /oidcCertificate must be in us-east-1/],
+  ['tokenCertificate in another region', { ...ZONE, tokenCertificate: cert('arn:aws:acm:us-east-1:111122223333:certificate/def') },
+    /tokenCertificate must be in the stack's region eu-west-1/, { region: 'eu-west-1' }],
+  ['WAF ARN without the ARN mode', { apiGwWafWebAclArn: WEB_ACL }, /apiGwWafWebAclArn needs apiGwWaf: WafUsage.ProvideWebAclArn/],
+  ['WAF ARN with the construct-provided mode', { apiGwWaf: WafUsage.ConstructProvided, apiGwWafWebAclArn: WEB_ACL }, /apiGwWafWebAclArn needs apiGwWaf: WafUsage.ProvideWebAclArn/],
+  ['ARN mode without an ARN', { apiGwWaf: WafUsage.ProvideWebAclArn }, /WafUsage.ProvideWebAclArn needs apiGwWafWebAclArn/],
+  ['CloudFront-scope Web ACL', { apiGwWaf: WafUsage.ProvideWebAclArn, apiGwWafWebAclArn: 'arn:aws:wafv2:us-east-1:111122223333:global/webacl/x/1' },
+    /must be a REGIONAL WAFv2 Web ACL ARN/],
+  ['unknown WAF mode', { apiGwWaf: 'Yes' as WafUsage }, /apiGwWaf must be WafUsage.ConstructProvided or WafUsage.ProvideWebAclArn/],
+  ['rate limit without construct WAF', { apiGwWafRateLimit: 500 }, /apiGwWafRateLimit only applies with apiGwWaf: WafUsage.ConstructProvided/],
+  ['rate limit too low', { apiGwWaf: WafUsage.ConstructProvided, apiGwWafRateLimit: 5 }, /apiGwWafRateLimit must be an integer 100–2000000000/],
+  ['malformed orgId', { orgId: 'my-org' }, /orgId must look like o-a1b2c3d4e5/],
+  ['malformed account id', { allowedAccountIds: ['12345'] }, /allowedAccountIds: '12345' is not a 12-digit AWS account id/],
+  ['duplicate account ids', { allowedAccountIds: ['111122223333', '111122223333'] }, /allowedAccountIds has duplicates/],
+  ['alias prefix without alias/', { keyAliasPrefix: 'iamjwt' }, /keyAliasPrefix must be 'alias\/' then segments/],
+  ['alias prefix with a trailing slash', { keyAliasPrefix: 'alias/iamjwt/' }, /keyAliasPrefix must be 'alias\/' then segments/],
+  ['reserved alias prefix', { keyAliasPrefix: 'alias/aws/iamjwt' }, /keyAliasPrefix must not start with alias\/aws/],
+  ['alias prefix too long', { keyAliasPrefix: `alias/${'a'.repeat(240)}` }, /keyAliasPrefix is too long/],
+  ['no algorithms', { algorithms: [] }, /algorithms must enable at least one of RS256, ES256/],
+  ['unknown algorithm', { algorithms: ['HS256' as 'RS256'] }, /algorithms: unknown algorithm 'HS256'/],
+  ['duplicate algorithm', { algorithms: ['RS256', 'RS256'] }, /algorithms has duplicates/],
+  ['default algorithm not enabled', { algorithms: ['ES256'], defaultAlgorithm: 'RS256' }, /defaultAlgorithm 'RS256' is not in algorithms \[ES256\]/],
+  ['token lifetime below a minute', { defaultTokenDuration: Duration.seconds(30) }, /defaultTokenDuration must be a whole number of seconds between 60 and 43200/],
+  ['max lifetime above 12 hours', { maxTokenDuration: Duration.hours(13) }, /maxTokenDuration must be a whole number of seconds between 60 and 43200/],
+  ['fractional seconds', { defaultTokenDuration: Duration.millis(90_500) }, /defaultTokenDuration must be a whole number of seconds/],
+  ['default above max', { defaultTokenDuration: Duration.hours(2) }, /defaultTokenDuration \(7200s\) must not exceed maxTokenDuration \(3600s\)/],
+  ['JWKS max-age above a day', { jwksMaxAge: Duration.days(2) }, /jwksMaxAge must be a whole number of seconds between 0 and 86400/],
+  ['publish age shorter than caches', { minPublishAge: Duration.minutes(30) }, /minPublishAge \(1800s\) must be at least jwksMaxAge \+ the CDN cache time \(3600s \+ 300s = 3900s\)/],
+  ['key refresh too fast', { keyRefreshInterval: Duration.seconds(1) }, /keyRefreshInterval must be a whole number of seconds between 10 and 3600/],
+  ['deletion window below 7 days', { keyDeletionWindow: Duration.days(3) }, /keyDeletionWindow must be a whole number of days between 7 and 30/],
+  ['deletion window not whole days', { keyDeletionWindow: Duration.hours(200) }, /keyDeletionWindow must be a whole number of days between 7 and 30/],
+  ['schedule faster than publication', { rotationSchedule: events.Schedule.rate(Duration.hours(12)) },
+    /rotationSchedule \(rate\(12 hours\)\) runs more often than a rotation can safely complete: it must be at least .* = 86400s/],
+  ['audience policy not JSON', { audiencePolicy: '{rules:' }, /audiencePolicy: not valid JSON/],
+  ['audience policy unknown top-level field', { audiencePolicy: { rules: [], extra: 1 } as never }, /audiencePolicy: unknown field 'extra'/],
+  ['audience policy unknown rule field', { audiencePolicy: { rules: [{ audiences: ['a'], principal: ['x'] }] } as never },
+    /audiencePolicy: rules\[0\]: unknown field 'principal'/],
+  ['audience policy rule without audiences', { audiencePolicy: { rules: [{ accounts: ['111122223333'] }] } as never }, /audiencePolicy: rules\[0\].audiences is required/],
+  ['audience policy bad account', { audiencePolicy: { rules: [{ accounts: ['1'], audiences: ['a'] }] } }, /audiencePolicy: rules\[0\].accounts\[0\] '1' is not a 12-digit account id/],
+  ['audience policy bad org', { audiencePolicy: { rules: [{ org_ids: ['org'], audiences: ['a'] }] } }, /audiencePolicy: rules\[0\].org_ids\[0\] 'org' is not an organization id/],
+  ['audience policy bad principal', { audiencePolicy: { rules: [{ principals: ['role/ci-*'], audiences: ['a'] }] } }, /must be an IAM ARN glob/],
+  ['audience policy max_duration above max', { audiencePolicy: { rules: [{ audiences: ['a'], max_duration: 7200 }] } },
+    /audiencePolicy: rules\[0\].max_duration must be an integer between 60 and maxTokenDuration \(3600\)/],
+  ['audience policy too big for the Lambda environment', {
+    audiencePolicy: { rules: Array.from({ length: 40 }, (_, i) => ({ audiences: [`https://service-${i}.example.com/audience`, `api://service-${i}`] })) },
+  }, /at most 3000 fit in the Lambda environment/],
+  ['bad stage name', { apiStageName: 'prod stage' }, /apiStageName may contain only letters, digits/],
+  ['empty api name', { apiName: '' }, /apiName must be 1–1024 characters/],
+  ['duplicate alarm names', { alarmNameApiGateway5xx: 'iamjwt', alarmNameSignLambdaFailed: 'iamjwt' }, /alarmNameSignLambdaFailed and alarmNameApiGateway5xx are both 'iamjwt'/],
+  ['missing Lambda binaries', { lambdaCodeDir: path.join(__dirname, 'no-such-dir') },
+    /Lambda binaries not found: .*no-such-dir\/token\/bootstrap, .*no-such-dir\/rotate\/bootstrap \(run `make lambdas`/],
+];
+
+describe('props are validated at synth time with clear errors', () => {
+  // Only names go through test.each: certificates are constructs, and Jest would walk their whole
+  // construct tree formatting the arguments.
+  test.each(cases.map(([name]) => name))('%s', (name) => {
+    const [, props, message, env] = cases.find(([n]) => n === name)!;
+    expect(() => build(props, env)).toThrow(message);
+  });
+
+  test('every problem is reported at once', () => {
+    expect(() => build({ hostedZoneId: 'Z1', orgId: 'x', algorithms: [] })).toThrow(
+      /invalid props:\n {2}- a custom domain needs both[^\n]*\n {2}- orgId must look like[^\n]*\n {2}- algorithms must enable/,
+    );
+  });
+
+  test('the defaults and a fully specified configuration are valid', () => {
+    expect(() => build({})).not.toThrow();
+    expect(() => build({
+      ...ZONE,
+      oidcSubdomain: 'id',
+      tokenSubdomain: 'sts',
+      oidcCertificate: cert('arn:aws:acm:us-east-1:111122223333:certificate/abc'),
+      tokenCertificate: cert('arn:aws:acm:eu-west-1:111122223333:certificate/def'),
+      apiGwWaf: WafUsage.ProvideWebAclArn,
+      apiGwWafWebAclArn: WEB_ACL,
+      orgId: 'o-a1b2c3d4e5',
+      allowedAccountIds: ['111122223333'],
+      keyAliasPrefix: 'alias/team-a/jwt',
+      algorithms: ['ES256'],
+      defaultTokenDuration: Duration.minutes(5),
+      maxTokenDuration: Duration.hours(12),
+      minPublishAge: Duration.days(2),
+      jwksMaxAge: Duration.minutes(10),
+      keyDeletionWindow: Duration.days(7),
+      rotationSchedule: events.Schedule.expression('cron(0 3 1 */2 ? *)'),
+      audiencePolicy: '{"rules":[{"principals":["arn:aws:iam::111122223333:role/ci-*"],"audiences":["api://ci"],"max_duration":900}]}',
+    }, { region: 'eu-west-1' })).not.toThrow();
+  });
+
+  test('with only ES256 enabled the default algorithm follows', () => {
+    expect(build({ algorithms: ['ES256'] }).config.defaultAlgorithm).toBe('ES256');
+  });
+});
