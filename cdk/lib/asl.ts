@@ -32,8 +32,10 @@ export function checkRotationAsl(text: string, file = ROTATION_ASL_FILE): string
       problems.push(`unknown placeholder \${${p}} (CDK substitutes only ${ASL_SUBSTITUTIONS.map((s) => `\${${s}}`).join(', ')})`);
     }
   }
+  // "Used" means used by a state, not merely mentioned in a Comment.
+  const used = new Set([...JSON.stringify(withoutComments(definition)).matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1]));
   for (const p of ASL_SUBSTITUTIONS) {
-    if (!placeholders.has(p)) problems.push(`placeholder \${${p}} is not used`);
+    if (!used.has(p)) problems.push(`placeholder \${${p}} is not used`);
   }
   for (const [name, state] of Object.entries(states)) {
     if (state.Resource === 'arn:aws:states:::lambda:invoke') {
@@ -47,4 +49,12 @@ export function checkRotationAsl(text: string, file = ROTATION_ASL_FILE): string
     throw new Error(`${file}: ${problems.join('; ')}`);
   }
   return JSON.stringify(definition);
+}
+
+function withoutComments(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutComments);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'Comment').map(([k, x]) => [k, withoutComments(x)]));
+  }
+  return v;
 }

@@ -67,7 +67,7 @@ function makeHandler({ startExecution, describeExecution, answer, sleep }) {
   };
 }
 
-function answerCloudFormation(event, { status, reason, physicalId }) {
+function answerCloudFormation(event, { status, reason, physicalId }, request = https.request) {
   const body = JSON.stringify({
     Status: status,
     Reason: reason.slice(0, 1000),
@@ -80,7 +80,7 @@ function answerCloudFormation(event, { status, reason, physicalId }) {
   });
   const url = new URL(event.ResponseURL);
   return new Promise((resolve, reject) => {
-    const req = https.request(
+    const req = request(
       {
         hostname: url.hostname,
         path: url.pathname + url.search,
