@@ -9,7 +9,7 @@ LISTEN      ?= 127.0.0.1:8080
 REGION      ?= us-east-1
 CARGO       ?= cargo
 
-.PHONY: help run build test test-rust venv fmt fmt-check lint clippy clean
+.PHONY: help run build test test-rust venv venv-lambda lambdas fmt fmt-check lint clippy clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,15 @@ venv: $(VENV)/.installed ## Create .venv with the Python tools the tests use (aw
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+lambdas: venv-lambda ## Build the token and rotate Lambdas (provided.al2023, arm64) into target/lambda/ and print zip sizes
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/build-lambdas.sh
+
+venv-lambda: $(VENV)/.lambda-installed
+
+$(VENV)/.lambda-installed: $(VENV)/.installed requirements-lambda.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-lambda.txt
 	touch $@
 
 lint: fmt-check clippy ## rustfmt --check and clippy -D warnings

@@ -2,6 +2,7 @@
 //! (PyJWT reading `jwks_uri` from discovery).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod aws_rotation;
 mod local;
 mod rotation;
 mod support;
