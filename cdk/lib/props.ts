@@ -52,7 +52,10 @@ export interface IamJwtIssuerProps {
   readonly apiGwWafWebAclArn?: string;
   /** Allow callers from this AWS Organization (`aws:PrincipalOrgID`) through the API resource policy. */
   readonly orgId?: string;
-  /** CPU architecture of the Lambda binaries (must match `make lambdas`). @default ARM_64 */
+  /**
+   * CPU architecture of the Lambda binaries.
+   * @default - what `make lambdas` recorded in `<lambdaCodeDir>/ARCH` (arm64 or x86_64), else ARM_64
+   */
   readonly architecture?: lambda.Architecture;
   /** Skip the first rotation at stack creation (keys then appear at the first scheduled or manual run). @default false */
   readonly disableKeyRotateOnCreate?: boolean;
@@ -117,9 +120,14 @@ export interface IamJwtIssuerProps {
 /** Longest CloudFront keeps the issuer documents before asking S3 again. */
 export const CDN_MAX_TTL = Duration.minutes(5);
 
-/** The KMS tag keys the rotate Lambda may write (DESIGN.md §5, §6). */
+/**
+ * The KMS tag keys the rotate Lambda may write (DESIGN.md §5, §6; `iamjwt_aws::tags`): the issuer tag that
+ * scopes every permission, and the key facts rotation records.
+ */
 export const ISSUER_TAG = 'iamjwt:issuer';
-export const KEY_FACT_TAGS = ['iamjwt:kid', 'iamjwt:published-at', 'iamjwt:demoted-at', 'iamjwt:compromised'];
+export const KEY_FACT_TAGS = [
+  'iamjwt:alg', 'iamjwt:kid', 'iamjwt:created-at', 'iamjwt:published-at', 'iamjwt:demoted-at', 'iamjwt:compromised',
+];
 
 export const DEFAULT_LAMBDA_CODE_DIR = path.resolve(__dirname, '..', '..', 'target', 'lambda');
 
@@ -365,6 +373,16 @@ export function resolveConfig(props: IamJwtIssuerProps, stackRegion: string): Re
     err(`Lambda binaries not found: ${missing.join(', ')} (run \`make lambdas\`, or set lambdaCodeDir to cargo-lambda's output directory)`);
   }
 
+  // `make lambdas` records the architecture it built (x86_64 where the aarch64 target is unavailable).
+  let architecture = props.architecture;
+  if (architecture === undefined) {
+    const archFile = path.join(lambdaCodeDir, 'ARCH');
+    const recorded = isFile(archFile) ? fs.readFileSync(archFile, 'utf8').trim() : 'arm64';
+    if (recorded === 'arm64') architecture = lambda.Architecture.ARM_64;
+    else if (recorded === 'x86_64') architecture = lambda.Architecture.X86_64;
+    else err(`${archFile} says '${recorded}'; expected arm64 or x86_64 (rebuild with \`make lambdas\` or set architecture)`);
+  }
+
   if (errors.length > 0) {
     throw new Error(`IamJwtIssuer: invalid props:\n  - ${errors.join('\n  - ')}`);
   }
@@ -372,7 +390,7 @@ export function resolveConfig(props: IamJwtIssuerProps, stackRegion: string): Re
   return {
     defaultAudience,
     customDomain,
-    architecture: props.architecture ?? lambda.Architecture.ARM_64,
+    architecture: architecture ?? lambda.Architecture.ARM_64,
     bootstrapOnCreate: !(props.disableKeyRotateOnCreate ?? false),
     keyAliasPrefix,
     apiName,

@@ -1,4 +1,6 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -128,6 +130,23 @@ describe('Lambdas', () => {
     expect(x86.template.toJSON().Resources[logicalId(x86, x86.issuer.tokenFunction)].Properties.Architectures).toEqual(['x86_64']);
   });
 
+  test('without the prop, the architecture `make lambdas` recorded in <lambdaCodeDir>/ARCH is deployed', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iamjwt-lambdas-'));
+    try {
+      for (const f of ['token', 'rotate']) {
+        fs.mkdirSync(path.join(dir, f));
+        fs.writeFileSync(path.join(dir, f, 'bootstrap'), '#!/bin/sh\n');
+      }
+      fs.writeFileSync(path.join(dir, 'ARCH'), 'x86_64\n');
+      const s86 = synth({ lambdaCodeDir: dir });
+      expect(s86.template.toJSON().Resources[logicalId(s86, s86.issuer.rotateFunction)].Properties.Architectures).toEqual(['x86_64']);
+      fs.writeFileSync(path.join(dir, 'ARCH'), 'sparc\n');
+      expect(() => synth({ lambdaCodeDir: dir })).toThrow(/ARCH says 'sparc'; expected arm64 or x86_64/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('environment carries the whole configuration (DESIGN.md §9); only rotate gets the bucket', () => {
     const expected = {
       IAMJWT_ISSUER: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [Match.stringLikeRegexp('IssuerDistribution'), 'DomainName'] }]] },
@@ -204,7 +223,9 @@ describe('least privilege', () => {
         'kms:KeyUsage': 'SIGN_VERIFY',
       },
       'ForAllValues:StringEquals': {
-        'aws:TagKeys': ['iamjwt:issuer', 'iamjwt:kid', 'iamjwt:published-at', 'iamjwt:demoted-at', 'iamjwt:compromised'],
+        'aws:TagKeys': [
+          'iamjwt:issuer', 'iamjwt:alg', 'iamjwt:kid', 'iamjwt:created-at', 'iamjwt:published-at', 'iamjwt:demoted-at', 'iamjwt:compromised',
+        ],
       },
     });
   });
@@ -223,7 +244,9 @@ describe('least privilege', () => {
     expect(actions(facts).sort()).toEqual(['kms:TagResource', 'kms:UntagResource']);
     expect(facts.Condition).toEqual({
       'StringEquals': ISSUER_CONDITION,
-      'ForAllValues:StringEquals': { 'aws:TagKeys': ['iamjwt:kid', 'iamjwt:published-at', 'iamjwt:demoted-at', 'iamjwt:compromised'] },
+      'ForAllValues:StringEquals': {
+        'aws:TagKeys': ['iamjwt:alg', 'iamjwt:kid', 'iamjwt:created-at', 'iamjwt:published-at', 'iamjwt:demoted-at', 'iamjwt:compromised'],
+      },
     });
   });
 
@@ -485,6 +508,10 @@ describe('alarms, dashboard, outputs', () => {
     for (const title of ['Tokens issued', 'KMS signing latency', '4xx', '5xx', 'Key rotation runs']) {
       expect(body).toContain(title);
     }
+    // The token Lambda's Embedded Metric Format metrics (namespace iamjwt).
+    expect(body).toContain('["iamjwt","TokensIssued","Function","token"');
+    expect(body).toContain('["iamjwt","KmsSignLatency","Algorithm","RS256"');
+    expect(body).toContain('["iamjwt","KmsSignLatency","Algorithm","ES256"');
   });
 
   test('outputs: token endpoint, issuer URL, state machine ARN (and the ARN to grant execute-api:Invoke on)', () => {
