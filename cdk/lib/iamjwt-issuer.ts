@@ -587,10 +587,16 @@ export class IamJwtIssuer extends Construct {
 
   private createWebAcl(rateLimit: number): wafv2.CfnWebACL {
     const visibility = (metricName: string) => ({ metricName, cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true });
-    const managed = (name: string, priority: number): wafv2.CfnWebACL.RuleProperty => ({
+    const managed = (name: string, priority: number, countOnly: string[] = []): wafv2.CfnWebACL.RuleProperty => ({
       name,
       priority,
-      statement: { managedRuleGroupStatement: { vendorName: 'AWS', name } },
+      statement: {
+        managedRuleGroupStatement: {
+          vendorName: 'AWS',
+          name,
+          ...(countOnly.length > 0 ? { ruleActionOverrides: countOnly.map((rule) => ({ name: rule, actionToUse: { count: {} } })) } : {}),
+        },
+      },
       overrideAction: { none: {} },
       visibilityConfig: visibility(name),
     });
@@ -602,7 +608,10 @@ export class IamJwtIssuer extends Construct {
       rules: [
         managed('AWSManagedRulesAmazonIpReputationList', 0),
         managed('AWSManagedRulesKnownBadInputsRuleSet', 1),
-        managed('AWSManagedRulesCommonRuleSet', 2),
+        // Callers are SigV4-signed programs, not browsers: the Lambda bounds the query itself (up to ten
+        // 1000-character audiences, more than the rule set's 2 KB query limit), and SDK-less clients may
+        // send no User-Agent. Those two rules only count.
+        managed('AWSManagedRulesCommonRuleSet', 2, ['SizeRestrictions_QUERYSTRING', 'NoUserAgent_HEADER']),
         {
           name: 'RateLimitPerIp',
           priority: 3,

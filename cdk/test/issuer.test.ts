@@ -92,8 +92,22 @@ describe('token API', () => {
     w.template.hasResourceProperties('AWS::WAFv2::WebACL', {
       Scope: 'REGIONAL',
       DefaultAction: { Allow: {} },
+      // In priority order.
       Rules: Match.arrayWith([
-        Match.objectLike({ Statement: { ManagedRuleGroupStatement: { VendorName: 'AWS', Name: 'AWSManagedRulesCommonRuleSet' } } }),
+        Match.objectLike({ Statement: { ManagedRuleGroupStatement: { VendorName: 'AWS', Name: 'AWSManagedRulesAmazonIpReputationList' } } }),
+        Match.objectLike({
+          Statement: {
+            ManagedRuleGroupStatement: {
+              VendorName: 'AWS',
+              Name: 'AWSManagedRulesCommonRuleSet',
+              // The Lambda bounds the query (10 × 1000-char audiences > the rule's 2 KB); callers may lack a User-Agent.
+              RuleActionOverrides: [
+                { Name: 'SizeRestrictions_QUERYSTRING', ActionToUse: { Count: {} } },
+                { Name: 'NoUserAgent_HEADER', ActionToUse: { Count: {} } },
+              ],
+            },
+          },
+        }),
         Match.objectLike({ Action: { Block: {} }, Statement: { RateBasedStatement: { AggregateKeyType: 'IP', Limit: 500 } } }),
       ]),
     });
