@@ -15,7 +15,8 @@ set -euo pipefail
 
 CDK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$CDK_DIR/.." && pwd)"
-VENV="${VENV:-$REPO/.venv}"
+# Resolved against the caller's directory, before this script changes directory.
+VENV="$(realpath -m "${VENV:-$REPO/.venv}")"
 REQUIREMENTS="$REPO/tests/workflow/requirements.txt"
 STUB_LAMBDAS="test/fixtures/lambda"
 

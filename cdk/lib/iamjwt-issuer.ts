@@ -339,8 +339,8 @@ export class IamJwtIssuer extends Construct {
       });
       const apiTarget = route53.RecordTarget.fromAlias(new route53Targets.ApiGatewayDomain(domain));
       const cdnTarget = route53.RecordTarget.fromAlias(new route53Targets.CloudFrontTarget(this.distribution));
+      // A regional API Gateway domain is IPv4-only by default, so no AAAA record for it.
       new route53.ARecord(this, 'TokenRecord', { zone, recordName: config.customDomain.tokenDomainName, target: apiTarget });
-      new route53.AaaaRecord(this, 'TokenRecordV6', { zone, recordName: config.customDomain.tokenDomainName, target: apiTarget });
       new route53.ARecord(this, 'OidcRecord', { zone, recordName: config.customDomain.oidcDomainName, target: cdnTarget });
       new route53.AaaaRecord(this, 'OidcRecordV6', { zone, recordName: config.customDomain.oidcDomainName, target: cdnTarget });
       this.tokenEndpoint = `https://${config.customDomain.tokenDomainName}/token`;

@@ -473,7 +473,7 @@ describe('custom domain', () => {
     s.template.hasResourceProperties('AWS::ApiGateway::DomainName', {
       DomainName: 'token.example.com', SecurityPolicy: 'TLS_1_2', EndpointConfiguration: { Types: ['REGIONAL'] },
     });
-    s.template.resourceCountIs('AWS::Route53::RecordSet', 4);
+    s.template.resourceCountIs('AWS::Route53::RecordSet', 3); // A for the API; A + AAAA for CloudFront
     s.template.hasOutput('IssuerUrl', { Value: 'https://oidc.example.com' });
     s.template.hasOutput('TokenEndpoint', { Value: 'https://token.example.com/token' });
     s.template.hasResourceProperties('AWS::Lambda::Function', {
