@@ -9,7 +9,7 @@ LISTEN      ?= 127.0.0.1:8080
 REGION      ?= us-east-1
 CARGO       ?= cargo
 
-.PHONY: help run build test test-rust venv venv-lambda lambdas fmt fmt-check lint clippy clean
+.PHONY: help run build test test-rust test-cdk venv venv-lambda lambdas synth deploy fmt fmt-check lint clippy clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,11 +21,21 @@ run: ## Build and start the local issuer on 127.0.0.1:8080 (state in .iamjwt/)
 build: ## Build every crate (debug)
 	$(CARGO) build --workspace
 
-test: venv lint test-rust ## Everything CI runs: fmt, clippy, unit/adapter tests, end-to-end and interop tests
+test: venv lint test-rust test-cdk ## Everything CI runs: fmt, clippy, unit/adapter/moto tests, end-to-end + interop, CDK checks
 
 test-rust: venv
 	$(CARGO) build -p iamjwt-cli
 	IAMJWT_BIN=$(CURDIR)/target/debug/iamjwt IAMJWT_VENV=$(CURDIR)/$(VENV) $(CARGO) test --workspace
+
+test-cdk: venv ## CDK: tsc, jest, cdk-nag, offline synth, cfn-lint, ASL validation, the workflow run in moto
+	VENV=$(CURDIR)/$(VENV) cdk/check.sh
+
+synth: ## Synthesize the CloudFormation template offline (cdk synth)
+	cd cdk && npm ci --no-audit --no-fund && CDK_DISABLE_CLI_TELEMETRY=true npx cdk synth $(CDK_ARGS)
+
+deploy: ## Deploy to the AWS account in your environment (cdk deploy); run `make lambdas` first
+	@test -f target/lambda/token/bootstrap -a -f target/lambda/rotate/bootstrap || { echo "error: run 'make lambdas' first" >&2; exit 1; }
+	cd cdk && npm ci --no-audit --no-fund && CDK_DISABLE_CLI_TELEMETRY=true npx cdk deploy $(CDK_ARGS)
 
 venv: $(VENV)/.installed ## Create .venv with the Python tools the tests use (awscurl, PyJWT, moto)
 

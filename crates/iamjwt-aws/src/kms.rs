@@ -275,7 +275,13 @@ pub struct KmsKeyStore {
     client: Client,
     prefix: String,
     deletion_days: i32,
+    /// Waits between attempts when a brand-new key is not yet authorised by its tags.
+    propagation_waits: Vec<Duration>,
 }
+
+/// KMS may take a while (up to minutes) before a new key's tags count for authorisation, so the calls right after
+/// `CreateKey` retry `AccessDenied` with backoff: 1+2+4+8+16 s, within the rotate function's timeout.
+const PROPAGATION_WAITS: [u64; 5] = [1, 2, 4, 8, 16];
 
 impl KmsKeyStore {
     pub fn new(client: Client, prefix: impl Into<String>, deletion_days: u32) -> Self {
@@ -283,6 +289,37 @@ impl KmsKeyStore {
             client,
             prefix: prefix.into(),
             deletion_days: i32::try_from(deletion_days).unwrap_or(30),
+            propagation_waits: PROPAGATION_WAITS
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+        }
+    }
+
+    /// Overrides the waits used while a new key's tags propagate (tests use short ones).
+    pub fn with_propagation_waits(mut self, waits: Vec<Duration>) -> Self {
+        self.propagation_waits = waits;
+        self
+    }
+
+    /// Runs `op`, retrying `AccessDenied` while a new key's tags may still be propagating.
+    async fn while_propagating<T, F, Fut>(&self, what: &str, op: F) -> Result<T, PortError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, PortError>>,
+    {
+        let mut waits = self.propagation_waits.iter();
+        loop {
+            match op().await {
+                Err(e) if e.kind == PortErrorKind::AccessDenied => match waits.next() {
+                    Some(wait) => {
+                        tracing::warn!(operation = what, error = %e, "new key not authorised yet; waiting for tag propagation");
+                        tokio::time::sleep(*wait).await;
+                    }
+                    None => return Err(e),
+                },
+                other => return other,
+            }
         }
     }
 
@@ -398,16 +435,28 @@ impl KeyStore for KmsKeyStore {
             .map(|m| m.key_id().to_owned())
             .ok_or_else(|| PortError::other("CreateKey returned no key id"))?;
         let key = KeyId::new(key_id);
-        let jwk = public_jwk(&self.client, key.as_str(), alg).await?;
-        self.tag(&key, tags::KID, jwk.kid().to_string()).await?;
+        let jwk = self
+            .while_propagating("GetPublicKey", || {
+                public_jwk(&self.client, key.as_str(), alg)
+            })
+            .await?;
+        self.while_propagating("TagResource", || {
+            self.tag(&key, tags::KID, jwk.kid().to_string())
+        })
+        .await?;
         // The alias last: until it exists the key is in no slot (a crash before leaves an unused, tagged key).
-        self.client
-            .create_alias()
-            .alias_name(alias(&self.prefix, alg, slot))
-            .target_key_id(key.as_str())
-            .send()
-            .await
-            .map_err(|e| classify("CreateAlias", e))?;
+        let name = alias(&self.prefix, alg, slot);
+        self.while_propagating("CreateAlias", || async {
+            self.client
+                .create_alias()
+                .alias_name(&name)
+                .target_key_id(key.as_str())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("CreateAlias", e))
+        })
+        .await?;
         Ok(key)
     }
 

@@ -143,3 +143,56 @@ async fn a_disabled_key_refreshes_the_signer_and_fails_with_500() {
         "no Sign against a key known to be disabled"
     );
 }
+
+#[tokio::test]
+async fn a_new_key_waits_for_its_tags_to_authorise_it() {
+    use aws_sdk_kms::operation::create_alias::CreateAliasOutput;
+    use aws_sdk_kms::operation::create_key::CreateKeyOutput;
+    use aws_sdk_kms::operation::tag_resource::TagResourceOutput;
+    use iamjwt_core::ports::KeyStore as _;
+    use iamjwt_core::{Algorithm, KeySlot};
+    let create = mock!(Client::create_key).then_output(|| {
+        CreateKeyOutput::builder()
+            .key_metadata(
+                KeyMetadata::builder()
+                    .key_id("key-new")
+                    .key_state(KeyState::Enabled)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    });
+    let denied = r#"{"__type":"AccessDeniedException","message":"not authorized"}"#;
+    let public = mock!(Client::get_public_key)
+        .sequence()
+        .http_status(400, Some(denied.into()))
+        .times(2)
+        .output(|| {
+            GetPublicKeyOutput::builder()
+                .public_key(Blob::new(spki()))
+                .build()
+        })
+        .build();
+    let tag = mock!(Client::tag_resource).then_output(|| TagResourceOutput::builder().build());
+    let alias = mock!(Client::create_alias).then_output(|| CreateAliasOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_kms,
+        RuleMode::MatchAny,
+        [&create, &public, &tag, &alias],
+        |c| { c.retry_config(iamjwt_aws::sdk::retry_config()) }
+    );
+    let store = iamjwt_aws::kms::KmsKeyStore::new(client, "alias/iamjwt", 7)
+        .with_propagation_waits(vec![Duration::from_millis(1); 3]);
+    let id = store
+        .create_key(Algorithm::ES256, KeySlot::Pending, UnixTime(1))
+        .await
+        .unwrap();
+    assert_eq!(id.as_str(), "key-new");
+    assert_eq!(
+        public.num_calls(),
+        3,
+        "two denials while tags propagate, then success"
+    );
+    assert_eq!(create.num_calls(), 1, "no second key");
+    assert_eq!(alias.num_calls(), 1);
+}
