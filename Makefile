@@ -8,6 +8,8 @@ STATE_DIR   ?= .iamjwt
 LISTEN      ?= 127.0.0.1:8080
 REGION      ?= us-east-1
 CARGO       ?= cargo
+# Honour a shared CARGO_TARGET_DIR (CI caches, worktrees); binaries are looked up there.
+TARGET_DIR  ?= $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
 .PHONY: help run build test test-rust test-cdk venv venv-lambda lambdas synth deploy fmt fmt-check lint clippy clean
 
@@ -16,7 +18,7 @@ help: ## List the targets
 
 run: ## Build and start the local issuer on 127.0.0.1:8080 (state in .iamjwt/)
 	$(CARGO) build -p iamjwt-cli
-	./target/debug/iamjwt serve --listen $(LISTEN) --region $(REGION) --state-dir $(STATE_DIR)
+	$(TARGET_DIR)/debug/iamjwt serve --listen $(LISTEN) --region $(REGION) --state-dir $(STATE_DIR)
 
 build: ## Build every crate (debug)
 	$(CARGO) build --workspace
@@ -25,7 +27,7 @@ test: venv lint test-rust test-cdk ## Everything CI runs: fmt, clippy, unit/adap
 
 test-rust: venv
 	$(CARGO) build -p iamjwt-cli
-	IAMJWT_BIN=$(CURDIR)/target/debug/iamjwt IAMJWT_VENV=$(CURDIR)/$(VENV) $(CARGO) test --workspace
+	IAMJWT_BIN=$(TARGET_DIR)/debug/iamjwt IAMJWT_VENV=$(CURDIR)/$(VENV) $(CARGO) test --workspace
 
 test-cdk: venv ## CDK: tsc, jest, cdk-nag, offline synth, cfn-lint, ASL validation, the workflow run in moto
 	VENV=$(CURDIR)/$(VENV) cdk/check.sh
