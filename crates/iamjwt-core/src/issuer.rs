@@ -162,45 +162,15 @@ mod tests {
     use crate::error::{PortError, PortErrorKind};
     use crate::identity::Principal;
     use crate::jwk::PublicJwk;
-    use crate::ports::SigningKey;
-    use async_trait::async_trait;
+    use crate::testing::TestSigner;
     use futures_executor::block_on;
-    use p256::pkcs8::EncodePublicKey as _;
-    use rsa::signature::Signer as _;
-
-    struct SoftEs(p256::ecdsa::SigningKey, Kid);
-
-    #[async_trait]
-    impl SigningKey for SoftEs {
-        fn alg(&self) -> Algorithm {
-            Algorithm::ES256
-        }
-        fn kid(&self) -> &Kid {
-            &self.1
-        }
-        async fn sign(&self, input: &[u8]) -> Result<Vec<u8>, PortError> {
-            let sig: p256::ecdsa::Signature = self.0.sign(input);
-            Ok(sig.to_bytes().to_vec())
-        }
-    }
-
-    struct OneKey(Arc<SoftEs>, Option<PortErrorKind>);
-
-    #[async_trait]
-    impl Signer for OneKey {
-        async fn signing_key(&self, _alg: Algorithm) -> Result<Arc<dyn SigningKey>, PortError> {
-            match self.1 {
-                Some(kind) => Err(PortError::new(kind, "signer failed")),
-                None => Ok(self.0.clone()),
-            }
-        }
-    }
 
     fn issuer(policy_json: Option<&str>, fail: Option<PortErrorKind>) -> (Issuer, PublicJwk) {
-        let sk = p256::ecdsa::SigningKey::from_slice(&[9; 32]).unwrap();
-        let jwk =
-            PublicJwk::from_spki_der(sk.verifying_key().to_public_key_der().unwrap().as_bytes())
-                .unwrap();
+        let signer = match fail {
+            Some(kind) => TestSigner::failing(9, kind),
+            None => TestSigner::new(9),
+        };
+        let jwk = signer.jwk().clone();
         let default = Audience::parse("sts.amazonaws.com").unwrap();
         let policy = match policy_json {
             Some(j) => AudiencePolicy::from_json(default, j, 3600).unwrap(),
@@ -217,8 +187,7 @@ mod tests {
             allow_root: false,
             session_tags: false,
         };
-        let key = Arc::new(SoftEs(sk, jwk.kid().clone()));
-        (Issuer::new(ip, Arc::new(OneKey(key, fail))), jwk)
+        (Issuer::new(ip, Arc::new(signer)), jwk)
     }
 
     fn caller(arn: &str) -> Caller {

@@ -51,6 +51,15 @@ pub struct Slots {
 }
 
 impl Slots {
+    /// Builds the three slots from a lookup per slot.
+    pub fn from_fn(mut f: impl FnMut(KeySlot) -> Option<KeyRecord>) -> Self {
+        Self {
+            pending: f(KeySlot::Pending),
+            current: f(KeySlot::Current),
+            previous: f(KeySlot::Previous),
+        }
+    }
+
     pub fn get(&self, slot: KeySlot) -> Option<&KeyRecord> {
         match slot {
             KeySlot::Pending => self.pending.as_ref(),

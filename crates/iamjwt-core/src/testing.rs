@@ -4,7 +4,7 @@
 use crate::discovery::IssuerDocuments;
 use crate::error::{PortError, PortErrorKind};
 use crate::jwk::{Jwks, KeyParams, PublicJwk};
-use crate::ports::{KeyMark, KeyStore, Publisher};
+use crate::ports::{KeyMark, KeyStore, Publisher, Signer, SigningKey};
 use crate::rotation::{KeyRecord, KeyState, RotationPolicy, Slots, invariant_violations};
 use crate::time::UnixTime;
 use crate::types::{Algorithm, KeyId, KeySlot, Kid};
@@ -13,8 +13,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -73,14 +73,7 @@ impl KeyStore for MemKeyStore {
                     .and_then(|id| keys.get(id))
                     .map(|k| k.record.clone())
             };
-            state.algs.insert(
-                alg,
-                Slots {
-                    pending: get(KeySlot::Pending),
-                    current: get(KeySlot::Current),
-                    previous: get(KeySlot::Previous),
-                },
-            );
+            state.algs.insert(alg, Slots::from_fn(get));
         }
         Ok(state)
     }
@@ -321,5 +314,84 @@ impl<S: KeyStore, P: Publisher> Publisher for Harness<S, P> {
     }
     async fn publish(&self, docs: &IssuerDocuments) -> Result<(), PortError> {
         self.guarded(self.publisher.publish(docs)).await
+    }
+}
+
+/// An in-memory ES256 key with a fixed seed (handler tests), signing JOSE `r||s` like every real signer.
+pub struct TestKey {
+    key: p256::ecdsa::SigningKey,
+    jwk: PublicJwk,
+}
+
+#[async_trait]
+impl SigningKey for TestKey {
+    fn alg(&self) -> Algorithm {
+        Algorithm::ES256
+    }
+    fn kid(&self) -> &Kid {
+        self.jwk.kid()
+    }
+    async fn sign(&self, input: &[u8]) -> Result<Vec<u8>, PortError> {
+        use p256::ecdsa::signature::Signer as _;
+        let sig: p256::ecdsa::Signature = self.key.sign(input);
+        Ok(sig.to_bytes().to_vec())
+    }
+}
+
+/// A [`Signer`] with one [`TestKey`] for every algorithm asked, or a failure of the given kind.
+pub struct TestSigner {
+    key: Arc<TestKey>,
+    fail: Option<PortErrorKind>,
+}
+
+impl TestSigner {
+    /// `seed` picks the key (any non-zero byte).
+    pub fn new(seed: u8) -> Self {
+        use p256::pkcs8::EncodePublicKey as _;
+        let key = p256::ecdsa::SigningKey::from_slice(&[seed.max(1); 32])
+            .unwrap_or_else(|_| unreachable_key());
+        let spki = key
+            .verifying_key()
+            .to_public_key_der()
+            .map(|d| d.as_bytes().to_vec())
+            .unwrap_or_default();
+        let jwk = PublicJwk::from_spki_der(&spki).unwrap_or_else(|_| unreachable_jwk());
+        Self {
+            key: Arc::new(TestKey { key, jwk }),
+            fail: None,
+        }
+    }
+
+    /// A signer whose every call fails with `kind`.
+    pub fn failing(seed: u8, kind: PortErrorKind) -> Self {
+        Self {
+            fail: Some(kind),
+            ..Self::new(seed)
+        }
+    }
+
+    /// The public key, as a verifier would fetch it.
+    pub fn jwk(&self) -> &PublicJwk {
+        &self.key.jwk
+    }
+}
+
+#[allow(clippy::panic)]
+fn unreachable_key() -> p256::ecdsa::SigningKey {
+    panic!("a repeated non-zero byte is a valid P-256 scalar")
+}
+
+#[allow(clippy::panic)]
+fn unreachable_jwk() -> PublicJwk {
+    panic!("a P-256 SPKI always converts to a JWK")
+}
+
+#[async_trait]
+impl Signer for TestSigner {
+    async fn signing_key(&self, _alg: Algorithm) -> Result<Arc<dyn SigningKey>, PortError> {
+        match self.fail {
+            Some(kind) => Err(PortError::new(kind, "injected signer failure")),
+            None => Ok(self.key.clone()),
+        }
     }
 }

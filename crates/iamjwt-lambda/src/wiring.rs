@@ -19,3 +19,17 @@ pub fn init_logging() {
 pub fn settings_from_env() -> Result<Settings, String> {
     Settings::from_lookup(|k| std::env::var(k).ok()).map_err(|e| e.to_string())
 }
+
+/// [`settings_from_env`], or the one-line error on stderr and exit status 1 (a Lambda init failure).
+pub fn settings_or_exit() -> Settings {
+    match settings_from_env() {
+        Ok(s) => s,
+        Err(e) => exit_with(&e),
+    }
+}
+
+/// Prints `error: {message}` and exits 1.
+pub fn exit_with(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(1)
+}

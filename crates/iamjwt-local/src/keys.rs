@@ -194,14 +194,7 @@ impl KeyStore for SoftKeyStore {
                     pending_deletion: k.pending_deletion,
                 })
             };
-            state.algs.insert(
-                alg,
-                Slots {
-                    pending: get(KeySlot::Pending),
-                    current: get(KeySlot::Current),
-                    previous: get(KeySlot::Previous),
-                },
-            );
+            state.algs.insert(alg, Slots::from_fn(get));
         }
         Ok(state)
     }

@@ -20,13 +20,7 @@ fn diagnostic(e: &iamjwt_lambda::Error) -> Diagnostic {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     wiring::init_logging();
-    let settings = match wiring::settings_from_env() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    };
+    let settings = wiring::settings_or_exit();
     let Some(bucket) = settings.bucket.clone() else {
         eprintln!(
             "error: invalid configuration: IAMJWT_BUCKET: is required for the rotate function"

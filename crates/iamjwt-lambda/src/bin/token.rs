@@ -13,13 +13,7 @@ use std::time::{Duration, SystemTime};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     wiring::init_logging();
-    let settings = match wiring::settings_from_env() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    };
+    let settings = wiring::settings_or_exit();
     // Clients and keys are built once per execution environment, never per request.
     let conf = sdk::load().await;
     let signer = Arc::new(

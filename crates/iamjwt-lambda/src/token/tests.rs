@@ -1,12 +1,9 @@
 use super::*;
-use async_trait::async_trait;
-use iamjwt_core::error::PortError;
 use iamjwt_core::issuer::IssuePolicy;
 use iamjwt_core::jwk::PublicJwk;
 use iamjwt_core::policy::AudiencePolicy;
-use iamjwt_core::ports::{Signer, SigningKey};
-use iamjwt_core::types::{Algorithm, Audience, Kid};
-use p256::pkcs8::EncodePublicKey as _;
+use iamjwt_core::testing::TestSigner;
+use iamjwt_core::types::{Algorithm, Audience};
 use std::sync::Arc;
 
 const NOW: UnixTime = UnixTime(1_795_456_800);
@@ -53,39 +50,12 @@ fn event(name: &str, query: &[(&str, &str)]) -> Request {
     lambda_http::request::from_str(&v.to_string()).unwrap()
 }
 
-struct TestKey(p256::ecdsa::SigningKey, Kid);
-
-#[async_trait]
-impl SigningKey for TestKey {
-    fn alg(&self) -> Algorithm {
-        Algorithm::ES256
-    }
-    fn kid(&self) -> &Kid {
-        &self.1
-    }
-    async fn sign(&self, input: &[u8]) -> Result<Vec<u8>, PortError> {
-        use p256::ecdsa::signature::Signer as _;
-        let sig: p256::ecdsa::Signature = self.0.sign(input);
-        Ok(sig.to_bytes().to_vec())
-    }
-}
-
-struct TestSigner(Arc<TestKey>, Option<PortErrorKind>);
-
-#[async_trait]
-impl Signer for TestSigner {
-    async fn signing_key(&self, _alg: Algorithm) -> Result<Arc<dyn SigningKey>, PortError> {
-        match self.1 {
-            Some(kind) => Err(PortError::new(kind, "injected")),
-            None => Ok(self.0.clone()),
-        }
-    }
-}
-
 fn handler(fail: Option<PortErrorKind>) -> (TokenHandler, PublicJwk) {
-    let sk = p256::ecdsa::SigningKey::from_slice(&[5; 32]).unwrap();
-    let jwk = PublicJwk::from_spki_der(sk.verifying_key().to_public_key_der().unwrap().as_bytes())
-        .unwrap();
+    let signer = match fail {
+        Some(kind) => TestSigner::failing(5, kind),
+        None => TestSigner::new(5),
+    };
+    let jwk = signer.jwk().clone();
     let policy = AudiencePolicy::from_json(
         Audience::parse("sts.amazonaws.com").unwrap(),
         r#"{"rules":[{"accounts":["111122223333"],"audiences":["api://ci","https://*.example.com"],"max_duration":1800}]}"#,
@@ -103,7 +73,6 @@ fn handler(fail: Option<PortErrorKind>) -> (TokenHandler, PublicJwk) {
         allow_root: false,
         session_tags: false,
     };
-    let signer = TestSigner(Arc::new(TestKey(sk, jwk.kid().clone())), fail);
     (TokenHandler::new(Issuer::new(ip, Arc::new(signer))), jwk)
 }
 
