@@ -16,6 +16,8 @@ pub mod jwk;
 pub mod jws;
 pub mod policy;
 pub mod ports;
+#[cfg(test)]
+mod props;
 pub mod request;
 pub mod rotation;
 #[cfg(any(test, feature = "testing"))]

@@ -166,3 +166,71 @@ fn round_trip_header_and_presigned_with_session_token() {
         );
     }
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Inverse of `parse_amz_date` (civil from days, H. Hinnant), to check the round trip.
+    fn format_amz_date(t: u64) -> String {
+        let days = t / 86_400;
+        let secs = t % 86_400;
+        let z = days + 719_468;
+        let era = z / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let y = yoe + era * 400;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = if m <= 2 { y + 1 } else { y };
+        format!(
+            "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn amz_date_round_trip(t in 0u64..253_402_300_799) {
+            prop_assert_eq!(parse_amz_date(&format_amz_date(t)), Some(UnixTime(t)));
+        }
+
+        #[test]
+        fn amz_date_never_panics(s in ".{0,20}") {
+            let _ = parse_amz_date(&s);
+        }
+
+        #[test]
+        fn authorization_parse_never_panics(s in ".{0,200}") {
+            let _ = parse_authorization(&s);
+        }
+
+        #[test]
+        fn authorization_parse_never_panics_on_near_misses(
+            cred in "[A-Z0-9/a-z_-]{0,60}", signed in "[a-z;-]{0,30}", sig in "[0-9a-fA-F]{0,66}", sep in "(, |,| )",
+        ) {
+            let s = format!("AWS4-HMAC-SHA256 Credential={cred}{sep}SignedHeaders={signed}{sep}Signature={sig}");
+            if let Ok(a) = parse_authorization(&s) {
+                prop_assert!(a.signed_headers.contains(&"host"));
+                prop_assert_eq!(a.signature.len(), 64);
+            }
+        }
+
+        #[test]
+        fn verify_never_panics(auth in ".{0,120}", date in ".{0,20}", token in prop::option::of(".{0,20}"), query in ".{0,80}") {
+            let principals = Arc::new(Principals::new(vec![principal("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None)]).unwrap());
+            let v = Verifier::new(principals, "us-east-1");
+            let mut headers = HeaderMap::new();
+            headers.insert("host", HeaderValue::from_static("example.amazonaws.com"));
+            if let Ok(a) = HeaderValue::from_str(&auth) { headers.insert("authorization", a); }
+            if let Ok(d) = HeaderValue::from_str(&date) { headers.insert("x-amz-date", d); }
+            if let Some(Ok(t)) = token.as_deref().map(HeaderValue::from_str) { headers.insert("x-amz-security-token", t); }
+            let req = RequestParts { method: "GET", path: "/token", query: Some(&query), headers: &headers, body: &[] };
+            prop_assert!(v.verify(&req, UnixTime(1_440_938_160)).is_err());
+        }
+    }
+}
