@@ -1,0 +1,214 @@
+//! `iamjwt-loadgen`: raw baseline, gateway load at several concurrencies, and soak, against a fresh local issuer.
+//! Prints a table and (for `bench`) writes `target/bench/results.json` (merging what is already there).
+
+use clap::{Parser, Subcommand};
+use iamjwt_bench::load::{self, LoadConfig};
+use iamjwt_bench::server::{Server, iamjwt_bin};
+use iamjwt_bench::soak::{self, SoakConfig};
+use iamjwt_bench::{Error, baseline};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "iamjwt-loadgen", about = "Measure the local issuer")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Raw single-core sign rate, then gateway load at each concurrency for each algorithm.
+    Bench {
+        #[arg(long, default_value = "1,16,64", value_delimiter = ',')]
+        concurrency: Vec<usize>,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value = "target/bench/results.json")]
+        out: PathBuf,
+    },
+    /// Adds criterion's results (mean ns per id) to the results file and prints them.
+    CollectMicro {
+        #[arg(long, default_value = "target/criterion")]
+        criterion: PathBuf,
+        #[arg(long, default_value = "target/bench/results.json")]
+        out: PathBuf,
+    },
+    /// Sustained load with a rotation in the middle; fails on any error, unverifiable token or memory growth.
+    Soak {
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
+}
+
+const HEADER: &str = "alg    conc   tokens/s    p50 ms    p99 ms    max ms  errors of raw×cores";
+
+fn row(r: &load::LoadResult, ratio: Option<f64>) -> String {
+    format!(
+        "{:<6} {:>4} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7} {}",
+        r.alg,
+        r.concurrency,
+        r.tokens_per_s,
+        r.p50_ms,
+        r.p99_ms,
+        r.max_ms,
+        r.errors,
+        ratio
+            .map(|x| format!("{:>6.0}%", x * 100.0))
+            .unwrap_or_default()
+    )
+}
+
+async fn bench(concurrency: Vec<usize>, seconds: u64, out: PathBuf) -> Result<(), Error> {
+    let base = tokio::task::spawn_blocking(|| baseline::measure(Duration::from_secs(3)))
+        .await
+        .map_err(|e| Error::Failed(e.to_string()))??;
+    println!(
+        "raw single-core sign rate: ES256 {:.0}/s, RS256 {:.0}/s ({} cores)",
+        base.es256_sign_per_s, base.rs256_sign_per_s, base.cores
+    );
+    let server = Server::start(&iamjwt_bin()?)?;
+    println!("{HEADER}");
+    let mut results = Vec::new();
+    for alg in ["ES256", "RS256"] {
+        let raw = if alg == "ES256" {
+            base.es256_sign_per_s
+        } else {
+            base.rs256_sign_per_s
+        } * base.cores as f64;
+        for &c in &concurrency {
+            let cfg = LoadConfig {
+                url: server.url.clone(),
+                credentials: server.credentials(),
+                region: "us-east-1".into(),
+                alg: alg.into(),
+                concurrency: c,
+                duration: Duration::from_secs(seconds),
+                sample_every: 0,
+            };
+            let r = load::run(&cfg).await?;
+            let ratio = r.tokens_per_s / raw;
+            println!("{}", row(&r, Some(ratio)));
+            let mut v = serde_json::to_value(&r).map_err(|e| Error::Failed(e.to_string()))?;
+            v["ratio_of_raw_times_cores"] = ratio.into();
+            results.push(v);
+        }
+    }
+    let mut doc = read_results(&out);
+    doc["baseline"] = serde_json::to_value(&base).map_err(|e| Error::Failed(e.to_string()))?;
+    doc["gateway"] = serde_json::Value::Array(results);
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Setup(e.to_string()))?;
+    }
+    std::fs::write(&out, serde_json::to_vec_pretty(&doc).unwrap_or_default())
+        .map_err(|e| Error::Setup(e.to_string()))?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+fn read_results(out: &std::path::Path) -> serde_json::Value {
+    std::fs::read(out)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_else(|| serde_json::json!({}))
+}
+
+fn write_results(out: &std::path::Path, doc: &serde_json::Value) -> Result<(), Error> {
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Setup(e.to_string()))?;
+    }
+    std::fs::write(out, serde_json::to_vec_pretty(doc).unwrap_or_default())
+        .map_err(|e| Error::Setup(e.to_string()))
+}
+
+/// `target/criterion/<group>/<id>/new/estimates.json` → `{"group/id": mean_ns}`.
+fn collect_micro(criterion: PathBuf, out: PathBuf) -> Result<(), Error> {
+    let mut micro = serde_json::Map::new();
+    let groups = std::fs::read_dir(&criterion)
+        .map_err(|e| Error::Setup(format!("{}: {e}", criterion.display())))?;
+    for group in groups.flatten() {
+        let Ok(ids) = std::fs::read_dir(group.path()) else {
+            continue;
+        };
+        for id in ids.flatten() {
+            let est = id.path().join("new/estimates.json");
+            let Some(v) = std::fs::read(&est)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            else {
+                continue;
+            };
+            if let Some(mean) = v["mean"]["point_estimate"].as_f64() {
+                let key = format!(
+                    "{}/{}",
+                    group.file_name().to_string_lossy(),
+                    id.file_name().to_string_lossy()
+                );
+                micro.insert(key, mean.into());
+            }
+        }
+    }
+    if micro.is_empty() {
+        return Err(Error::Setup(format!(
+            "no criterion results under {}",
+            criterion.display()
+        )));
+    }
+    println!("{:<40} {:>12}", "micro benchmark", "mean");
+    for (k, v) in &micro {
+        let ns = v.as_f64().unwrap_or_default();
+        let shown = if ns >= 1e6 {
+            format!("{:.2} ms", ns / 1e6)
+        } else {
+            format!("{:.2} µs", ns / 1e3)
+        };
+        println!("{k:<40} {shown:>12}");
+    }
+    let mut doc = read_results(&out);
+    doc["micro_mean_ns"] = serde_json::Value::Object(micro);
+    write_results(&out, &doc)
+}
+
+async fn run_soak(seconds: u64, concurrency: usize) -> Result<(), Error> {
+    let server = Server::start(&iamjwt_bin()?)?;
+    let cfg = SoakConfig {
+        duration: Duration::from_secs(seconds),
+        concurrency,
+        rss_tolerance: 0.10,
+    };
+    let r = soak::run(&server, &cfg).await?;
+    println!("{}", row(&r.es256, None));
+    println!("{}", row(&r.rs256, None));
+    println!(
+        "soak ok: {} sampled tokens verified across {} keys; RSS {} KiB after warm-up, {} KiB at the end",
+        r.verified, r.kids_seen, r.rss_after_warmup_kib, r.rss_end_kib
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Bench {
+            concurrency,
+            seconds,
+            out,
+        } => bench(concurrency, seconds, out).await,
+        Cmd::Soak {
+            seconds,
+            concurrency,
+        } => run_soak(seconds, concurrency).await,
+        Cmd::CollectMicro { criterion, out } => collect_micro(criterion, out),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
