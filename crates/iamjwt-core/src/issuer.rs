@@ -176,17 +176,8 @@ mod tests {
             Some(j) => AudiencePolicy::from_json(default, j, 3600).unwrap(),
             None => AudiencePolicy::default_only(default),
         };
-        let ip = IssuePolicy {
-            issuer: "https://id.example.com".into(),
-            policy,
-            algorithms: vec![Algorithm::ES256],
-            default_algorithm: Algorithm::ES256,
-            default_duration: 900,
-            max_duration: 3600,
-            nbf_skew: 30,
-            allow_root: false,
-            session_tags: false,
-        };
+        let ip =
+            crate::testing::issue_policy("https://id.example.com", policy, &[Algorithm::ES256]);
         (Issuer::new(ip, Arc::new(signer)), jwk)
     }
 

@@ -395,3 +395,23 @@ impl Signer for TestSigner {
         }
     }
 }
+
+/// Issuing rules for tests: the given issuer, policy and algorithms (the first is the default), 900 s default and
+/// 3600 s maximum lifetime, 30 s `nbf` skew, no root, no session tags.
+pub fn issue_policy(
+    issuer: &str,
+    policy: crate::policy::AudiencePolicy,
+    algorithms: &[Algorithm],
+) -> crate::issuer::IssuePolicy {
+    crate::issuer::IssuePolicy {
+        issuer: issuer.to_owned(),
+        policy,
+        algorithms: algorithms.to_vec(),
+        default_algorithm: algorithms.first().copied().unwrap_or(Algorithm::RS256),
+        default_duration: 900,
+        max_duration: 3600,
+        nbf_skew: 30,
+        allow_root: false,
+        session_tags: false,
+    }
+}

@@ -21,7 +21,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use iamjwt_core::claims::{Claims, Jti, Lifetime};
 use iamjwt_core::discovery::{DiscoveryDocument, IssuerDocuments};
 use iamjwt_core::identity::{Caller, CallerFields};
-use iamjwt_core::issuer::{IssuePolicy, Issuer};
+use iamjwt_core::issuer::Issuer;
 use iamjwt_core::jws::{self, Header};
 use iamjwt_core::policy::AudiencePolicy;
 use iamjwt_core::ports::{KeyStore as _, Signer, SigningKey};
@@ -77,17 +77,7 @@ fn handler(signer: Arc<dyn Signer>) -> TokenHandler {
     )
     .unwrap();
     TokenHandler::new(Issuer::new(
-        IssuePolicy {
-            issuer: ISSUER.into(),
-            policy,
-            algorithms: vec![Algorithm::ES256],
-            default_algorithm: Algorithm::ES256,
-            default_duration: 900,
-            max_duration: 3600,
-            nbf_skew: 30,
-            allow_root: false,
-            session_tags: false,
-        },
+        iamjwt_core::testing::issue_policy(ISSUER, policy, &[Algorithm::ES256]),
         signer,
     ))
 }

@@ -56,15 +56,12 @@ async fn issue(conf: &aws_config::SdkConfig, alg: Algorithm) -> String {
     // A fresh signer each time: no cached key from before a rotation.
     let signer = KmsSigner::new(iamjwt_aws::sdk::kms(conf), PREFIX, Duration::from_secs(300));
     let policy = IssuePolicy {
-        issuer: ISSUER.into(),
-        policy: AudiencePolicy::default_only(Audience::parse("sts.amazonaws.com").unwrap()),
-        algorithms: ALGS.to_vec(),
         default_algorithm: alg,
-        default_duration: 900,
-        max_duration: 3600,
-        nbf_skew: 30,
-        allow_root: false,
-        session_tags: false,
+        ..iamjwt_core::testing::issue_policy(
+            ISSUER,
+            AudiencePolicy::default_only(Audience::parse("sts.amazonaws.com").unwrap()),
+            &ALGS,
+        )
     };
     let caller = Caller {
         principal: Principal::parse("arn:aws:sts::111122223333:assumed-role/r/s1").unwrap(),

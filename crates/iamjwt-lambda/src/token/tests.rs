@@ -1,5 +1,4 @@
 use super::*;
-use iamjwt_core::issuer::IssuePolicy;
 use iamjwt_core::jwk::PublicJwk;
 use iamjwt_core::policy::AudiencePolicy;
 use iamjwt_core::testing::TestSigner;
@@ -62,17 +61,8 @@ fn handler(fail: Option<PortErrorKind>) -> (TokenHandler, PublicJwk) {
         3600,
     )
     .unwrap();
-    let ip = IssuePolicy {
-        issuer: "https://id.example.com".into(),
-        policy,
-        algorithms: vec![Algorithm::ES256],
-        default_algorithm: Algorithm::ES256,
-        default_duration: 900,
-        max_duration: 3600,
-        nbf_skew: 30,
-        allow_root: false,
-        session_tags: false,
-    };
+    let ip =
+        iamjwt_core::testing::issue_policy("https://id.example.com", policy, &[Algorithm::ES256]);
     (TokenHandler::new(Issuer::new(ip, Arc::new(signer))), jwk)
 }
 
