@@ -26,8 +26,8 @@ build: ## Build every crate (debug)
 test: venv lint test-rust test-cdk ## Everything CI runs: fmt, clippy, unit/adapter/moto tests, end-to-end + interop, CDK checks
 
 test-rust: venv
-	$(CARGO) build -p iamjwt-cli
-	IAMJWT_BIN=$(TARGET_DIR)/debug/iamjwt IAMJWT_VENV=$(CURDIR)/$(VENV) $(CARGO) test --workspace
+	$(CARGO) build -p iamjwt-cli -p iamjwt-lambda
+	IAMJWT_BIN=$(TARGET_DIR)/debug/iamjwt IAMJWT_TOKEN_BIN=$(TARGET_DIR)/debug/token IAMJWT_VENV=$(CURDIR)/$(VENV) $(CARGO) test --workspace
 
 test-cdk: venv ## CDK: tsc, jest, cdk-nag, offline synth, cfn-lint, ASL validation, the workflow run in moto
 	VENV=$(CURDIR)/$(VENV) cdk/check.sh
@@ -46,16 +46,21 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-bench: ## Benchmarks (release): criterion micro benches, raw sign baseline, gateway load c=1/16/64; target/bench/results.json
-	$(CARGO) build --release -p iamjwt-cli -p iamjwt-bench
+BENCH_OUT = $(TARGET_DIR)/bench/results.json
+LOADGEN   = IAMJWT_BIN=$(TARGET_DIR)/release/iamjwt IAMJWT_VENV=$(CURDIR)/$(VENV) $(TARGET_DIR)/release/iamjwt-loadgen
+
+bench: venv ## Benchmarks (release): micro, raw baseline, gateway load, KMS path (moto), cold starts; target/bench/results.json
+	$(CARGO) build --release -p iamjwt-cli -p iamjwt-bench -p iamjwt-lambda
 	$(CARGO) bench -p iamjwt-lambda --bench handler
 	$(CARGO) bench -p iamjwt-local --bench crypto
-	IAMJWT_BIN=$(TARGET_DIR)/release/iamjwt $(TARGET_DIR)/release/iamjwt-loadgen bench --seconds $(or $(BENCH_SECONDS),20) --out $(TARGET_DIR)/bench/results.json
-	$(TARGET_DIR)/release/iamjwt-loadgen collect-micro --criterion $(TARGET_DIR)/criterion --out $(TARGET_DIR)/bench/results.json
+	$(LOADGEN) bench --seconds $(or $(BENCH_SECONDS),20) --out $(BENCH_OUT)
+	$(LOADGEN) kms --tokens 1000 --out $(BENCH_OUT)
+	$(LOADGEN) cold-start --runs 20 --token-bin $(TARGET_DIR)/release/token --lambda-dir $(CURDIR)/target/lambda --out $(BENCH_OUT)
+	$(LOADGEN) collect-micro --criterion $(TARGET_DIR)/criterion --out $(BENCH_OUT)
 
 soak: ## 60 s at concurrency 64 with a rotation in the middle (release): 0 errors, tokens verify, RSS within 10 %
 	$(CARGO) build --release -p iamjwt-cli -p iamjwt-bench
-	IAMJWT_BIN=$(TARGET_DIR)/release/iamjwt $(TARGET_DIR)/release/iamjwt-loadgen soak --seconds 60 --concurrency 64
+	$(LOADGEN) soak --seconds 60 --concurrency 64
 
 lambdas: venv-lambda ## Build the token and rotate Lambdas (provided.al2023, arm64) into target/lambda/ and print zip sizes
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/build-lambdas.sh

@@ -1,11 +1,17 @@
-//! Measuring the local issuer: a load generator with pre-signed SigV4 requests, the raw signing baseline it is
-//! judged against, and a soak run with a rotation in the middle. Used by `make bench`, `make soak` and (short
-//! soak) `make test`.
+//! Measuring iamjwt: a load generator with pre-signed SigV4 requests against the local issuer, the raw signing
+//! baseline it is judged against, a soak run with a rotation in the middle, the KMS path against moto, and cold
+//! starts (the `token` Lambda under a loopback Runtime API, `iamjwt serve`). Used by `make bench`, `make soak`
+//! and (short soak) `make test`.
 
 pub mod baseline;
+pub mod kms_path;
+pub mod lambda_init;
 pub mod load;
+pub mod moto;
+pub mod serve_start;
 pub mod server;
 pub mod soak;
+pub mod stats;
 
 /// Errors from a measurement run: one line each.
 #[derive(Debug, thiserror::Error)]

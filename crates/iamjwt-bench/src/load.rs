@@ -42,12 +42,12 @@ pub struct LoadResult {
 
 type HttpClient = Client<HttpConnector, Empty<Bytes>>;
 
-struct Template {
+pub(crate) struct Template {
     uri: http::Uri,
     headers: http::HeaderMap,
 }
 
-fn sign(cfg: &LoadConfig) -> Result<Arc<Template>, Error> {
+pub(crate) fn sign(cfg: &LoadConfig) -> Result<Arc<Template>, Error> {
     let uri: http::Uri = format!("{}/token?alg={}", cfg.url, cfg.alg)
         .parse()
         .map_err(|e| Error::Setup(format!("{e}")))?;
@@ -64,6 +64,27 @@ fn sign(cfg: &LoadConfig) -> Result<Arc<Template>, Error> {
         uri,
         headers: req.headers().clone(),
     }))
+}
+
+/// One signed `GET /token` on a new connection: the status and body.
+pub async fn fetch_once(cfg: &LoadConfig) -> Result<(http::StatusCode, Bytes), Error> {
+    let template = sign(cfg)?;
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let mut req = http::Request::new(Empty::<Bytes>::new());
+    *req.uri_mut() = template.uri.clone();
+    *req.headers_mut() = template.headers.clone();
+    let resp = client
+        .request(req)
+        .await
+        .map_err(|e| Error::Http(e.to_string()))?;
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| Error::Http(e.to_string()))?
+        .to_bytes();
+    Ok((status, body))
 }
 
 #[derive(Default)]

@@ -4,6 +4,7 @@ use crate::Error;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A running local issuer; killed on drop.
@@ -13,13 +14,20 @@ pub struct Server {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub session_token: String,
-    pub state: tempfile::TempDir,
+    /// Shared so a restarted server ([`Server::start_in`]) can find the same keys.
+    pub state: Arc<tempfile::TempDir>,
     pub bin: PathBuf,
 }
 
 impl Server {
+    /// Starts with a fresh state directory (new keys).
     pub fn start(bin: &Path) -> Result<Self, Error> {
         let state = tempfile::tempdir().map_err(|e| Error::Setup(e.to_string()))?;
+        Self::start_in(bin, Arc::new(state))
+    }
+
+    /// Starts on an existing state directory; returns once the banner (address, dev credentials) is printed.
+    pub fn start_in(bin: &Path, state: Arc<tempfile::TempDir>) -> Result<Self, Error> {
         let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
             .arg(state.path())

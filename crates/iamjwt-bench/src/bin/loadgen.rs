@@ -3,9 +3,11 @@
 
 use clap::{Parser, Subcommand};
 use iamjwt_bench::load::{self, LoadConfig};
+use iamjwt_bench::moto::Moto;
 use iamjwt_bench::server::{Server, iamjwt_bin};
 use iamjwt_bench::soak::{self, SoakConfig};
 use iamjwt_bench::{Error, baseline};
+use iamjwt_bench::{kms_path, lambda_init, serve_start};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -32,6 +34,26 @@ enum Cmd {
     CollectMicro {
         #[arg(long, default_value = "target/criterion")]
         criterion: PathBuf,
+        #[arg(long, default_value = "target/bench/results.json")]
+        out: PathBuf,
+    },
+    /// The token handler with the KMS signer against moto: KMS requests per warm token, handler time minus KMS.
+    Kms {
+        #[arg(long, default_value_t = 1000)]
+        tokens: u64,
+        #[arg(long, default_value = "target/bench/results.json")]
+        out: PathBuf,
+    },
+    /// Cold starts: the `token` Lambda binary under a loopback Runtime API (against moto), `iamjwt serve` start →
+    /// first token, and the Lambda zip sizes left by `make lambdas`.
+    ColdStart {
+        /// The `token` Lambda binary (default: `token` beside this executable).
+        #[arg(long)]
+        token_bin: Option<PathBuf>,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        #[arg(long, default_value = "target/lambda")]
+        lambda_dir: PathBuf,
         #[arg(long, default_value = "target/bench/results.json")]
         out: PathBuf,
     },
@@ -100,11 +122,7 @@ async fn bench(concurrency: Vec<usize>, seconds: u64, out: PathBuf) -> Result<()
     let mut doc = read_results(&out);
     doc["baseline"] = serde_json::to_value(&base).map_err(|e| Error::Failed(e.to_string()))?;
     doc["gateway"] = serde_json::Value::Array(results);
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Setup(e.to_string()))?;
-    }
-    std::fs::write(&out, serde_json::to_vec_pretty(&doc).unwrap_or_default())
-        .map_err(|e| Error::Setup(e.to_string()))?;
+    write_results(&out, &doc)?;
     println!("wrote {}", out.display());
     Ok(())
 }
@@ -172,6 +190,100 @@ fn collect_micro(criterion: PathBuf, out: PathBuf) -> Result<(), Error> {
     write_results(&out, &doc)
 }
 
+fn to_json(v: &impl serde::Serialize) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(v).map_err(|e| Error::Failed(e.to_string()))
+}
+
+async fn kms(tokens: u64, out: PathBuf) -> Result<(), Error> {
+    let moto = Moto::start()?;
+    moto.with_keys().await?;
+    let results = kms_path::run(&moto, tokens).await?;
+    println!(
+        "{:<6} {:>6} {:>13} {:>12} {:>12} {:>12} {:>12}",
+        "alg", "tokens", "KMS req/token", "handler p50", "KMS rt p50", "own p50 ms", "own p99 ms"
+    );
+    for r in &results {
+        println!(
+            "{:<6} {:>6} {:>13.3} {:>12.3} {:>12.3} {:>12.3} {:>12.3}",
+            r.alg,
+            r.tokens,
+            r.kms_requests_per_token,
+            r.handler_ms.p50,
+            r.kms_round_trip_ms.p50,
+            r.own_ms.p50,
+            r.own_ms.p99
+        );
+    }
+    let mut doc = read_results(&out);
+    doc["kms_path"] = to_json(&results)?;
+    write_results(&out, &doc)?;
+    match results.iter().find(|r| r.kms_requests_per_token != 1.0) {
+        Some(r) => Err(Error::Failed(format!(
+            "{}: {} KMS requests per warm token, expected exactly 1",
+            r.alg, r.kms_requests_per_token
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn zip_sizes(dir: &std::path::Path) -> serde_json::Value {
+    let mut sizes = serde_json::Map::new();
+    for f in ["token", "rotate"] {
+        let path = dir.join(format!("{f}.zip"));
+        if let Ok(m) = std::fs::metadata(&path) {
+            println!("{:<40} {:>9.2} MB", path.display(), m.len() as f64 / 1e6);
+            sizes.insert(f.to_owned(), m.len().into());
+        } else {
+            println!("{:<40} not built (run `make lambdas`)", path.display());
+        }
+    }
+    serde_json::Value::Object(sizes)
+}
+
+async fn cold_start(
+    token_bin: Option<PathBuf>,
+    runs: usize,
+    lambda_dir: PathBuf,
+    out: PathBuf,
+) -> Result<(), Error> {
+    let token_bin = match token_bin {
+        Some(p) => p,
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(|d| d.join("token")))
+            .filter(|p| p.is_file())
+            .ok_or_else(|| Error::Setup("token binary not found: pass --token-bin".into()))?,
+    };
+    let moto = Moto::start()?;
+    moto.with_keys().await?;
+    let lambda = lambda_init::run(&token_bin, &moto, runs).await?;
+    let serve = serve_start::run(&iamjwt_bin()?, runs.div_ceil(4)).await?;
+    println!(
+        "{:<44} {:>9} {:>9} {:>9}",
+        "cold start (ms)", "p50", "p99", "max"
+    );
+    let line = |name: &str, s: &iamjwt_bench::stats::Summary| {
+        println!("{name:<44} {:>9.1} {:>9.1} {:>9.1}", s.p50, s.p99, s.max);
+    };
+    line("token Lambda init (start → first poll)", &lambda.init_ms);
+    line("token Lambda start → first token", &lambda.first_token_ms);
+    line(
+        "iamjwt serve → first token, new state",
+        &serve.fresh_state_ms,
+    );
+    line(
+        "iamjwt serve → first token, existing state",
+        &serve.existing_state_ms,
+    );
+    let mut doc = read_results(&out);
+    doc["cold_start"] = serde_json::json!({
+        "token_lambda": to_json(&lambda)?,
+        "serve": to_json(&serve)?,
+        "lambda_zip_bytes": zip_sizes(&lambda_dir),
+    });
+    write_results(&out, &doc)
+}
+
 async fn run_soak(seconds: u64, concurrency: usize) -> Result<(), Error> {
     let server = Server::start(&iamjwt_bin()?)?;
     let cfg = SoakConfig {
@@ -203,6 +315,13 @@ async fn main() -> ExitCode {
             concurrency,
         } => run_soak(seconds, concurrency).await,
         Cmd::CollectMicro { criterion, out } => collect_micro(criterion, out),
+        Cmd::Kms { tokens, out } => kms(tokens, out).await,
+        Cmd::ColdStart {
+            token_bin,
+            runs,
+            lambda_dir,
+            out,
+        } => cold_start(token_bin, runs, lambda_dir, out).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
