@@ -9,6 +9,7 @@
 use crate::error::Error;
 use crate::fsutil::{read_optional, write_atomic};
 use crate::layout;
+use crate::signpool::SignPool;
 use async_trait::async_trait;
 use iamjwt_core::jwk::PublicJwk;
 use iamjwt_core::ports::{KeyMark, KeyStore, Signer, SigningKey};
@@ -313,7 +314,8 @@ pub struct SoftKey {
     alg: Algorithm,
     kid: Kid,
     id: KeyId,
-    material: Material,
+    material: Arc<Material>,
+    pool: SignPool,
 }
 
 #[async_trait]
@@ -325,7 +327,12 @@ impl SigningKey for SoftKey {
         &self.kid
     }
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, PortError> {
-        self.material.sign(signing_input).map_err(port)
+        let material = self.material.clone();
+        let input = signing_input.to_vec();
+        match self.pool.run(move || material.sign(&input)).await {
+            Some(signed) => signed.map_err(port),
+            None => Err(PortError::other(format!("{} signing failed", self.alg))),
+        }
     }
 }
 
@@ -338,10 +345,11 @@ struct Loaded {
     keys: BTreeMap<Algorithm, Arc<SoftKey>>,
 }
 
-/// The signing port over the state directory: current keys held in memory.
+/// The signing port over the state directory: current keys held in memory, signatures made on a [`SignPool`].
 pub struct SoftSigner {
     state: PathBuf,
     refresh: Duration,
+    pool: SignPool,
     cache: RwLock<Arc<Loaded>>,
     refreshing: Mutex<()>,
 }
@@ -355,16 +363,18 @@ impl SoftSigner {
     /// Loads the current keys now (fails if the state file is unreadable).
     pub fn open(state_dir: impl Into<PathBuf>, refresh: Duration) -> Result<Self, Error> {
         let state = state_dir.into();
-        let loaded = Self::load(&state, None)?;
+        let pool = SignPool::per_core();
+        let loaded = Self::load(&state, &pool, None)?;
         Ok(Self {
             state,
             refresh,
+            pool,
             cache: RwLock::new(Arc::new(loaded)),
             refreshing: Mutex::new(()),
         })
     }
 
-    fn load(state: &Path, previous: Option<&Loaded>) -> Result<Loaded, Error> {
+    fn load(state: &Path, pool: &SignPool, previous: Option<&Loaded>) -> Result<Loaded, Error> {
         let stamp = stamp(&layout::key_state_file(state));
         let file = read_key_file(state)?;
         let mut keys = BTreeMap::new();
@@ -401,7 +411,8 @@ impl SoftSigner {
                     alg: *alg,
                     kid,
                     id: id.clone(),
-                    material,
+                    material: Arc::new(material),
+                    pool: pool.clone(),
                 }),
             );
         }
@@ -435,7 +446,7 @@ impl SoftSigner {
                 keys: old.keys.clone(),
             }
         } else {
-            Self::load(&self.state, Some(&old))?
+            Self::load(&self.state, &self.pool, Some(&old))?
         };
         *self
             .cache
