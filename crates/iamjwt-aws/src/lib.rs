@@ -15,6 +15,8 @@ pub mod kms;
 pub mod s3;
 pub mod sdk;
 pub mod sfn;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::Error;
 

@@ -4,74 +4,17 @@
 use crate::Error;
 use crate::moto::{self, Moto};
 use crate::stats::Summary;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
-};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use iamjwt_aws::kms::KmsSigner;
+use iamjwt_aws::testing::WireMeter;
 use iamjwt_core::issuer::{IssuePolicy, Issuer};
 use iamjwt_core::{Algorithm, UnixTime};
 use iamjwt_lambda::token::TokenHandler;
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// An API Gateway REST proxy event for an assumed-role caller, as the `token` Lambda receives it.
 pub const EVENT: &str = include_str!("../../../tests/fixtures/events/assumed-role.json");
-
-/// Counts wire requests and sums the time each spends between transmit and the response arriving.
-#[derive(Debug, Default, Clone)]
-struct WireMeter {
-    requests: Arc<AtomicU64>,
-    wire_ns: Arc<AtomicU64>,
-    sent_at: Arc<Mutex<Option<Instant>>>,
-}
-
-impl WireMeter {
-    fn take(&self) -> (u64, Duration) {
-        (
-            self.requests.swap(0, Ordering::SeqCst),
-            Duration::from_nanos(self.wire_ns.swap(0, Ordering::SeqCst)),
-        )
-    }
-}
-
-impl Intercept for WireMeter {
-    fn name(&self) -> &'static str {
-        "WireMeter"
-    }
-    fn read_before_transmit(
-        &self,
-        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        *self.sent_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
-        Ok(())
-    }
-    fn read_before_deserialization(
-        &self,
-        _ctx: &BeforeDeserializationInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(sent) = self
-            .sent_at
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            let ns = u64::try_from(sent.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            self.wire_ns.fetch_add(ns, Ordering::SeqCst);
-        }
-        Ok(())
-    }
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct KmsPathResult {
@@ -99,14 +42,10 @@ fn request(alg: Algorithm) -> Result<lambda_http::Request, Error> {
 
 /// Issues `tokens` tokens per algorithm one after another through [`TokenHandler`] with a [`KmsSigner`].
 pub async fn run(moto: &Moto, tokens: u64) -> Result<Vec<KmsPathResult>, Error> {
-    let conf = moto.config().await;
+    let conf = moto::config(moto).await;
     let settings = moto::settings()?;
     let meter = WireMeter::default();
-    let kms = aws_sdk_kms::Client::from_conf(
-        aws_sdk_kms::config::Builder::from(&conf)
-            .interceptor(meter.clone())
-            .build(),
-    );
+    let kms = meter.kms(&conf);
     let signer = Arc::new(KmsSigner::new(kms, moto::PREFIX, Duration::from_secs(300)));
     signer
         .warm(&settings.algorithms)

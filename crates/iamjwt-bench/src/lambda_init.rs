@@ -169,7 +169,7 @@ pub async fn invoke_once(bin: &Path, moto: &Moto) -> Result<Invocation, Error> {
     })
 }
 
-/// `runs` cold starts of the `token` binary against moto (keys already made by [`Moto::with_keys`]).
+/// `runs` cold starts of the `token` binary against moto (keys already made by [`crate::moto::with_keys`]).
 pub async fn run(bin: &Path, moto: &Moto, runs: usize) -> Result<LambdaInit, Error> {
     let (mut init, mut first) = (Vec::new(), Vec::new());
     for _ in 0..runs {

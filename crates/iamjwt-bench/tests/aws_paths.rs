@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use base64::Engine as _;
-use iamjwt_bench::moto::Moto;
+use iamjwt_bench::moto;
 use iamjwt_bench::{kms_path, lambda_init};
 use std::path::PathBuf;
 
@@ -23,8 +23,8 @@ fn token_bin() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_lambda_under_the_runtime_api_and_the_kms_meter() {
-    let moto = Moto::start().unwrap();
-    moto.with_keys().await.unwrap();
+    let moto = moto::start().unwrap();
+    moto::with_keys(&moto).await.unwrap();
 
     let inv = lambda_init::invoke_once(&token_bin(), &moto)
         .await

@@ -52,8 +52,8 @@ fn settings() -> Settings {
 
 #[tokio::test]
 async fn fixture_events_signed_by_kms_with_one_call_per_warm_token() {
-    let moto = Moto::start();
-    let conf = moto.with_bucket().await;
+    let moto = moto();
+    let conf = with_bucket(&moto).await;
     let s = settings();
     let store = KmsKeyStore::new(iamjwt_aws::sdk::kms(&conf), PREFIX, 7);
     let publisher = S3Publisher::new(iamjwt_aws::sdk::s3(&conf), BUCKET, 3600);
@@ -73,7 +73,7 @@ async fn fixture_events_signed_by_kms_with_one_call_per_warm_token() {
     let signer = Arc::new(KmsSigner::new(kms, PREFIX, Duration::from_secs(300)));
     signer.warm(&s.algorithms).await.unwrap();
     assert_eq!(
-        counter.get(),
+        counter.requests(),
         4,
         "cold start: DescribeKey + GetPublicKey per algorithm"
     );
@@ -111,7 +111,7 @@ async fn fixture_events_signed_by_kms_with_one_call_per_warm_token() {
                 )
                 .await;
             assert_eq!(
-                counter.get(),
+                counter.requests(),
                 1,
                 "{name} {alg}: exactly one KMS request per warm token"
             );

@@ -115,8 +115,8 @@ async fn key_state(conf: &aws_config::SdkConfig, key_id: &str) -> aws_sdk_kms::t
 
 #[tokio::test]
 async fn full_lifecycle_against_kms_and_s3() {
-    let moto = Moto::start();
-    let conf = moto.with_bucket().await;
+    let moto = moto();
+    let conf = with_bucket(&moto).await;
     let h = harness(&conf);
     let t0 = UnixTime::from_system_time(std::time::SystemTime::now());
 
@@ -238,8 +238,8 @@ async fn full_lifecycle_against_kms_and_s3() {
 
 #[tokio::test]
 async fn crash_after_every_call_then_resume() {
-    let moto = Moto::start();
-    let conf = moto.with_bucket().await;
+    let moto = moto();
+    let conf = with_bucket(&moto).await;
     let t0 = UnixTime(1_795_000_000);
     let t1 = t0.plus(86_400);
     // Count the mutations of one rotation.
@@ -254,7 +254,7 @@ async fn crash_after_every_call_then_resume() {
         for mode in [FaultMode::Before, FaultMode::After] {
             // A fresh emulator state per case.
             reqwest_reset(&moto.endpoint);
-            let conf = moto.with_bucket().await;
+            let conf = with_bucket(&moto).await;
             let h = harness(&conf);
             run(&h, t0).await.unwrap();
             h.fail_at(n, mode);

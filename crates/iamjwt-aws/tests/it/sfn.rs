@@ -39,8 +39,8 @@ async fn machine(
 
 #[tokio::test]
 async fn refuses_while_another_execution_runs() {
-    let moto = Moto::start();
-    let conf = moto.config().await;
+    let moto = moto();
+    let conf = moto.config(REGION).await;
     // Without execute mode moto leaves executions RUNNING.
     let arn = machine(
         &conf,
@@ -67,13 +67,13 @@ async fn refuses_while_another_execution_runs() {
 
 #[tokio::test]
 async fn follows_to_success_and_reports_the_failed_state() {
-    let moto = Moto::start();
+    let moto = moto();
     post(
         &moto.endpoint,
         "/moto-api/config",
         r#"{"stepfunctions": {"execute_state_machine": true}}"#,
     );
-    let conf = moto.config().await;
+    let conf = moto.config(REGION).await;
     let ok = machine(
         &conf,
         "ok",

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use iamjwt_bench::load::{self, LoadConfig};
-use iamjwt_bench::moto::Moto;
+use iamjwt_bench::moto;
 use iamjwt_bench::server::{Server, iamjwt_bin};
 use iamjwt_bench::soak::{self, SoakConfig};
 use iamjwt_bench::{Error, baseline};
@@ -195,8 +195,8 @@ fn to_json(v: &impl serde::Serialize) -> Result<serde_json::Value, Error> {
 }
 
 async fn kms(tokens: u64, out: PathBuf) -> Result<(), Error> {
-    let moto = Moto::start()?;
-    moto.with_keys().await?;
+    let moto = moto::start()?;
+    moto::with_keys(&moto).await?;
     let results = kms_path::run(&moto, tokens).await?;
     println!(
         "{:<6} {:>6} {:>13} {:>12} {:>12} {:>12} {:>12}",
@@ -254,8 +254,8 @@ async fn cold_start(
             .filter(|p| p.is_file())
             .ok_or_else(|| Error::Setup("token binary not found: pass --token-bin".into()))?,
     };
-    let moto = Moto::start()?;
-    moto.with_keys().await?;
+    let moto = moto::start()?;
+    moto::with_keys(&moto).await?;
     let lambda = lambda_init::run(&token_bin, &moto, runs).await?;
     let serve = serve_start::run(&iamjwt_bin()?, runs.div_ceil(4)).await?;
     println!(
