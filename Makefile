@@ -11,7 +11,7 @@ CARGO       ?= cargo
 # Honour a shared CARGO_TARGET_DIR (CI caches, worktrees); binaries are looked up there.
 TARGET_DIR  ?= $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: help run build test test-rust test-cdk bench soak venv venv-lambda lambdas synth deploy fmt fmt-check lint clippy clean
+.PHONY: help run build test test-rust test-cdk bench soak fuzz venv venv-lambda lambdas synth deploy fmt fmt-check lint clippy clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ bench: venv ## Benchmarks (release): micro, raw baseline, gateway load, KMS path
 soak: ## 60 s at concurrency 64 with a rotation in the middle (release): 0 errors, tokens verify, RSS within 10 %
 	$(CARGO) build --release -p iamjwt-cli -p iamjwt-bench
 	$(LOADGEN) soak --seconds 60 --concurrency 64
+
+fuzz: ## Fuzz the parsers of untrusted input (cargo fuzz, FUZZ_SECONDS per target, default 60); docs/fuzzing.md
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) CARGO=$(CARGO) fuzz/run.sh
 
 lambdas: venv-lambda ## Build the token and rotate Lambdas (provided.al2023, arm64) into target/lambda/ and print zip sizes
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/build-lambdas.sh
