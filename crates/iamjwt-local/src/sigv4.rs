@@ -306,7 +306,19 @@ impl Verifier {
     }
 
     fn presented(&self, req: &RequestParts<'_>) -> Result<Presented, Error> {
-        let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
+        // aws-sigv4 writes its own X-Amz-Date and X-Amz-Security-Token (these values) into the canonical request,
+        // so a second value of either would go unsigned: at most one.
+        let header = |name: &str| -> Result<Option<&str>, Error> {
+            let mut values = req.headers.get_all(name).iter();
+            match (values.next(), values.next()) {
+                (None, _) => Ok(None),
+                (Some(v), None) => v
+                    .to_str()
+                    .map(Some)
+                    .map_err(|_| deny(format!("malformed {name} header"))),
+                (Some(_), Some(_)) => Err(deny(format!("repeated {name} header"))),
+            }
+        };
         if let Some(auth) = req.headers.get(http::header::AUTHORIZATION) {
             let auth = auth
                 .to_str()
@@ -319,10 +331,10 @@ impl Verifier {
                 service: a.service.to_owned(),
                 signed_headers: a.signed_headers.into_iter().map(str::to_owned).collect(),
                 signature: a.signature.to_owned(),
-                amz_date: header("x-amz-date")
+                amz_date: header("x-amz-date")?
                     .ok_or_else(|| deny("missing X-Amz-Date header"))?
                     .to_owned(),
-                security_token: header("x-amz-security-token").map(str::to_owned),
+                security_token: header("x-amz-security-token")?.map(str::to_owned),
                 presigned: None,
             });
         }
@@ -377,12 +389,14 @@ impl Verifier {
     ) -> Result<String, Error> {
         let mut headers: Vec<(&str, String)> = Vec::with_capacity(p.signed_headers.len());
         for name in &p.signed_headers {
-            let values: Vec<&str> = req
+            // A value that is not visible ASCII cannot be canonicalised; skipping it would leave it unsigned.
+            let values = req
                 .headers
                 .get_all(name.as_str())
                 .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect();
+                .map(|v| v.to_str())
+                .collect::<Result<Vec<&str>, _>>()
+                .map_err(|_| deny(format!("signed header {name} is not visible ASCII")))?;
             if values.is_empty() {
                 return Err(deny(format!("signed header {name} is missing")));
             }

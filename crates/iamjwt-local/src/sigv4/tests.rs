@@ -167,6 +167,70 @@ fn round_trip_header_and_presigned_with_session_token() {
     }
 }
 
+/// Found by the `sigv4` fuzz target (docs/fuzzing.md): aws-sigv4 writes its own `x-amz-date` and
+/// `x-amz-security-token` into the canonical request, and values that are not visible ASCII were skipped, so extra
+/// values of signed headers went unsigned and the request still verified.
+#[test]
+fn regression_fuzz_unsigned_values_of_signed_headers() {
+    let p = principal(
+        "ASIAEXAMPLE000000001",
+        "secretsecretsecretsecret",
+        Some("tok+en/=="),
+    );
+    let v = Verifier::new(Arc::new(Principals::new(vec![p]).unwrap()), "eu-west-1");
+    let creds = Credentials::new(
+        "ASIAEXAMPLE000000001",
+        "secretsecretsecretsecret",
+        Some("tok+en/==".into()),
+        None,
+        "t",
+    );
+    let uri: http::Uri = "http://127.0.0.1:8080/token?aud=a".parse().unwrap();
+    let t = UnixTime(1_795_457_700);
+    let opaque = HeaderValue::from_bytes(b"\x9f\xfe").unwrap();
+    for presign in [None, Some(Duration::from_secs(300))] {
+        let signed = sign_get(
+            &uri,
+            &creds,
+            "eu-west-1",
+            "execute-api",
+            t.to_system_time(),
+            presign,
+        )
+        .unwrap();
+        let (path, query) = parts_of(&signed);
+        let verify = |headers: &HeaderMap| {
+            v.verify(
+                &RequestParts {
+                    method: "GET",
+                    path: &path,
+                    query: query.as_deref(),
+                    headers,
+                    body: &[],
+                },
+                t,
+            )
+        };
+        assert!(verify(signed.headers()).is_ok(), "{presign:?}");
+        let mut extras = vec![("host", opaque.clone())];
+        if presign.is_none() {
+            extras.extend([
+                ("x-amz-date", HeaderValue::from_static("junk")),
+                ("x-amz-security-token", HeaderValue::from_static("other")),
+                ("x-amz-security-token", opaque.clone()),
+            ]);
+        }
+        for (name, value) in extras {
+            let mut headers = signed.headers().clone();
+            headers.append(name, value.clone());
+            assert!(
+                matches!(verify(&headers), Err(Error::Denied(_))),
+                "{presign:?}: extra {name} value {value:?}"
+            );
+        }
+    }
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;
