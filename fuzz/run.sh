@@ -51,7 +51,7 @@ for t in $targets; do
         failed=1
         tail -40 "$logs/$t.log"
         echo "FOUND in $t (exit $status): ${found:-see $logs/$t.log}"
-        result="FOUND: $(echo "$found" | xargs -r -n1 basename | tr '\n' ' ')"
+        result="FOUND (exit $status) $(echo "$found" | xargs -r -n1 basename | tr '\n' ' ')"
     else
         result="nothing"
     fi
