@@ -175,9 +175,9 @@ struct Original {
     /// Signed header names with their canonical values (SigV4 folds spaces).
     signed: Vec<(String, Vec<u8>)>,
     /// Decoded query pairs, sorted; presigned: without the `X-Amz-*` ones.
-    query: Vec<(String, String)>,
+    query: Pairs,
     /// Presigned: the decoded `X-Amz-*` pairs, sorted.
-    amz: Vec<(String, String)>,
+    amz: Pairs,
 }
 
 struct Harness {
@@ -381,11 +381,11 @@ fn build(d: &Draft) -> Option<Request> {
     })
 }
 
+/// Decoded query pairs.
+type Pairs = Vec<(String, String)>;
+
 /// Decoded pairs, sorted; presigned form separates the `X-Amz-*` ones, which the verifier takes apart.
-fn split_query(
-    query: Option<&str>,
-    presigned: bool,
-) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn split_query(query: Option<&str>, presigned: bool) -> (Pairs, Pairs) {
     let (mut rest, mut amz): (Vec<_>, Vec<_>) =
         form_urlencoded::parse(query.unwrap_or("").as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -556,7 +556,7 @@ fn check_accepted(req: &Request, now: UnixTime, h: &Harness, input: &Input) {
     assert!(in_window(presigned, now), "accepted at {now}: {input:?}");
     if presigned {
         // Unsigned `X-Amz-*` extras are ignored; the signing parameters must be the signed ones.
-        let signing: Vec<(String, String)> = amz
+        let signing: Pairs = amz
             .into_iter()
             .filter(|(k, _)| o.amz.iter().any(|(ok, _)| ok == k))
             .collect();
