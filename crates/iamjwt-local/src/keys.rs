@@ -9,7 +9,6 @@
 use crate::error::Error;
 use crate::fsutil::{read_optional, write_atomic};
 use crate::layout;
-use crate::signpool::SignPool;
 use async_trait::async_trait;
 use iamjwt_core::jwk::PublicJwk;
 use iamjwt_core::ports::{KeyMark, KeyStore, Signer, SigningKey};
@@ -314,8 +313,7 @@ pub struct SoftKey {
     alg: Algorithm,
     kid: Kid,
     id: KeyId,
-    material: Arc<Material>,
-    pool: SignPool,
+    material: Material,
 }
 
 #[async_trait]
@@ -327,12 +325,7 @@ impl SigningKey for SoftKey {
         &self.kid
     }
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, PortError> {
-        let material = self.material.clone();
-        let input = signing_input.to_vec();
-        match self.pool.run(move || material.sign(&input)).await {
-            Some(signed) => signed.map_err(port),
-            None => Err(PortError::other(format!("{} signing failed", self.alg))),
-        }
+        self.material.sign(signing_input).map_err(port)
     }
 }
 
@@ -345,11 +338,10 @@ struct Loaded {
     keys: BTreeMap<Algorithm, Arc<SoftKey>>,
 }
 
-/// The signing port over the state directory: current keys held in memory, signatures made on a [`SignPool`].
+/// The signing port over the state directory: current keys held in memory.
 pub struct SoftSigner {
     state: PathBuf,
     refresh: Duration,
-    pool: SignPool,
     cache: RwLock<Arc<Loaded>>,
     refreshing: Mutex<()>,
 }
@@ -363,18 +355,16 @@ impl SoftSigner {
     /// Loads the current keys now (fails if the state file is unreadable).
     pub fn open(state_dir: impl Into<PathBuf>, refresh: Duration) -> Result<Self, Error> {
         let state = state_dir.into();
-        let pool = SignPool::per_core();
-        let loaded = Self::load(&state, &pool, None)?;
+        let loaded = Self::load(&state, None)?;
         Ok(Self {
             state,
             refresh,
-            pool,
             cache: RwLock::new(Arc::new(loaded)),
             refreshing: Mutex::new(()),
         })
     }
 
-    fn load(state: &Path, pool: &SignPool, previous: Option<&Loaded>) -> Result<Loaded, Error> {
+    fn load(state: &Path, previous: Option<&Loaded>) -> Result<Loaded, Error> {
         let stamp = stamp(&layout::key_state_file(state));
         let file = read_key_file(state)?;
         let mut keys = BTreeMap::new();
@@ -411,8 +401,7 @@ impl SoftSigner {
                     alg: *alg,
                     kid,
                     id: id.clone(),
-                    material: Arc::new(material),
-                    pool: pool.clone(),
+                    material,
                 }),
             );
         }
@@ -446,7 +435,7 @@ impl SoftSigner {
                 keys: old.keys.clone(),
             }
         } else {
-            Self::load(&self.state, &self.pool, Some(&old))?
+            Self::load(&self.state, Some(&old))?
         };
         *self
             .cache

@@ -14,7 +14,6 @@ pub mod keys;
 pub mod principals;
 pub mod publisher;
 pub mod runner;
-pub mod signpool;
 pub mod sigv4;
 
 pub use error::Error;
