@@ -21,6 +21,8 @@ pub struct LoadConfig {
     pub duration: Duration,
     /// Keep every Nth successful token (0: none).
     pub sample_every: u64,
+    /// The server's pid, to account its CPU time (Linux `/proc`).
+    pub server_pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +36,10 @@ pub struct LoadResult {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// CPU time (user + system) per token of the server process and of this load generator, which share the
+    /// machine's cores.
+    pub server_cpu_us_per_token: Option<f64>,
+    pub loadgen_cpu_us_per_token: Option<f64>,
     #[serde(skip)]
     pub samples: Vec<String>,
     #[serde(skip)]
@@ -153,6 +159,11 @@ async fn worker(
     out
 }
 
+fn per_token(before: Option<f64>, after: Option<f64>, tokens: u64) -> Option<f64> {
+    (tokens > 0).then_some(())?;
+    Some((after? - before?) * 1e6 / tokens as f64)
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -161,11 +172,28 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[idx.min(sorted.len() - 1)]) / 1000.0
 }
 
+/// User + system CPU time of a process, from `/proc/<pid>/stat` (in USER_HZ ticks, 100 per second on Linux).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
 /// Runs one load phase. Signatures are refreshed every minute (they stay valid for five).
 pub async fn run(cfg: &LoadConfig) -> Result<LoadResult, Error> {
     let client: HttpClient = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(cfg.concurrency)
         .build(HttpConnector::new());
+    let server_pid = cfg.server_pid.map(|p| p.to_string());
+    let cpu = || {
+        (
+            server_pid.as_deref().and_then(cpu_seconds),
+            cpu_seconds("self"),
+        )
+    };
+    let cpu_before = cpu();
     let started = Instant::now();
     let end = started + cfg.duration;
     let mut outs = Vec::new();
@@ -191,6 +219,7 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadResult, Error> {
         phase_start = phase_end;
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cpu_after = cpu();
     let mut lat: Vec<u32> = outs
         .iter()
         .flat_map(|o| o.latencies_us.iter().copied())
@@ -208,6 +237,8 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadResult, Error> {
         p50_ms: percentile(&lat, 0.50),
         p99_ms: percentile(&lat, 0.99),
         max_ms: lat.last().map_or(0.0, |m| f64::from(*m) / 1000.0),
+        server_cpu_us_per_token: per_token(cpu_before.0, cpu_after.0, ok),
+        loadgen_cpu_us_per_token: per_token(cpu_before.1, cpu_after.1, ok),
         samples: outs
             .iter_mut()
             .flat_map(|o| std::mem::take(&mut o.samples))

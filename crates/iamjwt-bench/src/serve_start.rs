@@ -28,6 +28,7 @@ async fn first_token(server: &Server) -> Result<(), Error> {
         concurrency: 1,
         duration: Duration::ZERO,
         sample_every: 0,
+        server_pid: None,
     };
     let (status, body) = load::fetch_once(&cfg).await?;
     if status == http::StatusCode::OK {

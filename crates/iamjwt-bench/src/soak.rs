@@ -93,6 +93,8 @@ pub async fn run(server: &Server, cfg: &SoakConfig) -> Result<SoakReport, Error>
         concurrency: half,
         duration: cfg.duration,
         sample_every: 20,
+        // Two loads share the server: its CPU per token is not attributable to either.
+        server_pid: None,
     };
     let (es_cfg, rs_cfg) = (load_cfg("ES256"), load_cfg("RS256"));
     let es = tokio::spawn(async move { load::run(&es_cfg).await });

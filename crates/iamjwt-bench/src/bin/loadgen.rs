@@ -66,11 +66,15 @@ enum Cmd {
     },
 }
 
-const HEADER: &str = "alg    conc   tokens/s    p50 ms    p99 ms    max ms  errors of raw×cores";
+const HEADER: &str = "alg    conc   tokens/s    p50 ms    p99 ms    max ms  errors  raw×cores  server µs/tok  loadgen µs/tok";
 
 fn row(r: &load::LoadResult, ratio: Option<f64>) -> String {
+    let opt = |v: Option<f64>, width: usize| match v {
+        Some(v) => format!("{v:>width$.0}"),
+        None => format!("{:>width$}", "-"),
+    };
     format!(
-        "{:<6} {:>4} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7} {}",
+        "{:<6} {:>4} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>10} {:>14} {:>15}",
         r.alg,
         r.concurrency,
         r.tokens_per_s,
@@ -79,8 +83,10 @@ fn row(r: &load::LoadResult, ratio: Option<f64>) -> String {
         r.max_ms,
         r.errors,
         ratio
-            .map(|x| format!("{:>6.0}%", x * 100.0))
-            .unwrap_or_default()
+            .map(|x| format!("{:.0}%", x * 100.0))
+            .unwrap_or_default(),
+        opt(r.server_cpu_us_per_token, 14),
+        opt(r.loadgen_cpu_us_per_token, 15),
     )
 }
 
@@ -110,6 +116,7 @@ async fn bench(concurrency: Vec<usize>, seconds: u64, out: PathBuf) -> Result<()
                 concurrency: c,
                 duration: Duration::from_secs(seconds),
                 sample_every: 0,
+                server_pid: Some(server.pid()),
             };
             let r = load::run(&cfg).await?;
             let ratio = r.tokens_per_s / raw;
@@ -301,7 +308,7 @@ async fn run_soak(seconds: u64, concurrency: usize) -> Result<(), Error> {
     Ok(())
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
