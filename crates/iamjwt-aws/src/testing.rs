@@ -152,3 +152,31 @@ impl Intercept for WireMeter {
         Ok(())
     }
 }
+
+/// Every rotation step once, with the real key store and publisher: a current KMS key per configured algorithm
+/// under `alias_prefix`, published to `bucket` (which must exist).
+pub async fn current_keys_published(
+    conf: &SdkConfig,
+    settings: &iamjwt_core::config::Settings,
+    alias_prefix: &str,
+    bucket: &str,
+) -> Result<(), String> {
+    use iamjwt_core::rotation::{Rotator, Step};
+    let store = crate::kms::KmsKeyStore::new(crate::sdk::kms(conf), alias_prefix, 7);
+    let publisher = crate::s3::S3Publisher::new(crate::sdk::s3(conf), bucket, 3600);
+    let rotator = Rotator {
+        store: &store,
+        publisher: &publisher,
+        issuer: &settings.issuer,
+        algs: &settings.algorithms,
+        policy: settings.rotation_policy(),
+    };
+    let now = iamjwt_core::UnixTime::from_system_time(std::time::SystemTime::now());
+    for step in Step::ALL {
+        rotator
+            .run_step(step, false, now)
+            .await
+            .map_err(|e| format!("rotation step {step:?}: {e}"))?;
+    }
+    Ok(())
+}

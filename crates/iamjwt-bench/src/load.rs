@@ -160,7 +160,9 @@ async fn worker(
 }
 
 fn per_token(before: Option<f64>, after: Option<f64>, tokens: u64) -> Option<f64> {
-    (tokens > 0).then_some(())?;
+    if tokens == 0 {
+        return None;
+    }
     Some((after? - before?) * 1e6 / tokens as f64)
 }
 

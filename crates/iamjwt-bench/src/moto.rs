@@ -2,12 +2,8 @@
 //! production would have.
 
 use crate::Error;
-use iamjwt_aws::kms::KmsKeyStore;
-use iamjwt_aws::s3::S3Publisher;
 pub use iamjwt_aws::testing::Moto;
-use iamjwt_core::UnixTime;
 use iamjwt_core::config::Settings;
-use iamjwt_core::rotation::{Rotator, Step};
 
 pub const REGION: &str = "us-east-1";
 pub const BUCKET: &str = "iamjwt-bench";
@@ -53,22 +49,8 @@ pub async fn with_keys(moto: &Moto) -> Result<aws_config::SdkConfig, Error> {
         .send()
         .await
         .map_err(|e| Error::Setup(format!("CreateBucket: {e}")))?;
-    let s = settings()?;
-    let store = KmsKeyStore::new(iamjwt_aws::sdk::kms(&conf), PREFIX, 7);
-    let publisher = S3Publisher::new(iamjwt_aws::sdk::s3(&conf), BUCKET, 3600);
-    let rotator = Rotator {
-        store: &store,
-        publisher: &publisher,
-        issuer: &s.issuer,
-        algs: &s.algorithms,
-        policy: s.rotation_policy(),
-    };
-    let now = UnixTime::from_system_time(std::time::SystemTime::now());
-    for step in Step::ALL {
-        rotator
-            .run_step(step, false, now)
-            .await
-            .map_err(|e| Error::Setup(format!("rotation step {step:?}: {e}")))?;
-    }
+    iamjwt_aws::testing::current_keys_published(&conf, &settings()?, PREFIX, BUCKET)
+        .await
+        .map_err(Error::Setup)?;
     Ok(conf)
 }

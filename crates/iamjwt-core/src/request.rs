@@ -4,7 +4,7 @@ use crate::error::Error;
 use crate::types::{Algorithm, Audience, truncate};
 
 /// SigV4 query-signing parameters: API Gateway passes them through with a presigned URL; they are not ours.
-const SIGV4_QUERY_PARAMS: [&str; 7] = [
+pub const SIGV4_QUERY_PARAMS: [&str; 7] = [
     "X-Amz-Algorithm",
     "X-Amz-Credential",
     "X-Amz-Date",

@@ -1,10 +1,8 @@
 use crate::support::*;
-use iamjwt_aws::kms::{KmsKeyStore, KmsSigner};
-use iamjwt_aws::s3::S3Publisher;
+use iamjwt_aws::kms::KmsSigner;
 use iamjwt_core::config::Settings;
 use iamjwt_core::issuer::{IssuePolicy, Issuer};
 use iamjwt_core::jwk::PublicJwk;
-use iamjwt_core::rotation::{Rotator, Step};
 use iamjwt_core::{Algorithm, UnixTime};
 use iamjwt_lambda::token::TokenHandler;
 use std::sync::Arc;
@@ -55,19 +53,9 @@ async fn fixture_events_signed_by_kms_with_one_call_per_warm_token() {
     let moto = moto();
     let conf = with_bucket(&moto).await;
     let s = settings();
-    let store = KmsKeyStore::new(iamjwt_aws::sdk::kms(&conf), PREFIX, 7);
-    let publisher = S3Publisher::new(iamjwt_aws::sdk::s3(&conf), BUCKET, 3600);
-    let r = Rotator {
-        store: &store,
-        publisher: &publisher,
-        issuer: &s.issuer,
-        algs: &s.algorithms,
-        policy: s.rotation_policy(),
-    };
-    let now = UnixTime::from_system_time(std::time::SystemTime::now());
-    for step in Step::ALL {
-        r.run_step(step, false, now).await.unwrap();
-    }
+    iamjwt_aws::testing::current_keys_published(&conf, &s, PREFIX, BUCKET)
+        .await
+        .unwrap();
 
     let (kms, counter) = counted_kms(&conf);
     let signer = Arc::new(KmsSigner::new(kms, PREFIX, Duration::from_secs(300)));

@@ -121,13 +121,13 @@ async fn bench(concurrency: Vec<usize>, seconds: u64, out: PathBuf) -> Result<()
             let r = load::run(&cfg).await?;
             let ratio = r.tokens_per_s / raw;
             println!("{}", row(&r, Some(ratio)));
-            let mut v = serde_json::to_value(&r).map_err(|e| Error::Failed(e.to_string()))?;
+            let mut v = to_json(&r)?;
             v["ratio_of_raw_times_cores"] = ratio.into();
             results.push(v);
         }
     }
     let mut doc = read_results(&out);
-    doc["baseline"] = serde_json::to_value(&base).map_err(|e| Error::Failed(e.to_string()))?;
+    doc["baseline"] = to_json(&base)?;
     doc["gateway"] = serde_json::Value::Array(results);
     write_results(&out, &doc)?;
     println!("wrote {}", out.display());

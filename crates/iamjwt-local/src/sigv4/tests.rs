@@ -108,36 +108,46 @@ fn parts_of(req: &http::Request<()>) -> (String, Option<String>) {
     )
 }
 
+/// A verifier for eu-west-1 knowing one temporary-credentials principal, and that principal's credentials.
+fn session() -> (Verifier, Credentials) {
+    let (akid, secret, token) = (
+        "ASIAEXAMPLE000000001",
+        "secretsecretsecretsecret",
+        "tok+en/==",
+    );
+    let p = principal(akid, secret, Some(token));
+    let v = Verifier::new(Arc::new(Principals::new(vec![p]).unwrap()), "eu-west-1");
+    let creds = Credentials::new(akid, secret, Some(token.into()), None, "t");
+    (v, creds)
+}
+
+/// `GET uri` signed for `execute-api` in eu-west-1 at `t`, in header form or presigned.
+fn sign_at(
+    uri: &http::Uri,
+    creds: &Credentials,
+    t: UnixTime,
+    presign: Option<Duration>,
+) -> http::Request<()> {
+    sign_get(
+        uri,
+        creds,
+        "eu-west-1",
+        "execute-api",
+        t.to_system_time(),
+        presign,
+    )
+    .unwrap()
+}
+
 #[test]
 fn round_trip_header_and_presigned_with_session_token() {
-    let p = principal(
-        "ASIAEXAMPLE000000001",
-        "secretsecretsecretsecret",
-        Some("tok+en/=="),
-    );
-    let principals = Arc::new(Principals::new(vec![p]).unwrap());
-    let v = Verifier::new(principals, "eu-west-1");
-    let creds = Credentials::new(
-        "ASIAEXAMPLE000000001",
-        "secretsecretsecretsecret",
-        Some("tok+en/==".into()),
-        None,
-        "t",
-    );
+    let (v, creds) = session();
     let uri: http::Uri = "http://127.0.0.1:8080/token?aud=https%3A%2F%2Fx.example.com&duration=900"
         .parse()
         .unwrap();
     let t = UnixTime(1_795_457_700);
     for presign in [None, Some(Duration::from_secs(300))] {
-        let signed = sign_get(
-            &uri,
-            &creds,
-            "eu-west-1",
-            "execute-api",
-            t.to_system_time(),
-            presign,
-        )
-        .unwrap();
+        let signed = sign_at(&uri, &creds, t, presign);
         let (path, query) = parts_of(&signed);
         let req = RequestParts {
             method: "GET",
@@ -172,32 +182,12 @@ fn round_trip_header_and_presigned_with_session_token() {
 /// values of signed headers went unsigned and the request still verified.
 #[test]
 fn regression_fuzz_unsigned_values_of_signed_headers() {
-    let p = principal(
-        "ASIAEXAMPLE000000001",
-        "secretsecretsecretsecret",
-        Some("tok+en/=="),
-    );
-    let v = Verifier::new(Arc::new(Principals::new(vec![p]).unwrap()), "eu-west-1");
-    let creds = Credentials::new(
-        "ASIAEXAMPLE000000001",
-        "secretsecretsecretsecret",
-        Some("tok+en/==".into()),
-        None,
-        "t",
-    );
+    let (v, creds) = session();
     let uri: http::Uri = "http://127.0.0.1:8080/token?aud=a".parse().unwrap();
     let t = UnixTime(1_795_457_700);
     let opaque = HeaderValue::from_bytes(b"\x9f\xfe").unwrap();
     for presign in [None, Some(Duration::from_secs(300))] {
-        let signed = sign_get(
-            &uri,
-            &creds,
-            "eu-west-1",
-            "execute-api",
-            t.to_system_time(),
-            presign,
-        )
-        .unwrap();
+        let signed = sign_at(&uri, &creds, t, presign);
         let (path, query) = parts_of(&signed);
         let verify = |headers: &HeaderMap| {
             v.verify(
