@@ -2,43 +2,10 @@
 //! end, reports the failed state and error on failure, refuses while another execution runs.
 use crate::support::*;
 use std::io::{Read as _, Write as _};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = clean(Command::new(venv_bin("moto_server")))
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("MOTO_PORT", port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start moto_server");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    }
+fn moto() -> iamjwt_testkit::Moto {
+    iamjwt_testkit::Moto::start().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn post(endpoint: &str, path: &str, body: &str) {

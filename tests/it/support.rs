@@ -1,11 +1,11 @@
 //! Running the real binaries: `iamjwt` from the workspace target dir, awscurl and python from the project venv.
 //! A missing tool is a test failure with instructions, never a skip.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -27,16 +27,7 @@ pub fn iamjwt_bin() -> PathBuf {
 }
 
 pub fn venv_bin(name: &str) -> PathBuf {
-    let venv = std::env::var_os("IAMJWT_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv"));
-    let p = venv.join("bin").join(name);
-    assert!(
-        p.is_file(),
-        "{} not found: run `make test` (it creates .venv with awscurl and pyjwt)",
-        p.display()
-    );
-    p
+    iamjwt_testkit::venv_bin(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A command with a clean AWS environment: nothing from this machine's profiles, and never IMDS.
@@ -106,7 +97,7 @@ impl DevCreds {
 
 /// `iamjwt serve` on a free loopback port with a fresh state directory; killed on drop.
 pub struct Server {
-    child: Child,
+    _inner: iamjwt_testkit::LocalServer,
     pub url: String,
     pub creds: DevCreds,
     pub state: tempfile::TempDir,
@@ -119,53 +110,23 @@ impl Server {
 
     pub fn start_with(env: &[(&str, &str)]) -> Self {
         let state = tempfile::tempdir().unwrap();
-        let mut c = iamjwt(&["serve", "--listen", "127.0.0.1:0", "--state-dir"]);
-        c.arg(state.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+        let mut c = clean(Command::new(iamjwt_bin()));
+        c.stderr(Stdio::null());
         for (k, v) in env {
             c.env(k, v);
         }
-        let mut child = c.spawn().expect("spawn iamjwt serve");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut url = None;
-        let mut creds = None;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while url.is_none() || creds.is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).unwrap_or_else(|_| {
-                let _ = child.kill();
-                panic!("iamjwt serve did not print its banner within 60 s")
-            });
-            if let Some(u) = line.strip_prefix("iamjwt listening on ") {
-                url = Some(u.trim().to_owned());
-            }
-            if line.trim_start().starts_with("AWS_ACCESS_KEY_ID=") {
-                let get = |k: &str| {
-                    line.split_whitespace()
-                        .find_map(|w| w.strip_prefix(k))
-                        .map(str::to_owned)
-                        .unwrap_or_default()
-                };
-                creds = Some(DevCreds {
-                    access_key_id: get("AWS_ACCESS_KEY_ID="),
-                    secret_access_key: get("AWS_SECRET_ACCESS_KEY="),
-                    session_token: get("AWS_SESSION_TOKEN="),
-                });
-            }
-        }
+        let inner =
+            iamjwt_testkit::LocalServer::start(c, state.path()).unwrap_or_else(|e| panic!("{e}"));
+        let dev = inner.dev().unwrap_or_else(|e| panic!("{e}"));
+        let creds = DevCreds {
+            access_key_id: dev.access_key_id.clone(),
+            secret_access_key: dev.secret_access_key.clone(),
+            session_token: dev.session_token.clone().unwrap_or_default(),
+        };
         Self {
-            child,
-            url: url.unwrap(),
-            creds: creds.unwrap(),
+            url: inner.url().to_owned(),
+            creds,
+            _inner: inner,
             state,
         }
     }
@@ -182,13 +143,6 @@ impl Server {
         let (status, body) = http_get(&format!("{}{path}", self.url));
         assert_eq!(status, 200, "GET {path}: {body}");
         serde_json::from_str(&body).unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

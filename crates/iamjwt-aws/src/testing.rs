@@ -1,4 +1,5 @@
-//! Support for tests and benchmarks (feature `testing`): a `moto_server` on loopback, and an SDK interceptor that
+//! Support for tests and benchmarks (feature `testing`): SDK configuration for `moto_server` (started by
+//! [`iamjwt_testkit::Moto`], the one launcher), and an SDK interceptor that
 //! counts the requests a client puts on the wire and times their round trips. Never used by the Lambdas.
 
 use aws_config::SdkConfig;
@@ -9,77 +10,15 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// `$IAMJWT_VENV/bin/moto_server`, else `.venv/bin/moto_server` in the checkout.
-fn moto_bin() -> Result<PathBuf, String> {
-    let venv = std::env::var_os("IAMJWT_VENV").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"),
-        PathBuf::from,
-    );
-    let p = venv.join("bin/moto_server");
-    if p.is_file() {
-        Ok(p)
-    } else {
-        Err(format!(
-            "{} not found: run `make venv` (it installs moto[server] into .venv)",
-            p.display()
-        ))
-    }
-}
+pub use iamjwt_testkit::Moto;
 
-/// A `moto_server` on a free loopback port; killed on drop.
-pub struct Moto {
-    child: Child,
-    pub endpoint: String,
-}
-
-impl Moto {
-    /// Starts it and waits (up to 30 s) until it accepts connections.
-    pub fn start() -> Result<Self, String> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free loopback port: {e}"))?
-            .port();
-        let child = Command::new(moto_bin()?)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start moto_server: {e}"))?;
-        let moto = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "moto_server did not accept connections on port {port} within 30 s"
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(moto)
-    }
-
-    /// SDK configuration pointed at this server, static dummy credentials.
-    pub async fn config(&self, region: &str) -> SdkConfig {
-        crate::sdk::for_endpoint(&self.endpoint, region).await
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// SDK configuration pointed at `moto`, static dummy credentials.
+pub async fn moto_config(moto: &Moto, region: &str) -> SdkConfig {
+    crate::sdk::for_endpoint(&moto.endpoint, region).await
 }
 
 /// Counts wire requests (every attempt) and sums the time from transmit to the response arriving.

@@ -37,7 +37,7 @@ pub fn start() -> Result<Moto, Error> {
 
 /// SDK configuration for `moto` in [`REGION`].
 pub async fn config(moto: &Moto) -> aws_config::SdkConfig {
-    moto.config(REGION).await
+    iamjwt_aws::testing::moto_config(moto, REGION).await
 }
 
 /// A bucket, then every rotation step once: a current key per algorithm, published.

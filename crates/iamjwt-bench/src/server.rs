@@ -1,15 +1,13 @@
 //! Starting `iamjwt serve` on a free loopback port with a fresh state directory, and its dev credentials.
 
 use crate::Error;
-use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// A running local issuer; killed on drop.
 pub struct Server {
-    child: Child,
+    inner: iamjwt_testkit::LocalServer,
     pub url: String,
     pub access_key_id: String,
     pub secret_access_key: String,
@@ -26,68 +24,28 @@ impl Server {
         Self::start_in(bin, Arc::new(state))
     }
 
-    /// Starts on an existing state directory; returns once the banner (address, dev credentials) is printed.
+    /// Starts on an existing state directory; returns once it listens (`serve --ready-json`).
     pub fn start_in(bin: &Path, state: Arc<tempfile::TempDir>) -> Result<Self, Error> {
-        let mut child = Command::new(bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(state.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| Error::Setup(format!("cannot start {}: {e}", bin.display())))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| Error::Setup("no stdout".into()))?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let (mut url, mut creds) = (None, None);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while url.is_none() || creds.is_none() {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .map_err(|_| Error::Setup("iamjwt serve printed no banner within 60 s".into()))?;
-            if let Some(u) = line.strip_prefix("iamjwt listening on ") {
-                url = Some(u.trim().to_owned());
-            }
-            if line.trim_start().starts_with("AWS_ACCESS_KEY_ID=") {
-                let get = |k: &str| {
-                    line.split_whitespace()
-                        .find_map(|w| w.strip_prefix(k))
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                creds = Some((
-                    get("AWS_ACCESS_KEY_ID="),
-                    get("AWS_SECRET_ACCESS_KEY="),
-                    get("AWS_SESSION_TOKEN="),
-                ));
-            }
-        }
-        let (access_key_id, secret_access_key, session_token) = creds.unwrap_or_default();
+        let mut command = Command::new(bin);
+        command.env("RUST_LOG", "warn").stderr(Stdio::null());
+        let inner =
+            iamjwt_testkit::LocalServer::start(command, state.path()).map_err(Error::Setup)?;
+        let dev = inner.dev().map_err(Error::Setup)?.clone();
         Ok(Self {
-            child,
-            url: url.unwrap_or_default(),
-            access_key_id,
-            secret_access_key,
-            session_token,
+            url: inner.url().to_owned(),
+            access_key_id: dev.access_key_id,
+            secret_access_key: dev.secret_access_key,
+            session_token: dev
+                .session_token
+                .ok_or_else(|| Error::Setup("the dev principal has no session token".into()))?,
+            inner,
             state,
             bin: bin.to_path_buf(),
         })
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.inner.pid()
     }
 
     /// Resident set size of the server process, in KiB (Linux `/proc`).
@@ -124,13 +82,6 @@ impl Server {
                 String::from_utf8_lossy(&out.stderr).trim()
             )))
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -5,7 +5,6 @@
 mod decode;
 mod error;
 mod http;
-mod local;
 mod rotate;
 mod serve;
 mod token;

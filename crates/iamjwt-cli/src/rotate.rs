@@ -2,7 +2,6 @@
 //! or in AWS by starting the deployed state machine (`--state-machine-arn`) and following it to the end.
 
 use crate::error::Error;
-use crate::local;
 use iamjwt_core::UnixTime;
 use iamjwt_core::rotation::{Step, StepReport};
 use std::path::PathBuf;
@@ -20,7 +19,7 @@ pub struct Args {
     #[arg(long)]
     emergency: bool,
     /// Run only this step (as one Lambda invocation would), not the whole workflow.
-    #[arg(long, value_parser = ["retire", "promote", "create", "publish"])]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Step::ALL.map(Step::as_str)))]
     step: Option<String>,
     /// Pretend it is this time: Unix seconds, or an offset from now like +90s, +30m, +25h, +2d.
     #[arg(long)]
@@ -98,8 +97,8 @@ pub async fn run(args: Args) -> Result<(), Error> {
             args.state_dir.display()
         )));
     }
-    let settings = local::recorded_settings(&args.state_dir)?;
-    let rotation = local::rotation(&settings, &args.state_dir);
+    let settings = iamjwt_local::settings::recorded_settings(&args.state_dir, std::env::vars())?;
+    let rotation = iamjwt_local::compose::rotation(&settings, &args.state_dir);
     let reports = match &args.step {
         Some(s) => vec![
             rotation

@@ -1,22 +1,12 @@
-//! `iamjwt serve`: the whole issuer on one machine.
+//! `iamjwt serve`: the whole issuer on one machine. Wiring only: [`LocalIssuer`] composes it.
 
 use crate::error::Error;
-use crate::local;
 use iamjwt_core::UnixTime;
-use iamjwt_core::issuer::{IssuePolicy, Issuer};
-use iamjwt_core::ports::KeyStore as _;
-use iamjwt_lambda::token::TokenHandler;
-use iamjwt_local::gateway::{self, Gateway};
-use iamjwt_local::keys::{SoftKeyStore, SoftSigner};
-use iamjwt_local::layout;
-use iamjwt_local::principals::{LocalPrincipal, Principals};
-use iamjwt_local::publisher::DirPublisher;
-use iamjwt_local::sigv4::Verifier;
+use iamjwt_local::compose::{LocalIssuer, Ready};
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,6 +19,10 @@ pub struct Args {
     /// Region the gateway accepts in SigV4 credential scopes.
     #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// Once listening, print one JSON line (endpoints, region, dev credentials) instead of the banner: for
+    /// programs that start `serve` and wait for it.
+    #[arg(long)]
+    ready_json: bool,
 }
 
 pub async fn run(args: Args) -> Result<(), Error> {
@@ -38,90 +32,63 @@ pub async fn run(args: Args) -> Result<(), Error> {
             args.listen
         )));
     }
-    let state = args.state_dir;
-    std::fs::create_dir_all(&state).map_err(|source| Error::Io {
-        path: state.clone(),
-        source,
-    })?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
     let addr = listener.local_addr().map_err(|source| Error::Io {
-        path: state.clone(),
+        path: args.state_dir.clone(),
         source,
     })?;
-    let url = format!("http://{addr}");
-    let settings = local::serve_settings(&state, &url)?;
-
-    // Bootstrap: one ordinary rotation run when there is no current key yet.
-    let store = SoftKeyStore::new(&state);
-    let keys = store
-        .load(&settings.algorithms)
-        .await
-        .map_err(iamjwt_core::Error::from)?;
-    if keys.algs.values().any(|s| s.current.is_none()) {
-        local::rotation(&settings, &state)
-            .run(false, UnixTime::from_system_time(SystemTime::now()))
-            .await?;
-        tracing::info!(state = %state.display(), "bootstrapped signing keys");
-    }
-
-    let (principals, created) = Principals::load_or_init(&layout::principals_file(&state))?;
-    let principals = Arc::new(principals);
-    let signer = SoftSigner::open(&state, Duration::from_secs(settings.key_refresh_seconds))?;
-    let issuer =
-        Issuer::new(IssuePolicy::from(&settings), Arc::new(signer)).with_tags(principals.clone());
-    let gw = Gateway {
-        verifier: Verifier::new(principals.clone(), args.region.clone()),
-        handler: TokenHandler::new(issuer),
-        public: DirPublisher::new(layout::public_dir(&state), settings.jwks_max_age),
-        clock: Arc::new(SystemTime::now),
-    };
-    let app = gateway::router(Arc::new(gw)).into_make_service_with_connect_info::<SocketAddr>();
-
-    let dev = created.or_else(|| {
-        principals
-            .all()
-            .find(|p| p.arn.contains(":assumed-role/iamjwt-dev/"))
-            .cloned()
-    });
-    print_banner(
-        &url,
-        &settings.issuer,
+    let issuer = LocalIssuer::open(
+        &args.state_dir,
+        &format!("http://{addr}"),
         &args.region,
-        &state,
-        dev.as_ref(),
-        settings.policy.default_audience().as_str(),
-    );
-
+        std::env::vars(),
+        UnixTime::from_system_time(SystemTime::now()),
+    )
+    .await?;
+    let app = issuer
+        .router()?
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let ready = issuer.ready();
+    if args.ready_json {
+        let line = serde_json::to_string(&ready).map_err(|e| Error::Usage(e.to_string()))?;
+        crate::print_stdout(&line);
+    } else {
+        print_banner(&ready);
+    }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| Error::Http(format!("server: {e}")))
 }
 
-fn print_banner(
-    url: &str,
-    issuer: &str,
-    region: &str,
-    state: &std::path::Path,
-    dev: Option<&LocalPrincipal>,
-    aud: &str,
-) {
+/// This binary as a command that runs from the current directory (`./target/debug/iamjwt` after `make run`).
+fn this_command() -> String {
+    let exe = std::env::current_exe().ok();
+    let cwd = std::env::current_dir().ok();
+    match (exe, cwd) {
+        (Some(exe), Some(cwd)) => match exe.strip_prefix(&cwd) {
+            Ok(rel) => Path::new(".").join(rel).display().to_string(),
+            Err(_) => exe.display().to_string(),
+        },
+        _ => "iamjwt".to_owned(),
+    }
+}
+
+fn print_banner(r: &Ready) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "iamjwt listening on {url}");
+    let _ = writeln!(out, "iamjwt listening on {}", r.url);
     let _ = writeln!(
         out,
-        "  token endpoint : {url}/token   (SigV4, service execute-api, region {region})"
+        "  token endpoint : {}   (SigV4, service {}, region {})",
+        r.token_endpoint, r.service, r.region
     );
-    let _ = writeln!(out, "  issuer         : {issuer}");
-    let _ = writeln!(
-        out,
-        "  discovery      : {issuer}/.well-known/openid-configuration"
-    );
-    let _ = writeln!(out, "  jwks           : {issuer}/.well-known/jwks.json");
-    let _ = writeln!(out, "  state          : {}", state.display());
-    if let Some(p) = dev {
+    let _ = writeln!(out, "  issuer         : {}", r.issuer);
+    let _ = writeln!(out, "  discovery      : {}", r.discovery);
+    let _ = writeln!(out, "  jwks           : {}", r.jwks);
+    let _ = writeln!(out, "  state          : {}", r.state_dir.display());
+    if let Some(p) = &r.dev {
         let _ = writeln!(out, "local-only dev credentials ({}):", p.arn);
         let token = p
             .session_token
@@ -135,7 +102,11 @@ fn print_banner(
         );
         let _ = writeln!(
             out,
-            "    iamjwt token --url {url} --region {region} --aud {aud}"
+            "    {} token --url {} --region {} --aud {}",
+            this_command(),
+            r.url,
+            r.region,
+            r.default_audience
         );
     }
     let _ = out.flush();

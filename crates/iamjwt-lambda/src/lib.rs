@@ -1,10 +1,7 @@
-//! The two handlers, written against the core's ports so the same code runs in Lambda and in local mode:
-//! [`token::TokenHandler`] turns an API Gateway REST proxy request into a token response (DESIGN.md §1), and
-//! [`rotate::RotateHandler`] runs one rotation step (DESIGN.md §6). Binaries only wire clients into these.
+//! The Lambda front door: [`token::TokenHandler`] turns an API Gateway REST proxy request into the shared edge's
+//! call ([`iamjwt_edge::token::TokenEndpoint`]) and back. `src/bin/{token,rotate}.rs` are the only place that
+//! joins the edge with the AWS adapters (`iamjwt-aws`) and the Lambda runtime; [`wiring`] is what both share at
+//! start-up.
 
-pub mod error;
-pub mod rotate;
 pub mod token;
 pub mod wiring;
-
-pub use error::Error;

@@ -4,9 +4,14 @@
 //!   [`iamjwt_core::ports::KeyStore`] and [`iamjwt_core::ports::Signer`] ports the KMS adapter implements;
 //! - [`publisher`]: a directory standing in for the S3 bucket, written atomically;
 //! - [`principals`] + [`sigv4`]: credentials and SigV4 verification as API Gateway's `AWS_IAM` auth does it;
-//! - [`gateway`]: the HTTP front door that verifies, builds the REST proxy event and calls the token handler;
-//! - [`runner`]: runs the rotation workflow of `infra/rotation.asl.json` step by step.
+//! - [`gateway`]: the HTTP front door that verifies SigV4 and calls the shared edge ([`iamjwt_edge`]);
+//! - [`runner`]: runs the rotation workflow of `infra/rotation.asl.json` step by step;
+//! - [`settings`] + [`compose`]: the `IAMJWT_*` settings of a state directory and the one place that puts the
+//!   pieces together ([`compose::LocalIssuer`]); `iamjwt serve` and `iamjwt rotate` are wiring over it.
+//!
+//! Local mode never compiles the AWS SDK: `cargo tree -p iamjwt-local -e normal | grep -c aws-sdk` is 0.
 
+pub mod compose;
 pub mod error;
 pub mod fsutil;
 pub mod gateway;
@@ -14,6 +19,7 @@ pub mod keys;
 pub mod principals;
 pub mod publisher;
 pub mod runner;
+pub mod settings;
 pub mod sigv4;
 
 pub use error::Error;

@@ -8,7 +8,7 @@ use crate::fsutil::{read_optional, write_atomic};
 use async_trait::async_trait;
 use iamjwt_core::PortError;
 use iamjwt_core::claims::SessionTags;
-use iamjwt_core::identity::{Caller, Principal};
+use iamjwt_core::identity::{Caller, CallerFields, Principal};
 use iamjwt_core::ports::TagSource;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -32,6 +32,20 @@ pub struct LocalPrincipal {
     /// Principal tags for the opt-in session-tags claim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<SessionTags>,
+}
+
+impl LocalPrincipal {
+    /// The verified caller this principal is, as API Gateway would describe it in `requestContext.identity`
+    /// (`userArn`, `user`, `principalOrgId`, `sourceIp`).
+    pub fn caller(&self, source_ip: Option<&str>) -> Result<Caller, iamjwt_core::Error> {
+        Caller::from_fields(&CallerFields {
+            user_arn: Some(&self.arn),
+            account_id: None,
+            user: Some(&self.user_id),
+            principal_org_id: self.org_id.as_deref(),
+            source_ip,
+        })
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use crate::layout;
 use iamjwt_core::UnixTime;
 use iamjwt_core::error::Refusal;
 use iamjwt_core::rotation::{Step, StepReport};
-use iamjwt_lambda::rotate::{RotateHandler, StepEvent};
+use iamjwt_edge::rotate::{RotateHandler, StepEvent};
 use serde_json::{Map, Value, json};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::PathBuf;

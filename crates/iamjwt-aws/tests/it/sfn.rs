@@ -40,7 +40,7 @@ async fn machine(
 #[tokio::test]
 async fn refuses_while_another_execution_runs() {
     let moto = moto();
-    let conf = moto.config(REGION).await;
+    let conf = iamjwt_aws::testing::moto_config(&moto, REGION).await;
     // Without execute mode moto leaves executions RUNNING.
     let arn = machine(
         &conf,
@@ -73,7 +73,7 @@ async fn follows_to_success_and_reports_the_failed_state() {
         "/moto-api/config",
         r#"{"stepfunctions": {"execute_state_machine": true}}"#,
     );
-    let conf = moto.config(REGION).await;
+    let conf = iamjwt_aws::testing::moto_config(&moto, REGION).await;
     let ok = machine(
         &conf,
         "ok",

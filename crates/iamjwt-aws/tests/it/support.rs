@@ -11,7 +11,7 @@ pub fn moto() -> Moto {
 
 /// Configuration for `moto`, with the test bucket created.
 pub async fn with_bucket(moto: &Moto) -> SdkConfig {
-    let conf = moto.config(REGION).await;
+    let conf = iamjwt_aws::testing::moto_config(moto, REGION).await;
     iamjwt_aws::sdk::s3(&conf)
         .create_bucket()
         .bucket(BUCKET)

@@ -4,13 +4,13 @@ use iamjwt_aws::kms::KmsKeyStore;
 use iamjwt_aws::s3::S3Publisher;
 use iamjwt_aws::sdk;
 use iamjwt_core::UnixTime;
-use iamjwt_lambda::rotate::{RotateHandler, StepEvent};
+use iamjwt_edge::rotate::{RotateHandler, StepEvent};
 use iamjwt_lambda::wiring;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-fn diagnostic(e: &iamjwt_lambda::Error) -> Diagnostic {
+fn diagnostic(e: &iamjwt_edge::Error) -> Diagnostic {
     Diagnostic {
         error_type: e.error_type().to_owned(),
         error_message: e.to_string(),

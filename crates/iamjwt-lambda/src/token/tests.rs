@@ -1,4 +1,5 @@
 use super::*;
+use iamjwt_core::PortErrorKind;
 use iamjwt_core::jwk::PublicJwk;
 use iamjwt_core::policy::AudiencePolicy;
 use iamjwt_core::testing::TestSigner;

@@ -4,10 +4,12 @@ use crate::principals::{LocalPrincipal, Principals};
 use crate::runner::LocalRotation;
 use crate::sigv4::sign_get;
 use aws_credential_types::Credentials;
+use http::HeaderMap;
 use http_body_util::BodyExt as _;
 use iamjwt_core::config::Settings;
 use iamjwt_core::issuer::{IssuePolicy, Issuer};
-use iamjwt_lambda::rotate::RotateHandler;
+use iamjwt_edge::rotate::RotateHandler;
+use iamjwt_edge::token::TokenEndpoint;
 use std::time::Duration;
 use tower::ServiceExt as _;
 
@@ -69,7 +71,7 @@ async fn fixture() -> Fixture {
     let issuer = Issuer::new(IssuePolicy::from(&settings), Arc::new(signer));
     let gw = Gateway {
         verifier: Verifier::new(Arc::new(Principals::new(principals()).unwrap()), REGION),
-        handler: TokenHandler::new(issuer),
+        endpoint: TokenEndpoint::new(issuer),
         public: publisher,
         clock: Arc::new(SystemTime::now),
     };

@@ -1,0 +1,116 @@
+//! Local-mode configuration: the same `IAMJWT_*` variables as in Lambda, with embedded defaults, recorded in the
+//! state directory by `serve` so that `rotate` publishes documents for the same issuer and algorithms.
+//!
+//! The caller passes the `IAMJWT_*` overrides in (the CLI reads them from its environment); this module never reads
+//! the process environment itself.
+
+use crate::error::Error;
+use crate::fsutil::{read_optional, write_atomic};
+use iamjwt_core::config::Settings;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const SETTINGS_FILE: &str = "settings.json";
+
+/// The issuer `rotate` publishes for when `serve` never ran in the state directory.
+pub const DEFAULT_LOCAL_ISSUER: &str = "http://127.0.0.1:8080";
+
+/// Defaults that make sense on one machine.
+fn defaults(issuer: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("IAMJWT_ISSUER".to_owned(), issuer.to_owned()),
+        (
+            "IAMJWT_DEFAULT_AUDIENCE".to_owned(),
+            "sts.amazonaws.com".to_owned(),
+        ),
+        // Rotations from another process show up within a second.
+        ("IAMJWT_KEY_REFRESH_SECONDS".to_owned(), "1".to_owned()),
+    ])
+}
+
+/// Only the `IAMJWT_*` variables of an environment.
+pub fn iamjwt_vars(
+    env: impl IntoIterator<Item = (String, String)>,
+) -> impl Iterator<Item = (String, String)> {
+    env.into_iter().filter(|(k, _)| k.starts_with("IAMJWT_"))
+}
+
+fn parse(map: &BTreeMap<String, String>) -> Result<Settings, Error> {
+    Ok(Settings::from_lookup(|k| map.get(k).cloned())?)
+}
+
+/// For `serve`: defaults, then `overrides`; recorded in the state directory (atomically, 0600).
+pub fn serve_settings(
+    state: &Path,
+    issuer: &str,
+    overrides: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, Error> {
+    let mut map = defaults(issuer);
+    map.extend(iamjwt_vars(overrides));
+    let settings = parse(&map)?;
+    let path = state.join(SETTINGS_FILE);
+    let bytes = serde_json::to_vec_pretty(&map).map_err(|e| Error::Corrupt {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    write_atomic(&path, &bytes, 0o600)?;
+    Ok(settings)
+}
+
+/// For `rotate`: what `serve` recorded (or the defaults), then `overrides`.
+pub fn recorded_settings(
+    state: &Path,
+    overrides: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, Error> {
+    let path = state.join(SETTINGS_FILE);
+    let mut map = match read_optional(&path)? {
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?,
+        None => defaults(DEFAULT_LOCAL_ISSUER),
+    };
+    map.extend(iamjwt_vars(overrides));
+    parse(&map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_records_what_rotate_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = [
+            ("IAMJWT_ALGORITHMS".to_owned(), "ES256".to_owned()),
+            ("HOME".to_owned(), "/ignored".to_owned()),
+        ];
+        let s = serve_settings(dir.path(), "http://127.0.0.1:9999", env).unwrap();
+        assert_eq!(s.issuer, "http://127.0.0.1:9999");
+        let again = recorded_settings(dir.path(), []).unwrap();
+        assert_eq!(again.issuer, "http://127.0.0.1:9999");
+        assert_eq!(again.algorithms, s.algorithms);
+        assert_eq!(again.key_refresh_seconds, 1);
+    }
+
+    #[test]
+    fn a_corrupt_record_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(SETTINGS_FILE), b"{").unwrap();
+        let e = recorded_settings(dir.path(), []).unwrap_err().to_string();
+        assert!(e.contains(SETTINGS_FILE), "{e}");
+    }
+
+    #[test]
+    fn a_bad_override_names_the_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = serve_settings(
+            dir.path(),
+            "http://127.0.0.1:1",
+            [("IAMJWT_MAX_DURATION".to_owned(), "forever".to_owned())],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("IAMJWT_MAX_DURATION"), "{e}");
+    }
+}
