@@ -12,7 +12,7 @@ use aws_sdk_kms::operation::sign::SignError;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, MessageType, SigningAlgorithmSpec, Tag};
 use iamjwt_core::jwk::PublicJwk;
-use iamjwt_core::jws::{self, MAX_SIGNING_INPUT};
+use iamjwt_core::jws::MAX_SIGNING_INPUT;
 use iamjwt_core::ports::{KeyMark, KeyStore, Signer, SigningKey};
 use iamjwt_core::rotation::{KeyRecord, KeyState as Keys, Slots};
 use iamjwt_core::{Algorithm, KeyId, KeySlot, Kid, PortError, PortErrorKind, UnixTime};
@@ -26,17 +26,11 @@ fn alias(prefix: &str, alg: Algorithm, slot: KeySlot) -> String {
 }
 
 fn signing_algorithm(alg: Algorithm) -> SigningAlgorithmSpec {
-    match alg {
-        Algorithm::RS256 => SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
-        Algorithm::ES256 => SigningAlgorithmSpec::EcdsaSha256,
-    }
+    SigningAlgorithmSpec::from(alg.spec().kms_signing_algorithm)
 }
 
 fn key_spec(alg: Algorithm) -> KeySpec {
-    match alg {
-        Algorithm::RS256 => KeySpec::Rsa2048,
-        Algorithm::ES256 => KeySpec::EccNistP256,
-    }
+    KeySpec::from(alg.spec().kms_key_spec)
 }
 
 fn tag(k: &str, v: impl Into<String>) -> Result<Tag, PortError> {
@@ -145,12 +139,9 @@ impl SigningKey for KmsKey {
         let sig = out
             .signature()
             .ok_or_else(|| PortError::other("Sign returned no signature"))?;
-        match self.alg {
-            Algorithm::RS256 => Ok(sig.as_ref().to_vec()),
-            Algorithm::ES256 => jws::es256_der_to_jose(sig.as_ref())
-                .map(|s| s.to_vec())
-                .map_err(|e| PortError::other(e.to_string())),
-        }
+        self.alg
+            .jose_signature(sig.as_ref())
+            .map_err(|e| PortError::other(e.to_string()))
     }
 }
 

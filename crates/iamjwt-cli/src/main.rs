@@ -3,6 +3,7 @@
 //! Wiring only: every behaviour lives in the library crates.
 
 mod decode;
+mod describe;
 mod error;
 mod http;
 mod rotate;
@@ -19,6 +20,13 @@ pub(crate) fn print_stdout(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+/// `--alg` values: the core's algorithm table, parsed into [`iamjwt_core::Algorithm`].
+pub(crate) fn alg_parser() -> impl clap::builder::TypedValueParser<Value = iamjwt_core::Algorithm> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(iamjwt_core::Algorithm::ALL.map(|a| a.as_str()))
+        .try_map(|s| s.parse::<iamjwt_core::Algorithm>())
 }
 
 #[derive(Parser)]
@@ -44,6 +52,8 @@ enum Command {
     Rotate(rotate::Args),
     /// Print a token's header and claims WITHOUT verifying anything.
     Decode(decode::Args),
+    /// Print the algorithms, rotation steps and key slots this build knows (`--json`: machine-readable).
+    Describe(describe::Args),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +89,7 @@ fn main() -> ExitCode {
             Command::Verify(a) => verify::run(a).await,
             Command::Rotate(a) => rotate::run(a).await,
             Command::Decode(a) => decode::run(a),
+            Command::Describe(a) => describe::run(&a),
         }
     });
     match result {

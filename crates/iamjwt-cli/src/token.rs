@@ -29,8 +29,8 @@ pub struct Args {
     #[arg(long)]
     duration: Option<u64>,
     /// Signing algorithm.
-    #[arg(long, value_parser = ["RS256", "ES256"])]
-    alg: Option<String>,
+    #[arg(long, value_parser = crate::alg_parser())]
+    alg: Option<iamjwt_core::Algorithm>,
     #[arg(long, value_enum, default_value = "raw")]
     output: Output,
     /// Region to sign for (default: from an execute-api host name, then the AWS config, then us-east-1).
@@ -95,7 +95,12 @@ pub fn token_uri(
 }
 
 pub async fn run(args: Args) -> Result<(), Error> {
-    let uri = token_uri(&args.url, &args.aud, args.duration, args.alg.as_deref())?;
+    let uri = token_uri(
+        &args.url,
+        &args.aud,
+        args.duration,
+        args.alg.map(iamjwt_core::Algorithm::as_str),
+    )?;
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,

@@ -3,7 +3,7 @@
 use crate::error::Error;
 use crate::http::HttpClient;
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{DecodingKey, Validation};
 use serde::Deserialize;
 use std::io::Read as _;
 
@@ -71,10 +71,16 @@ pub async fn verify(
     let issuer = issuer.trim_end_matches('/');
     let header = jsonwebtoken::decode_header(token)
         .map_err(|e| Error::Invalid(format!("malformed token: {e}")))?;
-    if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+    // Only what this issuer signs with (the core's table), never `none` or an HMAC algorithm.
+    let ours = iamjwt_core::Algorithm::ALL
+        .iter()
+        .any(|a| format!("{:?}", header.alg) == a.as_str());
+    if !ours {
+        let names: Vec<&str> = iamjwt_core::Algorithm::ALL.map(|a| a.as_str()).to_vec();
         return Err(Error::Invalid(format!(
-            "algorithm {:?} is not accepted (RS256 or ES256 only)",
-            header.alg
+            "algorithm {:?} is not accepted ({} only)",
+            header.alg,
+            names.join(", ")
         )));
     }
     let kid = header

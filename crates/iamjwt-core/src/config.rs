@@ -68,7 +68,7 @@ impl Settings {
             .map_err(|e| Error::config("IAMJWT_DEFAULT_AUDIENCE", e.to_string()))?;
 
         let algorithms = match get("IAMJWT_ALGORITHMS") {
-            None => vec![Algorithm::RS256, Algorithm::ES256],
+            None => Algorithm::defaults(),
             Some(raw) => {
                 let mut algs = Vec::new();
                 for part in raw.split(',').map(str::trim) {
@@ -83,7 +83,7 @@ impl Settings {
             }
         };
         let default_algorithm = match get("IAMJWT_DEFAULT_ALGORITHM") {
-            None if algorithms.contains(&Algorithm::RS256) => Algorithm::RS256,
+            None if algorithms.contains(&Algorithm::DEFAULT) => Algorithm::DEFAULT,
             None => algorithms[0],
             Some(raw) => raw
                 .parse()

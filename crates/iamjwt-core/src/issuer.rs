@@ -142,7 +142,7 @@ impl Issuer {
         let key = self.signer.signing_key(alg).await?;
         let input = jws::signing_input(&Header::new(alg, key.kid()), &claims)?;
         let signature = key.sign(input.as_bytes()).await?;
-        jws::check_signature(alg, &signature)?;
+        alg.check_signature(&signature)?;
         Ok(Issued {
             token: jws::compact(input, &signature),
             expires_in: duration,

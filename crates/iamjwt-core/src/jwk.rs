@@ -3,8 +3,9 @@
 //! The key type comes from the SubjectPublicKeyInfo algorithm OID, never from a service's `KeySpec` field
 //! (emulators omit it).
 
+use crate::alg::{Algorithm, Curve};
 use crate::error::Error;
-use crate::types::{Algorithm, Kid};
+use crate::types::Kid;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,6 @@ use spki::der::Decode as _;
 
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 
 /// Key-type specific members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,7 +57,8 @@ struct EcThumbprint<'a> {
 }
 
 impl PublicJwk {
-    /// Builds the JWK (with thumbprint `kid`) from DER SubjectPublicKeyInfo: RSA or P-256 only.
+    /// Builds the JWK (with thumbprint `kid`) from DER SubjectPublicKeyInfo: RSA ≥ 2048 bits, or a curve of
+    /// [`Curve`].
     pub fn from_spki_der(der: &[u8]) -> Result<Self, Error> {
         let bad = |why: String| Error::KeyMaterial(format!("SubjectPublicKeyInfo: {why}"));
         let spki = spki::SubjectPublicKeyInfoRef::from_der(der).map_err(|e| bad(e.to_string()))?;
@@ -85,23 +86,26 @@ impl PublicJwk {
                 .algorithm
                 .parameters_oid()
                 .map_err(|e| bad(format!("EC curve: {e}")))?;
-            if curve != PRIME256V1 {
-                return Err(bad(format!("unsupported EC curve {curve}")));
-            }
+            let curve = Curve::from_oid(curve)
+                .ok_or_else(|| bad(format!("unsupported EC curve {curve}")))?;
             // Reject points that are not on the curve before they reach a verifier.
-            p256::PublicKey::from_sec1_bytes(key_bytes)
-                .map_err(|_| bad("invalid P-256 point".into()))?;
+            curve
+                .check_point(key_bytes)
+                .map_err(|e| bad(e.to_string()))?;
             let [0x04, coords @ ..] = key_bytes else {
-                return Err(bad("P-256 point must be uncompressed".into()));
+                return Err(bad(format!(
+                    "{} point must be uncompressed",
+                    curve.jwk_crv()
+                )));
             };
-            let (x, y) = coords.split_at(32);
+            let (x, y) = coords.split_at(curve.coordinate_len());
             (
                 KeyParams::Ec {
-                    crv: "P-256".into(),
+                    crv: curve.jwk_crv().into(),
                     x: URL_SAFE_NO_PAD.encode(x),
                     y: URL_SAFE_NO_PAD.encode(y),
                 },
-                Algorithm::ES256,
+                Algorithm::for_curve(curve),
             )
         } else {
             return Err(bad(format!(
@@ -223,6 +227,42 @@ mod tests {
         // Round-trips through JSON.
         let back: PublicJwk = serde_json::from_str(&serde_json::to_string(&jwk).unwrap()).unwrap();
         assert_eq!(back, jwk);
+    }
+
+    #[test]
+    fn p384_jwk_keeps_48_byte_coordinates_and_verifies_with_jsonwebtoken() {
+        use p384::ecdsa::signature::Signer as _;
+        // A scalar whose public point has a leading zero byte in a coordinate would still encode 48 bytes.
+        for seed in 1u8..=8 {
+            let sk = p384::ecdsa::SigningKey::from_slice(&[seed; 48]).unwrap();
+            let der = sk.verifying_key().to_public_key_der().unwrap();
+            let jwk = PublicJwk::from_spki_der(der.as_bytes()).unwrap();
+            assert_eq!(jwk.alg(), Algorithm::ES384);
+            let KeyParams::Ec { crv, x, y } = jwk.params() else {
+                panic!("not EC")
+            };
+            assert_eq!(crv, "P-384");
+            assert_eq!(URL_SAFE_NO_PAD.decode(x).unwrap().len(), 48);
+            assert_eq!(URL_SAFE_NO_PAD.decode(y).unwrap().len(), 48);
+            // An independent library accepts the JWK and a JOSE signature made with it.
+            let input = "eyJhbGciOiJFUzM4NCJ9.e30";
+            let sig: p384::ecdsa::Signature = sk.sign(input.as_bytes());
+            let jose = Algorithm::ES384
+                .jose_signature(sig.to_der().as_bytes())
+                .unwrap();
+            let theirs: jsonwebtoken::jwk::Jwk =
+                serde_json::from_value(serde_json::to_value(&jwk).unwrap()).unwrap();
+            let key = jsonwebtoken::DecodingKey::from_jwk(&theirs).unwrap();
+            assert!(
+                jsonwebtoken::crypto::verify(
+                    &URL_SAFE_NO_PAD.encode(&jose),
+                    input.as_bytes(),
+                    &key,
+                    jsonwebtoken::Algorithm::ES384
+                )
+                .unwrap()
+            );
+        }
     }
 
     #[test]

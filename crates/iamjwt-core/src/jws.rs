@@ -55,32 +55,6 @@ pub fn digest(signing_input: &[u8]) -> [u8; 32] {
     Sha256::digest(signing_input).into()
 }
 
-/// Converts an ASN.1 DER ECDSA signature (what KMS returns) to JOSE `r||s`, 64 bytes (RFC 7518 §3.4).
-pub fn es256_der_to_jose(der: &[u8]) -> Result<[u8; 64], Error> {
-    let sig = p256::ecdsa::Signature::from_der(der)
-        .map_err(|e| Error::KeyMaterial(format!("ECDSA signature is not valid DER: {e}")))?;
-    let bytes = sig.to_bytes();
-    let mut out = [0u8; 64];
-    out.copy_from_slice(bytes.as_slice());
-    Ok(out)
-}
-
-/// Checks the shape of a signature a signer returned before it goes into a token.
-pub fn check_signature(alg: Algorithm, sig: &[u8]) -> Result<(), Error> {
-    let ok = match alg {
-        Algorithm::ES256 => sig.len() == 64,
-        Algorithm::RS256 => sig.len() >= 256,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::KeyMaterial(format!(
-            "{alg} signature has unexpected length {}",
-            sig.len()
-        )))
-    }
-}
-
 /// `signing_input || '.' || BASE64URL(signature)`.
 pub fn compact(signing_input: String, signature: &[u8]) -> String {
     let mut token = signing_input;
@@ -147,8 +121,8 @@ mod tests {
         // What KMS does: DER signature over the message.
         let sig: p256::ecdsa::Signature = sk.sign(input.as_bytes());
         let der = sig.to_der();
-        let jose = es256_der_to_jose(der.as_bytes()).unwrap();
-        check_signature(Algorithm::ES256, &jose).unwrap();
+        let jose = Algorithm::ES256.jose_signature(der.as_bytes()).unwrap();
+        Algorithm::ES256.check_signature(&jose).unwrap();
         let token = compact(input, &jose);
         let got = verify(&token, jsonwebtoken::Algorithm::ES256, &jwk);
         assert_eq!(got["sub"], "arn:aws:iam::111122223333:role/r");
@@ -168,7 +142,7 @@ mod tests {
         )
         .unwrap();
         let sig = sk.sign(input.as_bytes()).to_vec();
-        check_signature(Algorithm::RS256, &sig).unwrap();
+        Algorithm::RS256.check_signature(&sig).unwrap();
         let token = compact(input, &sig);
         let got = verify(&token, jsonwebtoken::Algorithm::RS256, &jwk);
         assert_eq!(got["iss"], "https://issuer.example.com");
@@ -212,9 +186,13 @@ mod tests {
 
     #[test]
     fn der_conversion_rejects_garbage() {
-        assert!(es256_der_to_jose(b"").is_err());
-        assert!(es256_der_to_jose(&[0x30, 0x02, 0x02, 0x00]).is_err());
-        assert!(check_signature(Algorithm::ES256, &[0; 63]).is_err());
+        assert!(Algorithm::ES256.jose_signature(b"").is_err());
+        assert!(
+            Algorithm::ES256
+                .jose_signature(&[0x30, 0x02, 0x02, 0x00])
+                .is_err()
+        );
+        assert!(Algorithm::ES256.check_signature(&[0; 63]).is_err());
         assert_eq!(digest(b"abc")[..4], [0xba, 0x78, 0x16, 0xbf]);
     }
 

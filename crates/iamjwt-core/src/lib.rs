@@ -6,7 +6,9 @@
 //!
 //! Data walks one way: request → [`identity`] → [`policy`] → [`claims`] → [`jws`] → signer → compact token.
 
+pub mod alg;
 pub mod claims;
+pub mod closed_sets;
 pub mod config;
 pub mod discovery;
 pub mod error;

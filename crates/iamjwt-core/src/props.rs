@@ -1,9 +1,9 @@
 //! Property tests for everything that parses untrusted input: no panics on arbitrary input, and the round trips
 //! and equivalences that define correct behaviour.
 
+use crate::alg::Curve;
 use crate::identity::Principal;
 use crate::jwk::PublicJwk;
-use crate::jws;
 use crate::policy::{AudiencePolicy, Glob};
 use crate::request::TokenRequest;
 use crate::types::Audience;
@@ -125,8 +125,10 @@ proptest! {
 
     #[test]
     fn der_signature_conversion_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..100)) {
-        if let Ok(jose) = jws::es256_der_to_jose(&bytes) {
-            prop_assert_eq!(jose.len(), 64);
+        for curve in [Curve::P256, Curve::P384] {
+            if let Ok(jose) = curve.der_to_jose(&bytes) {
+                prop_assert_eq!(jose.len(), 2 * curve.coordinate_len());
+            }
         }
     }
 }

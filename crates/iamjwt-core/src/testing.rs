@@ -1,6 +1,7 @@
 //! Test support (feature `testing`): in-memory adapters, fault injection and an invariant-checking harness that
 //! any [`KeyStore`]/[`Publisher`] pair (soft keys, KMS + S3) can be run under.
 
+use crate::alg::KeyType;
 use crate::discovery::IssuerDocuments;
 use crate::error::{PortError, PortErrorKind};
 use crate::jwk::{Jwks, KeyParams, PublicJwk};
@@ -45,16 +46,19 @@ impl MemKeyStore {
 
     fn fake_jwk(alg: Algorithm, n: usize) -> PublicJwk {
         let seed = Sha256::digest(n.to_be_bytes());
-        let params = match alg {
-            Algorithm::RS256 => KeyParams::Rsa {
-                n: URL_SAFE_NO_PAD.encode(seed.repeat(8)),
+        let params = match alg.spec().key {
+            KeyType::Rsa { bits } => KeyParams::Rsa {
+                n: URL_SAFE_NO_PAD.encode(seed.repeat(bits / 256)),
                 e: "AQAB".into(),
             },
-            Algorithm::ES256 => KeyParams::Ec {
-                crv: "P-256".into(),
-                x: URL_SAFE_NO_PAD.encode(seed),
-                y: URL_SAFE_NO_PAD.encode(Sha256::digest(seed)),
-            },
+            KeyType::Ec(curve) => {
+                let coordinate = |b: &[u8]| b.repeat(2)[..curve.coordinate_len()].to_vec();
+                KeyParams::Ec {
+                    crv: curve.jwk_crv().into(),
+                    x: URL_SAFE_NO_PAD.encode(coordinate(&seed)),
+                    y: URL_SAFE_NO_PAD.encode(coordinate(&Sha256::digest(seed))),
+                }
+            }
         };
         PublicJwk::from_params(params, alg)
     }

@@ -3,55 +3,8 @@
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
-/// A JWS algorithm this issuer can sign with (RFC 7518 §3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Algorithm {
-    /// RSASSA-PKCS1-v1_5 with SHA-256 on an RSA-2048 key.
-    RS256,
-    /// ECDSA on P-256 with SHA-256; signature is JOSE `r||s`.
-    ES256,
-}
-
-impl Algorithm {
-    pub const ALL: [Algorithm; 2] = [Algorithm::RS256, Algorithm::ES256];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RS256 => "RS256",
-            Self::ES256 => "ES256",
-        }
-    }
-
-    /// Lower-case form used in KMS aliases and file names.
-    pub fn lower(self) -> &'static str {
-        match self {
-            Self::RS256 => "rs256",
-            Self::ES256 => "es256",
-        }
-    }
-}
-
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Algorithm {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s {
-            "RS256" => Ok(Self::RS256),
-            "ES256" => Ok(Self::ES256),
-            other => Err(Error::InvalidRequest(format!(
-                "unsupported alg {:?}: expected RS256 or ES256",
-                truncate(other, 32)
-            ))),
-        }
-    }
-}
+pub use crate::alg::Algorithm;
 
 /// One of the three key slots per algorithm (DESIGN.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -184,14 +137,5 @@ mod tests {
         assert!(Audience::parse("a\u{7}b").is_err());
         assert!(Audience::parse("a\nb").is_err());
         assert!(Audience::parse("émoji ✓").is_ok());
-    }
-
-    #[test]
-    fn algorithm_parse() {
-        assert_eq!("RS256".parse::<Algorithm>().ok(), Some(Algorithm::RS256));
-        assert_eq!("ES256".parse::<Algorithm>().ok(), Some(Algorithm::ES256));
-        assert!("HS256".parse::<Algorithm>().is_err());
-        assert!("rs256".parse::<Algorithm>().is_err());
-        assert!("none".parse::<Algorithm>().is_err());
     }
 }
