@@ -24,6 +24,7 @@ pub mod rotation;
 pub mod testing;
 pub mod time;
 pub mod types;
+pub mod verifiers;
 
 pub use error::{Error, PortError, PortErrorKind};
 pub use time::UnixTime;
