@@ -168,7 +168,9 @@ pub async fn run(args: Args) -> Result<(), Error> {
         warn(o);
     }
     // Local mode never goes unmentioned, even for a target without an https rule (Vault accepts http).
-    if verifiers::is_loopback_http(&plan.issuer) && outcomes.iter().all(|o| o.status != Status::Warn) {
+    if verifiers::is_loopback_http(&plan.issuer)
+        && outcomes.iter().all(|o| o.status != Status::Warn)
+    {
         eprintln!(
             "warning: issuer {} is local mode (http on loopback): only a {} on this machine can reach it; use the https issuer of your deployment",
             plan.issuer,
@@ -177,7 +179,12 @@ pub async fn run(args: Args) -> Result<(), Error> {
     }
 
     let doc = match target {
-        Target::Aws => aws(&plan, principal.as_ref(), args.account.as_deref(), args.session_tags)?,
+        Target::Aws => aws(
+            &plan,
+            principal.as_ref(),
+            args.account.as_deref(),
+            args.session_tags,
+        )?,
         Target::Gcp => gcp(&plan),
         Target::Azure => azure(&plan),
         Target::Vault => vault(&plan),
@@ -371,7 +378,10 @@ fn aws(
 const GCP_MAPPING: [(&str, &str); 3] = [
     ("google.subject", "assertion.sub"),
     ("attribute.aws_account", "assertion.aws.account"),
-    ("attribute.aws_principal_type", "assertion.aws.principal_type"),
+    (
+        "attribute.aws_principal_type",
+        "assertion.aws.principal_type",
+    ),
 ];
 
 fn gcp(plan: &Plan) -> Doc {
@@ -566,8 +576,11 @@ fn sql(s: &str) -> String {
 
 fn snowflake(plan: &Plan) -> Result<Doc, Error> {
     let ident = |s: &str| {
-        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
     };
     if !ident(&plan.name) {
         return Err(Error::Usage(format!(
@@ -639,10 +652,7 @@ mod tests {
     #[test]
     fn yaml_of_nested_values() {
         let v = json!({"a": [{"b": "x", "c": ["y"]}], "d": {"e": 1}});
-        assert_eq!(
-            yaml(&v, 0),
-            "a:\n- b: \"x\"\n  c:\n  - \"y\"\nd:\n  e: 1\n"
-        );
+        assert_eq!(yaml(&v, 0), "a:\n- b: \"x\"\n  c:\n  - \"y\"\nd:\n  e: 1\n");
     }
 
     #[test]

@@ -51,7 +51,8 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let verified = verify(&token, issuer, &args.aud, args.leeway).await?;
     if args.targets.is_empty() {
         crate::print_stdout(
-            &serde_json::to_string_pretty(&verified.claims).map_err(|e| Error::Usage(e.to_string()))?,
+            &serde_json::to_string_pretty(&verified.claims)
+                .map_err(|e| Error::Usage(e.to_string()))?,
         );
         return Ok(());
     }
@@ -255,7 +256,8 @@ pub async fn verify(
             Err(e) => last = Some(e),
         }
     }
-    Err(Error::Invalid(
-        last.map_or_else(|| "no key verified the token".to_owned(), |e| e.to_string()),
-    ))
+    Err(Error::Invalid(last.map_or_else(
+        || "no key verified the token".to_owned(),
+        |e| e.to_string(),
+    )))
 }
