@@ -122,7 +122,7 @@ pub async fn fetch_issuer(issuer: &str) -> Result<(Value, Value), Error> {
         Error::Invalid(format!("discovery at {url} has no jwks_uri: publish one"))
     })?;
     let jwks: Value = get_json(&http, jwks_uri, "JWKS").await?;
-    if !jwks["keys"].as_array().is_some_and(|k| !k.is_empty()) {
+    if jwks["keys"].as_array().is_none_or(Vec::is_empty) {
         return Err(Error::Invalid(format!(
             "JWKS at {jwks_uri} holds no keys: publish the signing keys (iamjwt rotate)"
         )));

@@ -712,7 +712,7 @@ fn discovery(ctx: &Context<'_>) -> Check {
         "subject_types_supported",
         "id_token_signing_alg_values_supported",
     ] {
-        if !d[member].as_array().is_some_and(|a| !a.is_empty()) {
+        if d[member].as_array().is_none_or(Vec::is_empty) {
             problems.push(format!("no {member}"));
         }
     }
@@ -884,7 +884,7 @@ fn aws_claims(ctx: &Context<'_>) -> Check {
         return Check::Fail(format!("missing {}", missing.join(", ")));
     }
     for k in ["iat", "exp", "nbf"] {
-        if !c[k].is_null() && !(c[k].is_u64() || c[k].is_i64()) {
+        if !(c[k].is_null() || c[k].is_u64() || c[k].is_i64()) {
             return Check::Fail(format!(
                 "{k} is {}: AWS refuses timestamps that are not whole seconds (obs.)",
                 c[k]
