@@ -6,3 +6,5 @@ mod aws_rotation;
 mod local;
 mod rotation;
 mod support;
+mod trust_aws;
+mod verifiers;

@@ -77,14 +77,8 @@ impl RotationExecutions {
         let mut seen = 0usize;
         let mut states = Vec::new();
         loop {
-            let history = self.history(&arn).await?;
-            for ev in history.iter().skip(seen) {
-                if let Some(d) = ev.state_entered_event_details() {
-                    let _ = writeln!(progress, "  → {}", d.name());
-                    states.push(d.name().to_owned());
-                }
-            }
-            seen = history.len();
+            // Status first, history second: once the status is final, the history read after it is complete
+            // (the other order misses the states entered between the two calls).
             let d = self
                 .client
                 .describe_execution()
@@ -92,6 +86,14 @@ impl RotationExecutions {
                 .send()
                 .await
                 .map_err(|e| classify("DescribeExecution", e))?;
+            let history = self.history(&arn).await?;
+            for ev in history.iter().skip(seen) {
+                if let Some(entered) = ev.state_entered_event_details() {
+                    let _ = writeln!(progress, "  → {}", entered.name());
+                    states.push(entered.name().to_owned());
+                }
+            }
+            seen = history.len();
             match d.status() {
                 ExecutionStatus::Running | ExecutionStatus::PendingRedrive => {
                     tokio::time::sleep(self.poll).await;

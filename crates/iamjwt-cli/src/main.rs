@@ -9,6 +9,7 @@ mod http;
 mod rotate;
 mod serve;
 mod token;
+mod trust;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -46,8 +47,12 @@ enum Command {
     Serve(serve::Args),
     /// Fetch a token: SigV4-signed GET /token with your AWS credentials.
     Token(token::Args),
-    /// Verify a token against its issuer's discovery document and JWKS; print its claims.
+    /// Verify a token against its issuer's discovery document and JWKS; print its claims, or check the rules of
+    /// verifiers (`--for aws`, …).
     Verify(verify::Args),
+    /// Print what a verifier (AWS, GCP, Entra, Vault, Kubernetes, Snowflake, Databricks) needs to trust this issuer
+    /// for one principal, after checking the issuer's discovery and JWKS.
+    Trust(trust::Args),
     /// Rotate the signing keys of a local state directory (retire → promote → create → publish).
     Rotate(rotate::Args),
     /// Print a token's header and claims WITHOUT verifying anything.
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
             Command::Serve(a) => serve::run(a).await,
             Command::Token(a) => token::run(a).await,
             Command::Verify(a) => verify::run(a).await,
+            Command::Trust(a) => trust::run(a).await,
             Command::Rotate(a) => rotate::run(a).await,
             Command::Decode(a) => decode::run(a),
             Command::Describe(a) => describe::run(&a),

@@ -78,6 +78,10 @@ pub struct Claims {
     pub iss: String,
     pub sub: String,
     pub aud: AudClaim,
+    /// With several audiences, the first one (DESIGN.md §3): AWS STS matches `azp`, not `aud`, against the OIDC
+    /// provider's client ID list when `aud` is an array, so the audience meant for AWS goes first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azp: Option<Audience>,
     pub iat: UnixTime,
     pub nbf: UnixTime,
     pub exp: UnixTime,
@@ -108,10 +112,15 @@ impl Claims {
         tags: Option<SessionTags>,
     ) -> Self {
         let p = &caller.principal;
+        let azp = match audiences.as_slice() {
+            [first, _, ..] => Some(first.clone()),
+            _ => None,
+        };
         Self {
             iss: issuer.to_owned(),
             sub: p.sub(),
             aud: AudClaim::new(audiences),
+            azp,
             iat: lifetime.now,
             nbf: lifetime.now.minus(lifetime.nbf_skew),
             exp: lifetime.now.plus(lifetime.duration),
@@ -199,6 +208,13 @@ mod tests {
         );
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["aud"], json!(["a", "b"]));
+        // Several audiences: azp = the first requested one (what AWS STS matches against the client ID list).
+        assert_eq!(v["azp"], json!("a"));
+        assert!(
+            serde_json::to_string(&c)
+                .unwrap()
+                .contains(r#""aud":["a","b"],"azp":"a","iat""#)
+        );
         assert_eq!(
             v["aws"],
             json!({"account": "111122223333", "principal_type": "User", "org_id": "o-a1b2c3d4e5"})

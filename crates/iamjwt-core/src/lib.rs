@@ -26,6 +26,7 @@ pub mod rotation;
 pub mod testing;
 pub mod time;
 pub mod types;
+pub mod verifiers;
 
 pub use error::{Error, PortError, PortErrorKind};
 pub use time::UnixTime;
