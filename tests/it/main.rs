@@ -5,4 +5,5 @@
 mod aws_rotation;
 mod local;
 mod rotation;
+mod rsa_key_size;
 mod support;

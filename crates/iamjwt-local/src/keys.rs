@@ -24,6 +24,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 type RsaSigningKey = rsa::pkcs1v15::SigningKey<sha2::Sha256>;
 
+/// Modulus size of local RSA keys: RSA-2048, like KMS `RSA_2048` in AWS mode (DESIGN.md §5), so local tokens and
+/// JWKS have the shapes verifiers will see in production. (The `rsa` crate's own default is 3072.)
+pub const RSA_BITS: usize = 2048;
+
 /// `keys.json`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +72,7 @@ impl Material {
         use rsa::Generate as _;
         Ok(match alg {
             Algorithm::RS256 => {
-                let key = rsa::PrivateKey::try_generate()
+                let key = rsa::PrivateKey::new(&mut getrandom::SysRng, RSA_BITS)
                     .map_err(|e| Error::Key(format!("RSA key generation: {e}")))?;
                 Self::Rsa(Box::new(RsaSigningKey::new(key)))
             }
@@ -605,6 +609,25 @@ mod tests {
             serde_json::from_slice(&std::fs::read(layout::key_state_file(dir.path())).unwrap())
                 .unwrap();
         assert_eq!(rewritten, fixture);
+    }
+
+    #[test]
+    fn rsa_keys_are_2048_bit() {
+        use base64::Engine as _;
+        assert_eq!(RSA_BITS, 2048);
+        let m = Material::generate(Algorithm::RS256).unwrap();
+        let jwk = m.public_jwk().unwrap();
+        let iamjwt_core::jwk::KeyParams::Rsa { n, .. } = jwk.params() else {
+            panic!("RS256 key with a non-RSA JWK: {jwk:?}");
+        };
+        let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(n)
+            .unwrap();
+        assert_eq!(n.len() * 8, RSA_BITS, "modulus of {} bytes", n.len());
+        assert!(n[0] & 0x80 != 0, "top bit of the modulus is set");
+        // And the key survives its PKCS#8 file.
+        let again = Material::from_pkcs8(Algorithm::RS256, &m.to_pkcs8().unwrap()).unwrap();
+        assert_eq!(again.public_jwk().unwrap(), jwk);
     }
 
     #[test]
