@@ -5,6 +5,7 @@
 mod aws_rotation;
 mod local;
 mod rotation;
+mod rsa_key_size;
 mod support;
 mod trust_aws;
 mod verifiers;

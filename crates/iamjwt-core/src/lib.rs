@@ -16,6 +16,7 @@ pub mod identity;
 pub mod issuer;
 pub mod jwk;
 pub mod jws;
+pub mod keys;
 pub mod policy;
 pub mod ports;
 #[cfg(test)]

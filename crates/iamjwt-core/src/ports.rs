@@ -6,7 +6,7 @@ use crate::discovery::IssuerDocuments;
 use crate::error::PortError;
 use crate::identity::Caller;
 use crate::jwk::Jwks;
-use crate::rotation::KeyState;
+use crate::keys::{KeyMark, KeyState};
 use crate::time::UnixTime;
 use crate::types::{Algorithm, KeyId, KeySlot, Kid};
 use async_trait::async_trait;
@@ -26,17 +26,6 @@ pub trait SigningKey: Send + Sync {
 #[async_trait]
 pub trait Signer: Send + Sync {
     async fn signing_key(&self, alg: Algorithm) -> Result<Arc<dyn SigningKey>, PortError>;
-}
-
-/// A fact about a key that rotation records (KMS tags in AWS, the state file locally).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyMark {
-    /// First seen in the published JWKS at this time.
-    Published(UnixTime),
-    /// Stopped signing at this time.
-    Demoted(UnixTime),
-    /// Declared compromised by an emergency rotation.
-    Compromised,
 }
 
 /// The keys and their slots. Every method must be idempotent: repeating a call that succeeded changes nothing.

@@ -5,8 +5,9 @@ use crate::alg::KeyType;
 use crate::discovery::IssuerDocuments;
 use crate::error::{PortError, PortErrorKind};
 use crate::jwk::{Jwks, KeyParams, PublicJwk};
-use crate::ports::{KeyMark, KeyStore, Publisher, Signer, SigningKey};
-use crate::rotation::{KeyRecord, KeyState, RotationPolicy, Slots, invariant_violations};
+use crate::keys::{KeyMark, KeyRecord, KeyState, Slots};
+use crate::ports::{KeyStore, Publisher, Signer, SigningKey};
+use crate::rotation::{RotationPolicy, invariant_violations};
 use crate::time::UnixTime;
 use crate::types::{Algorithm, KeyId, KeySlot, Kid};
 use async_trait::async_trait;
@@ -23,14 +24,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Keys by id, and which key each slot points at.
 type MemState = (
-    BTreeMap<KeyId, MemKey>,
+    BTreeMap<KeyId, KeyRecord>,
     BTreeMap<(Algorithm, KeySlot), KeyId>,
 );
-
-#[derive(Debug, Clone)]
-struct MemKey {
-    record: KeyRecord,
-}
 
 /// A key store in memory. Public keys are derived from a counter (not real key pairs): rotation never signs.
 #[derive(Debug, Default)]
@@ -71,12 +67,7 @@ impl KeyStore for MemKeyStore {
         let (keys, slots) = &*g;
         let mut state = KeyState::default();
         for &alg in algs {
-            let get = |slot| {
-                slots
-                    .get(&(alg, slot))
-                    .and_then(|id| keys.get(id))
-                    .map(|k| k.record.clone())
-            };
+            let get = |slot| slots.get(&(alg, slot)).and_then(|id| keys.get(id)).cloned();
             state.algs.insert(alg, Slots::from_fn(get));
         }
         Ok(state)
@@ -95,18 +86,7 @@ impl KeyStore for MemKeyStore {
         }
         let id = KeyId::new(format!("mem-{n}"));
         let jwk = Self::fake_jwk(alg, n);
-        let record = KeyRecord {
-            id: id.clone(),
-            alg,
-            kid: jwk.kid().clone(),
-            jwk: Some(jwk),
-            created_at: now,
-            published_at: None,
-            demoted_at: None,
-            compromised: false,
-            pending_deletion: false,
-        };
-        g.0.insert(id.clone(), MemKey { record });
+        g.0.insert(id.clone(), KeyRecord::new(id.clone(), jwk, now));
         g.1.insert((alg, slot), id.clone());
         Ok(id)
     }
@@ -133,11 +113,7 @@ impl KeyStore for MemKeyStore {
         let k =
             g.0.get_mut(key)
                 .ok_or_else(|| PortError::new(PortErrorKind::NotFound, key.to_string()))?;
-        match mark {
-            KeyMark::Published(t) => k.record.published_at = Some(t),
-            KeyMark::Demoted(t) => k.record.demoted_at = Some(t),
-            KeyMark::Compromised => k.record.compromised = true,
-        }
+        k.apply(mark);
         Ok(())
     }
 
@@ -146,8 +122,7 @@ impl KeyStore for MemKeyStore {
         let k =
             g.0.get_mut(key)
                 .ok_or_else(|| PortError::new(PortErrorKind::NotFound, key.to_string()))?;
-        k.record.pending_deletion = true;
-        k.record.jwk = None;
+        k.set_pending_deletion();
         Ok(())
     }
 }

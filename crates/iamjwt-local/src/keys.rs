@@ -1,7 +1,7 @@
 //! Software keys under a state directory: the local stand-in for KMS.
 //!
-//! `keys.json` records every key, its facts (kid, published/demoted times, compromised, pending deletion) and
-//! the three slots per algorithm; private keys are PKCS#8 DER files `keys/<id>.pk8`, mode 0600. Every write is
+//! `keys.json` records every key (the core's [`KeyRecord`]: kid, public key, published/demoted times, compromised,
+//! pending deletion) and the three slots per algorithm; private keys are PKCS#8 DER files `keys/<id>.pk8`, mode 0600. Every write is
 //! atomic. [`SoftKeyStore`] implements the rotation port; [`SoftSigner`] the signing port, caching the current
 //! keys in memory and re-reading the state file at most once per refresh interval (and only if it changed) —
 //! the same contract as the KMS signer's alias TTL.
@@ -11,8 +11,8 @@ use crate::fsutil::{read_optional, write_atomic};
 use crate::layout;
 use async_trait::async_trait;
 use iamjwt_core::jwk::PublicJwk;
-use iamjwt_core::ports::{KeyMark, KeyStore, Signer, SigningKey};
-use iamjwt_core::rotation::{KeyRecord, KeyState, Slots};
+use iamjwt_core::keys::{KeyMark, KeyRecord, KeyState, Slots, records_by_id};
+use iamjwt_core::ports::{KeyStore, Signer, SigningKey};
 use iamjwt_core::{Algorithm, KeyId, KeySlot, Kid, PortError, PortErrorKind, UnixTime};
 use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _};
 use rsa::signature::{SignatureEncoding as _, Signer as _};
@@ -24,28 +24,22 @@ use std::time::{Duration, Instant, SystemTime};
 
 type RsaSigningKey = rsa::pkcs1v15::SigningKey<sha2::Sha256>;
 
+/// Modulus size of local RSA keys: the core table's RS256 size (RSA-2048, like KMS `RSA_2048` in AWS mode, DESIGN.md
+/// §5), so local tokens and JWKS have the shapes verifiers will see in production. (The `rsa` crate's own default
+/// is 3072.)
+pub const RSA_BITS: usize = match Algorithm::RS256.spec().key {
+    iamjwt_core::alg::KeyType::Rsa { bits } => bits,
+    iamjwt_core::alg::KeyType::Ec(_) => 0,
+};
+
 /// `keys.json`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KeyFile {
     version: u32,
-    keys: BTreeMap<KeyId, StoredKey>,
+    #[serde(with = "records_by_id")]
+    keys: BTreeMap<KeyId, KeyRecord>,
     slots: BTreeMap<Algorithm, BTreeMap<KeySlot, KeyId>>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StoredKey {
-    alg: Algorithm,
-    kid: Kid,
-    jwk: Option<PublicJwk>,
-    created_at: UnixTime,
-    published_at: Option<UnixTime>,
-    demoted_at: Option<UnixTime>,
-    #[serde(default)]
-    compromised: bool,
-    #[serde(default)]
-    pending_deletion: bool,
 }
 
 fn read_key_file(state: &Path) -> Result<KeyFile, Error> {
@@ -83,7 +77,7 @@ impl Material {
         use rsa::Generate as _;
         Ok(match alg {
             Algorithm::RS256 => {
-                let key = rsa::PrivateKey::try_generate()
+                let key = rsa::PrivateKey::new(&mut getrandom::SysRng, RSA_BITS)
                     .map_err(|e| Error::Key(format!("RSA key generation: {e}")))?;
                 Self::Rsa(Box::new(RsaSigningKey::new(key)))
             }
@@ -196,21 +190,7 @@ impl KeyStore for SoftKeyStore {
         let file = read_key_file(&self.state).map_err(port)?;
         let mut state = KeyState::default();
         for &alg in algs {
-            let get = |slot| {
-                let id = file.slots.get(&alg)?.get(&slot)?;
-                let k = file.keys.get(id)?;
-                Some(KeyRecord {
-                    id: id.clone(),
-                    alg: k.alg,
-                    kid: k.kid.clone(),
-                    jwk: k.jwk.clone(),
-                    created_at: k.created_at,
-                    published_at: k.published_at,
-                    demoted_at: k.demoted_at,
-                    compromised: k.compromised,
-                    pending_deletion: k.pending_deletion,
-                })
-            };
+            let get = |slot| file.keys.get(file.slots.get(&alg)?.get(&slot)?).cloned();
             state.algs.insert(alg, Slots::from_fn(get));
         }
         Ok(state)
@@ -251,19 +231,8 @@ impl KeyStore for SoftKeyStore {
             if f.slots.get(&alg).is_some_and(|s| s.contains_key(&slot)) {
                 return Err(Error::Key(format!("{alg} {slot} slot is not empty")));
             }
-            f.keys.insert(
-                id.clone(),
-                StoredKey {
-                    alg,
-                    kid: jwk.kid().clone(),
-                    jwk: Some(jwk),
-                    created_at: now,
-                    published_at: None,
-                    demoted_at: None,
-                    compromised: false,
-                    pending_deletion: false,
-                },
-            );
+            f.keys
+                .insert(id.clone(), KeyRecord::new(id.clone(), jwk, now));
             f.slots.entry(alg).or_default().insert(slot, id.clone());
             Ok(id.clone())
         })
@@ -297,12 +266,10 @@ impl KeyStore for SoftKeyStore {
 
     async fn mark(&self, key: &KeyId, mark: KeyMark) -> Result<(), PortError> {
         self.update(|f| {
-            let k = f.keys.get_mut(key).ok_or_else(|| not_found(key))?;
-            match mark {
-                KeyMark::Published(t) => k.published_at = Some(t),
-                KeyMark::Demoted(t) => k.demoted_at = Some(t),
-                KeyMark::Compromised => k.compromised = true,
-            }
+            f.keys
+                .get_mut(key)
+                .ok_or_else(|| not_found(key))?
+                .apply(mark);
             Ok(())
         })
     }
@@ -317,9 +284,10 @@ impl KeyStore for SoftKeyStore {
             Err(e) => return Err(port(Error::io(path, e))),
         }
         self.update(|f| {
-            let k = f.keys.get_mut(key).ok_or_else(|| not_found(key))?;
-            k.pending_deletion = true;
-            k.jwk = None;
+            f.keys
+                .get_mut(key)
+                .ok_or_else(|| not_found(key))?
+                .set_pending_deletion();
             Ok(())
         })
     }
@@ -600,6 +568,87 @@ mod tests {
                 assert!(published.contains(&cur.kid));
             }
         }
+    }
+
+    /// `keys.json` as the soft store wrote it before it stored the core's `KeyRecord` (iamjwt-cli at 3178405:
+    /// `iamjwt rotate`, then `--now +25h`, then `--now +26h --emergency`): every slot filled, demoted keys,
+    /// compromised keys pending deletion with no public key, 3072-bit RSA keys.
+    const KEYS_V1: &str = include_str!("../tests/fixtures/keys-v1.json");
+
+    #[tokio::test]
+    async fn loads_and_rewrites_keys_json_in_the_original_format() {
+        let fixture: serde_json::Value = serde_json::from_str(KEYS_V1).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(layout::key_state_file(dir.path()), KEYS_V1).unwrap();
+        let store = SoftKeyStore::new(dir.path());
+        let state = store.load(&ALGS).await.unwrap();
+        let t = |v: &serde_json::Value| v.as_u64().map(UnixTime);
+        for alg in ALGS {
+            let alg_name = serde_json::to_value(alg).unwrap();
+            for slot in [KeySlot::Pending, KeySlot::Current, KeySlot::Previous] {
+                let slot_name = serde_json::to_value(slot).unwrap();
+                let id = fixture["slots"][alg_name.as_str().unwrap()][slot_name.as_str().unwrap()]
+                    .as_str()
+                    .unwrap();
+                let want = &fixture["keys"][id];
+                let got = state.algs[&alg].get(slot).unwrap();
+                assert_eq!(got.id.as_str(), id);
+                assert_eq!(serde_json::to_value(got.alg).unwrap(), want["alg"]);
+                assert_eq!(got.kid.as_str(), want["kid"].as_str().unwrap());
+                assert_eq!(serde_json::to_value(&got.jwk).unwrap(), want["jwk"]);
+                assert_eq!(Some(got.created_at), t(&want["created_at"]));
+                assert_eq!(got.published_at, t(&want["published_at"]));
+                assert_eq!(got.demoted_at, t(&want["demoted_at"]));
+                assert_eq!(got.compromised, want["compromised"].as_bool().unwrap());
+                assert_eq!(
+                    got.pending_deletion,
+                    want["pending_deletion"].as_bool().unwrap()
+                );
+            }
+            let prev = state.algs[&alg].previous.as_ref().unwrap();
+            assert!(prev.demoted_at.is_some() && prev.jwk.is_some());
+        }
+        // The file also holds keys outside every slot (the compromised ones), which must survive a rewrite.
+        let compromised: Vec<_> = fixture["keys"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|k| {
+                k["compromised"] == true && k["pending_deletion"] == true && k["jwk"].is_null()
+            })
+            .collect();
+        assert_eq!(compromised.len(), 2);
+
+        // A write that changes nothing (re-marking a key published at its recorded time) rewrites the file with
+        // the same names and values: today's format, not a new one.
+        let cur = state.algs[&Algorithm::RS256].current.clone().unwrap();
+        store
+            .mark(&cur.id, KeyMark::Published(cur.published_at.unwrap()))
+            .await
+            .unwrap();
+        let rewritten: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(layout::key_state_file(dir.path())).unwrap())
+                .unwrap();
+        assert_eq!(rewritten, fixture);
+    }
+
+    #[test]
+    fn rsa_keys_are_2048_bit() {
+        use base64::Engine as _;
+        assert_eq!(RSA_BITS, 2048);
+        let m = Material::generate(Algorithm::RS256).unwrap();
+        let jwk = m.public_jwk().unwrap();
+        let iamjwt_core::jwk::KeyParams::Rsa { n, .. } = jwk.params() else {
+            panic!("RS256 key with a non-RSA JWK: {jwk:?}");
+        };
+        let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(n)
+            .unwrap();
+        assert_eq!(n.len() * 8, RSA_BITS, "modulus of {} bytes", n.len());
+        assert!(n[0] & 0x80 != 0, "top bit of the modulus is set");
+        // And the key survives its PKCS#8 file.
+        let again = Material::from_pkcs8(Algorithm::RS256, &m.to_pkcs8().unwrap()).unwrap();
+        assert_eq!(again.public_jwk().unwrap(), jwk);
     }
 
     #[test]

@@ -1,6 +1,12 @@
 use super::*;
+use crate::error::Refusal;
+use crate::keys::KeyState;
+use crate::ports::KeyStore as _;
 use crate::testing::{FaultMode, Harness, MemKeyStore, MemPublisher};
+use crate::time::UnixTime;
+use crate::types::Kid;
 use futures_executor::block_on;
+use std::collections::BTreeSet;
 
 const POLICY: RotationPolicy = RotationPolicy {
     min_publish_age: 86_400,
