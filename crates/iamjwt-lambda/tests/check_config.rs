@@ -80,9 +80,18 @@ fn a_valid_environment_passes_silently_and_quickly() {
 fn an_invalid_environment_is_one_line_naming_the_variable_and_exit_1() {
     let cases: [(&[(&str, &str)], &str); 4] = [
         (&[("IAMJWT_ALGORITHMS", "RS256,HS256")], "IAMJWT_ALGORITHMS"),
-        (&[("IAMJWT_ISSUER", "http://insecure.example.com")], "IAMJWT_ISSUER"),
-        (&[("IAMJWT_DEFAULT_DURATION", "7200")], "IAMJWT_DEFAULT_DURATION"),
-        (&[("IAMJWT_KEY_DELETION_DAYS", "3")], "IAMJWT_KEY_DELETION_DAYS"),
+        (
+            &[("IAMJWT_ISSUER", "http://insecure.example.com")],
+            "IAMJWT_ISSUER",
+        ),
+        (
+            &[("IAMJWT_DEFAULT_DURATION", "7200")],
+            "IAMJWT_DEFAULT_DURATION",
+        ),
+        (
+            &[("IAMJWT_KEY_DELETION_DAYS", "3")],
+            "IAMJWT_KEY_DELETION_DAYS",
+        ),
     ];
     for bin in [TOKEN, ROTATE] {
         for (extra, variable) in cases {
