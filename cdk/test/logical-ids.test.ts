@@ -37,7 +37,7 @@ const CLI_CONTEXT = { 'aws:cdk:version-reporting': true, 'aws:cdk:enable-path-me
 function synthApp(c: Configuration): Record<string, string> {
   const app = new App({ context: { ...CDK_CONTEXT, ...c.context, ...CLI_CONTEXT } });
   const { stackName, stackProps } = appConfigFromContext(app.node, path.resolve(__dirname, '..'));
-  const stack = new IamJwtStack(app, stackName, { ...stackProps, env: { region: c.region } });
+  new IamJwtStack(app, stackName, { ...stackProps, env: { region: c.region } });
   expect(stackName).toBe(c.stackName);
   return logicalIds(app.synth().getStackByName(stackName).template);
 }
