@@ -29,8 +29,9 @@ test-rust: venv
 	$(CARGO) build -p iamjwt-cli -p iamjwt-lambda
 	IAMJWT_BIN=$(TARGET_DIR)/debug/iamjwt IAMJWT_TOKEN_BIN=$(TARGET_DIR)/debug/token IAMJWT_VENV=$(CURDIR)/$(VENV) $(CARGO) test --workspace
 
-test-cdk: venv ## CDK: tsc, jest, cdk-nag, offline synth, cfn-lint, ASL validation, the workflow run in moto
-	VENV=$(CURDIR)/$(VENV) cdk/check.sh
+test-cdk: venv ## CDK: tsc, jest, cdk-nag, offline synth, logical ids, Lambda env contract, cfn-lint, ASL validation, the workflow in moto
+	$(CARGO) build -p iamjwt-lambda --bins
+	VENV=$(CURDIR)/$(VENV) CARGO_TARGET_DIR=$(TARGET_DIR) cdk/check.sh
 
 synth: ## Synthesize the CloudFormation template offline (cdk synth)
 	cd cdk && npm ci --no-audit --no-fund && CDK_DISABLE_CLI_TELEMETRY=true npx cdk synth $(CDK_ARGS)

@@ -4,9 +4,14 @@
 #   2. tsc --noEmit                        type-check the app, construct and tests once
 #   3. jest                                construct assertions, prop validation, cdk-nag AwsSolutions
 #   4. cdk synth (offline, stub Lambdas)   the app as `make deploy` would build it, two configurations
-#   5. cfn-lint                            on both synthesized templates
-#   6. asl-validator                       on infra/rotation.asl.json
-#   7. pytest tests/workflow               the ASL executed by moto's Step Functions engine
+#   5. logical ids                         both templates against test/fixtures/logical-ids.json (no replacement on update)
+#   6. Lambda environment contract         each function's synthesized variables through `token|rotate --check-config`
+#   7. cfn-lint                            on both synthesized templates
+#   8. asl-validator                       on infra/rotation.asl.json
+#   9. pytest tests/workflow               the ASL executed by moto's Step Functions engine
+#
+# Step 6 runs the Rust debug binaries from ${CARGO_TARGET_DIR:-<repo>/target}/debug (`make test` builds
+# them first; alone: `cargo build -p iamjwt-lambda --bins`).
 #
 # Python tools come from $VENV (default <repo>/.venv); missing ones are installed from
 # tests/workflow/requirements.txt. Nothing here talks to AWS: no credentials are read, the instance
@@ -86,11 +91,19 @@ synth full -c stackName=IamJwtFull -c hostedZoneId=Z0123456789ABCDEFGHIJ -c host
   -c apiGwWaf=ConstructProvided -c orgId=o-a1b2c3d4e5 -c allowedAccountIds=444455556666 \
   -c algorithms=ES256 -c rotationSchedule="rate(60 days)"
 
+TEMPLATES=("$OUT/default/IamJwt.template.json" "$OUT/full/IamJwtFull.template.json")
+
+step "logical ids unchanged (test/fixtures/logical-ids.json)"
+node scripts/logical-ids.cjs check default="${TEMPLATES[0]}" full="${TEMPLATES[1]}"
+
+step "Lambda environments accepted by the Rust binaries (--check-config)"
+"$VENV/bin/python" scripts/check_lambda_env.py --bin-dir "${CARGO_TARGET_DIR:-$REPO/target}/debug" "${TEMPLATES[@]}"
+
 step "cfn-lint"
 # W3005 ("dependency already enforced by a Ref/GetAtt") is CDK's style: it adds explicit DependsOn on
 # role policies and on the first-rotation resource's inputs on purpose (ordering the policy before its
 # users, and making the ordering visible). It is harmless, so that one rule is ignored.
-"$VENV/bin/cfn-lint" --ignore-checks W3005 -- "$OUT/default/IamJwt.template.json" "$OUT/full/IamJwtFull.template.json"
+"$VENV/bin/cfn-lint" --ignore-checks W3005 -- "${TEMPLATES[@]}"
 echo "cfn-lint: no findings"
 
 step "ASL validation (asl-validator)"

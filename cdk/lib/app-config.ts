@@ -12,7 +12,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Node } from 'constructs';
 import { IamJwtStackProps } from './iamjwt-stack';
-import { IamJwtIssuerProps, SigningAlgorithm, WafUsage } from './props';
+import { DEFAULT_ALGORITHM, SIGNING_ALGORITHMS } from './closed-sets';
+import { IamJwtIssuerProps, WafUsage } from './props';
 
 /** Context key → what it sets. Durations are plain numbers in the unit the key names. */
 export const CONTEXT_KEYS: Record<string, string> = {
@@ -44,8 +45,8 @@ export const CONTEXT_KEYS: Record<string, string> = {
   audiencePolicyFile: 'path of a file holding the audience policy JSON, relative to cdk/',
   defaultTokenDurationSeconds: 'default token lifetime (default 900)',
   maxTokenDurationSeconds: 'max token lifetime (default 3600)',
-  algorithms: 'enabled algorithms, e.g. RS256,ES256',
-  defaultAlgorithm: 'RS256 or ES256',
+  algorithms: `enabled algorithms, e.g. RS256,ES256 (known: ${SIGNING_ALGORITHMS.join(', ')})`,
+  defaultAlgorithm: `one of the enabled algorithms (default ${DEFAULT_ALGORITHM})`,
   rotationSchedule: 'EventBridge expression, e.g. "rate(30 days)" or "cron(0 3 1 * ? *)"',
   minPublishAgeSeconds: 'pending key publish time before it signs (default 86400)',
   jwksMaxAgeSeconds: 'Cache-Control max-age of discovery and JWKS (default 3600)',
@@ -186,8 +187,8 @@ export function appConfigFromContext(node: Node, baseDir: string): AppConfig {
     audiencePolicy,
     defaultTokenDuration: seconds('defaultTokenDurationSeconds'),
     maxTokenDuration: seconds('maxTokenDurationSeconds'),
-    algorithms: list('algorithms') as SigningAlgorithm[] | undefined,
-    defaultAlgorithm: str('defaultAlgorithm') as SigningAlgorithm | undefined,
+    algorithms: list('algorithms'),
+    defaultAlgorithm: str('defaultAlgorithm'),
     rotationSchedule,
     minPublishAge: seconds('minPublishAgeSeconds'),
     jwksMaxAge: seconds('jwksMaxAgeSeconds'),

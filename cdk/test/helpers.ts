@@ -75,3 +75,6 @@ export function flat(v: unknown): string {
   }
   return JSON.stringify(v);
 }
+
+/** The logical id of a construct's CloudFormation resource in the synthesized stack. */
+export const logicalId = (s: Synth, c: { node: { defaultChild?: unknown } }): string => s.stack.getLogicalId(c.node.defaultChild as never);

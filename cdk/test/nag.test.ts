@@ -7,10 +7,6 @@ import { IamJwtStack, IamJwtStackProps } from '../lib/iamjwt-stack';
 import { WafUsage } from '../lib/props';
 import { BASE_PROPS, CDK_CONTEXT } from './helpers';
 
-// One configuration deliberately uses the deprecated DnsValidatedCertificate (the cross-region issuer
-// certificate); its deprecation warning is expected here and only noise in the test log.
-process.env.JSII_DEPRECATED = 'quiet';
-
 interface Finding {
   readonly rule: string;
   readonly severity: string;
@@ -54,8 +50,9 @@ const CONFIGS: Record<string, IamJwtStackProps> = {
       allowedAccountIds: ['444455556666'],
     },
   },
-  'custom domain elsewhere (cross-region issuer certificate), existing Web ACL, no first rotation': {
+  'custom domain elsewhere (given us-east-1 issuer certificate), existing Web ACL, no first rotation': {
     env: { region: 'eu-west-1', account: '111122223333' },
+    oidcCertificateArn: 'arn:aws:acm:us-east-1:111122223333:certificate/11111111-2222-3333-4444-555555555555',
     issuer: {
       ...BASE_PROPS,
       hostedZoneId: 'Z0123456789ABCDEFGHIJ',

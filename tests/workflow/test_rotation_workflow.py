@@ -28,7 +28,9 @@ MOTO = HERE / "moto_server_with_lambda_errors.py"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 ROTATE_FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:iamjwt-rotate"
-STEPS = ["retire", "promote", "create", "publish"]
+CLOSED_SETS_FILE = HERE.parent.parent / "infra" / "closed-sets.json"
+# The rotation steps, in order: the committed mirror of the Rust core's table.
+STEPS = json.loads(CLOSED_SETS_FILE.read_text())["rotation_steps"]
 NON_RETRYABLE = [
     "UnsafePromotion",
     "PreviousStillNeeded",
@@ -184,6 +186,23 @@ def lambda_payloads(history: list) -> list:
 
 def entered_states(history: list) -> list:
     return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+
+
+def test_the_workflow_file_invokes_exactly_the_closed_set_steps_in_order():
+    """Following the ASL from StartAt to its Succeed state (taking each Choice's Default), the Lambda
+    invocations are the steps of infra/closed-sets.json in that order, and no other state invokes one."""
+    asl = json.loads(ASL_FILE.read_text())
+    states = asl["States"]
+    path, name = [], asl["StartAt"]
+    while states[name]["Type"] != "Succeed":
+        assert name not in path, f"the happy path loops at {name}"
+        path.append(name)
+        state = states[name]
+        assert state["Type"] in ("Task", "Choice", "Pass"), f"{name} ({state['Type']}) ends the happy path before Succeed"
+        name = state["Default"] if state["Type"] == "Choice" else state["Next"]
+    invokes = [n for n, st in states.items() if st.get("Resource") == "arn:aws:states:::lambda:invoke"]
+    assert [states[n]["Parameters"]["Payload"]["step"] for n in path if n in invokes] == STEPS
+    assert set(invokes) <= set(path), f"Lambda invocations off the happy path: {sorted(set(invokes) - set(path))}"
 
 
 @pytest.mark.parametrize("emergency", [False, True])

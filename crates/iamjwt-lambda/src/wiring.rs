@@ -28,6 +28,20 @@ pub fn settings_or_exit() -> Settings {
     }
 }
 
+/// True when the binary was run as `<binary> --check-config`: parse the configuration exactly as at
+/// start-up, then exit 0 silently instead of serving (cdk/check.sh feeds it the synthesized Lambda
+/// environment). Any other argument is refused: a Lambda bootstrap is started without arguments.
+pub fn check_config_requested() -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [] => false,
+        [flag] if flag == "--check-config" => true,
+        _ => exit_with(&format!(
+            "unexpected arguments {args:?}: the only one accepted is --check-config (check the environment's configuration and exit)"
+        )),
+    }
+}
+
 /// Prints `error: {message}` and exits 1.
 pub fn exit_with(message: &str) -> ! {
     eprintln!("error: {message}");

@@ -19,6 +19,7 @@ fn diagnostic(e: &iamjwt_edge::Error) -> Diagnostic {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    let check_config = wiring::check_config_requested();
     wiring::init_logging();
     let settings = wiring::settings_or_exit();
     let Some(bucket) = settings.bucket.clone() else {
@@ -27,6 +28,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         );
         std::process::exit(1);
     };
+    if check_config {
+        return Ok(());
+    }
     let conf = sdk::load().await;
     let store = Arc::new(KmsKeyStore::new(
         sdk::kms(&conf),

@@ -12,8 +12,12 @@ use std::time::{Duration, SystemTime};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
+    let check_config = wiring::check_config_requested();
     wiring::init_logging();
     let settings = wiring::settings_or_exit();
+    if check_config {
+        return Ok(());
+    }
     // Clients and keys are built once per execution environment, never per request.
     let conf = sdk::load().await;
     let signer = Arc::new(

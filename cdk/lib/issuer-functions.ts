@@ -1,0 +1,206 @@
+/**
+ * The two Rust Lambdas and their least-privilege roles:
+ * - `token` signs with issuer-tagged KMS keys (kms:Sign limited to the enabled algorithms);
+ * - `rotate` creates issuer-tagged keys (limited to the enabled algorithms' key specs), moves the slot
+ *   aliases, tags key facts, schedules retired keys for deletion and writes the issuer documents.
+ * KMS keys are not created here: the rotate Lambda creates them at run time, tagged
+ * `iamjwt:issuer=<alias prefix>`, and every KMS permission is scoped to that tag.
+ *
+ * A part of `IamJwtIssuer`: its resources are created in the issuer's scope (see parts.ts).
+ */
+import * as path from 'node:path';
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { algorithmSpec } from './closed-sets';
+import { acknowledge, acknowledgeWildcard, keyArnPattern, logGroup } from './parts';
+import { ISSUER_TAG, KEY_FACT_TAGS, ResolvedConfig } from './props';
+
+export interface IssuerFunctionsProps {
+  readonly config: ResolvedConfig;
+  /** `iss` of every token. */
+  readonly issuerUrl: string;
+  /** Where the rotate Lambda publishes discovery and JWKS (under `.well-known/`). */
+  readonly bucket: s3.IBucket;
+}
+
+/**
+ * The configuration both binaries read at start-up (DESIGN.md §9; `Settings::from_lookup` in
+ * iamjwt-core). cdk/check.sh runs the binaries with `--check-config` on what this synthesizes.
+ */
+export function lambdaEnvironment(config: ResolvedConfig, issuerUrl: string): Record<string, string> {
+  return {
+    IAMJWT_ISSUER: issuerUrl,
+    IAMJWT_DEFAULT_AUDIENCE: config.defaultAudience,
+    IAMJWT_AUDIENCE_POLICY: config.audiencePolicyJson ?? '{"rules":[]}',
+    IAMJWT_ALGORITHMS: config.algorithms.join(','),
+    IAMJWT_DEFAULT_ALGORITHM: config.defaultAlgorithm,
+    IAMJWT_DEFAULT_DURATION: String(config.defaultTokenSeconds),
+    IAMJWT_MAX_DURATION: String(config.maxTokenSeconds),
+    IAMJWT_KEY_ALIAS_PREFIX: config.keyAliasPrefix,
+    IAMJWT_JWKS_MAX_AGE: String(config.jwksMaxAgeSeconds),
+    IAMJWT_MIN_PUBLISH_AGE: String(config.minPublishAgeSeconds),
+    IAMJWT_KEY_DELETION_DAYS: String(config.keyDeletionDays),
+    IAMJWT_SESSION_TAGS: String(config.sessionTags),
+    IAMJWT_KEY_REFRESH_SECONDS: String(config.keyRefreshSeconds),
+    RUST_LOG: 'info',
+  };
+}
+
+export class IssuerFunctions {
+  public readonly tokenFunction: lambda.Function;
+  public readonly rotateFunction: lambda.Function;
+  public readonly tokenRole: iam.Role;
+  public readonly rotateRole: iam.Role;
+
+  constructor(scope: Construct, props: IssuerFunctionsProps) {
+    const { config, bucket } = props;
+    const environment = lambdaEnvironment(config, props.issuerUrl);
+
+    this.tokenRole = new iam.Role(scope, 'TokenRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'iamjwt token Lambda: sign with issuer-tagged KMS keys, write its own logs',
+    });
+    this.tokenFunction = new lambda.Function(scope, 'TokenFunction', {
+      description: 'iamjwt: GET /token, signs a JWT for the calling IAM identity',
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      handler: 'bootstrap',
+      architecture: config.architecture,
+      code: lambda.Code.fromAsset(path.join(config.lambdaCodeDir, 'token')),
+      memorySize: 256,
+      timeout: Duration.seconds(10),
+      role: this.tokenRole,
+      logGroup: logGroup(scope, 'TokenLogs', config.logRetention, this.tokenRole),
+      environment,
+    });
+
+    this.rotateRole = new iam.Role(scope, 'RotateRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'iamjwt rotate Lambda: manage issuer-tagged KMS keys and aliases, write the issuer documents',
+    });
+    this.rotateFunction = new lambda.Function(scope, 'RotateFunction', {
+      description: 'iamjwt: one key-rotation step (retire, promote, create, publish)',
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      handler: 'bootstrap',
+      architecture: config.architecture,
+      code: lambda.Code.fromAsset(path.join(config.lambdaCodeDir, 'rotate')),
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      role: this.rotateRole,
+      logGroup: logGroup(scope, 'RotateLogs', config.logRetention, this.rotateRole),
+      environment: { ...environment, IAMJWT_BUCKET: bucket.bucketName },
+    });
+
+    grantKeyUse(this.tokenRole, config);
+    grantKeyManagement(this.rotateRole, config);
+    this.rotateRole.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'WriteIssuerDocuments',
+      actions: ['s3:PutObject', 's3:GetObject'],
+      resources: [bucket.arnForObjects('.well-known/*')],
+    }));
+
+    const keyArn = keyArnPattern(scope);
+    const keysAreCreatedAtRuntime = 'KMS keys are created by the rotate Lambda at run time, so their ids cannot be listed here; '
+      + `every statement on key/* carries the condition aws:ResourceTag/${ISSUER_TAG} = ${config.keyAliasPrefix} (or, for tagging a new key, `
+      + 'aws:RequestTag plus aws:TagKeys and an untagged-key check), which limits it to this issuer\'s keys.';
+    acknowledgeWildcard(this.tokenRole, keyArn, keysAreCreatedAtRuntime);
+    acknowledgeWildcard(this.rotateRole, keyArn, keysAreCreatedAtRuntime);
+    acknowledge(this.rotateRole, 'AwsSolutions-IAM5[Resource::*]',
+      'kms:CreateKey supports no resource ARN (the key does not exist yet); the statement is limited by conditions: '
+      + `aws:RequestTag/${ISSUER_TAG}, aws:TagKeys, kms:KeySpec and kms:KeyUsage=SIGN_VERIFY.`);
+    acknowledgeWildcard(this.rotateRole, aliasArnPattern(scope, config),
+      'The rotate Lambda moves the six slot aliases <prefix>/<alg>/<slot>; the wildcard is the alias prefix of this issuer only.');
+    acknowledgeWildcard(this.rotateRole, bucket.arnForObjects('.well-known/*'),
+      'The rotate Lambda writes and reads back exactly .well-known/openid-configuration and .well-known/jwks.json; the prefix keeps it out of the rest of the bucket.');
+  }
+}
+
+function aliasArnPattern(scope: Construct, config: ResolvedConfig): string {
+  return Stack.of(scope).formatArn({ service: 'kms', resource: 'alias', resourceName: `${config.keyAliasPrefix.slice('alias/'.length)}/*` });
+}
+
+/** Token Lambda: resolve aliases, read public keys, sign. Only keys tagged for this issuer. */
+function grantKeyUse(role: iam.Role, config: ResolvedConfig): void {
+  const issuerKeys = { [`aws:ResourceTag/${ISSUER_TAG}`]: config.keyAliasPrefix };
+  const keyArn = keyArnPattern(role);
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'ResolveIssuerKeys',
+    actions: ['kms:DescribeKey', 'kms:GetPublicKey'],
+    resources: [keyArn],
+    conditions: { StringEquals: issuerKeys },
+  }));
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'SignWithIssuerKeys',
+    actions: ['kms:Sign'],
+    resources: [keyArn],
+    conditions: {
+      StringEquals: {
+        ...issuerKeys,
+        'kms:SigningAlgorithm': config.algorithms.map((a) => algorithmSpec(a).kmsSigningAlgorithm),
+      },
+    },
+  }));
+}
+
+/**
+ * Rotate Lambda: create issuer-tagged signing keys, move the slot aliases, tag key facts, schedule
+ * retired keys for deletion. It can neither remove nor change a key's issuer tag, so it cannot take
+ * a key away from this issuer's scope or pull another issuer's key into it.
+ */
+function grantKeyManagement(role: iam.Role, config: ResolvedConfig): void {
+  const prefix = config.keyAliasPrefix;
+  const keyArn = keyArnPattern(role);
+  const allTagKeys = [ISSUER_TAG, ...KEY_FACT_TAGS];
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'CreateIssuerKeys',
+    actions: ['kms:CreateKey'],
+    // CreateKey has no resource to scope; the conditions do it.
+    resources: ['*'],
+    conditions: {
+      'StringEquals': {
+        [`aws:RequestTag/${ISSUER_TAG}`]: prefix,
+        // One key spec per enabled algorithm; two algorithms may share one.
+        'kms:KeySpec': [...new Set(config.algorithms.map((a) => algorithmSpec(a).kmsKeySpec))],
+        'kms:KeyUsage': 'SIGN_VERIFY',
+      },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': allTagKeys },
+    },
+  }));
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    // KMS authorizes the Tags of CreateKey as a TagResource call on a key that has no tags yet.
+    sid: 'TagNewIssuerKeys',
+    actions: ['kms:TagResource'],
+    resources: [keyArn],
+    conditions: {
+      'StringEquals': { [`aws:RequestTag/${ISSUER_TAG}`]: prefix },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': allTagKeys },
+      'Null': { [`aws:ResourceTag/${ISSUER_TAG}`]: 'true' },
+    },
+  }));
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'TagIssuerKeyFacts',
+    actions: ['kms:TagResource', 'kms:UntagResource'],
+    resources: [keyArn],
+    conditions: {
+      'StringEquals': { [`aws:ResourceTag/${ISSUER_TAG}`]: prefix },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': KEY_FACT_TAGS },
+    },
+  }));
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'ManageIssuerKeys',
+    actions: [
+      'kms:DescribeKey', 'kms:GetPublicKey', 'kms:ListResourceTags', 'kms:ScheduleKeyDeletion',
+      // KMS checks alias operations on the key as well as on the alias.
+      'kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias',
+    ],
+    resources: [keyArn],
+    conditions: { StringEquals: { [`aws:ResourceTag/${ISSUER_TAG}`]: prefix } },
+  }));
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'ManageIssuerAliases',
+    actions: ['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'],
+    resources: [aliasArnPattern(role, config)],
+  }));
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Contract check between the CDK and the Rust binaries (run by cdk/check.sh after `cdk synth`).
+
+For every synthesized template, each Rust Lambda's `Environment.Variables` are resolved to concrete
+values (CloudFormation intrinsics become plausible stand-ins: a bucket name, the distribution's
+domain name, ...) and the matching binary is run with exactly those variables and `--check-config`,
+which parses them as the Lambda does at start-up. A prop combination the CDK accepts but the Rust
+side refuses fails here, with the binary's one-line error.
+
+Two negative controls prove the check can fail: the token binary must refuse an unknown algorithm,
+and the rotate binary must refuse an environment without IAMJWT_BUCKET.
+
+usage: check_lambda_env.py --bin-dir DIR TEMPLATE...
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# Which binary runs which function: the construct ids in cdk/lib/issuer-functions.ts.
+FUNCTIONS = {"TokenFunction": "token", "RotateFunction": "rotate"}
+
+PSEUDO = {
+    "AWS::AccountId": "111122223333",
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+class Unresolvable(Exception):
+    pass
+
+
+def bucket_name(logical_id: str) -> str:
+    """A valid S3 bucket name as CloudFormation would generate it (lowercase, 3-63 characters)."""
+    digest = hashlib.sha256(logical_id.encode()).hexdigest()[:12]
+    return f"iamjwt-{logical_id.lower()[:40]}-{digest}"
+
+
+def resolve(value, resources: dict, where: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float, bool)):
+        raise Unresolvable(f"{where}: CloudFormation needs strings in Environment.Variables, got {value!r}")
+    if isinstance(value, dict) and len(value) == 1:
+        (fn, arg), = value.items()
+        if fn == "Ref":
+            if arg in PSEUDO:
+                return PSEUDO[arg]
+            kind = resources.get(arg, {}).get("Type")
+            if kind == "AWS::S3::Bucket":
+                return bucket_name(arg)
+            raise Unresolvable(f"{where}: no stand-in for Ref to {arg} ({kind}); add one to cdk/scripts/check_lambda_env.py")
+        if fn == "Fn::GetAtt":
+            logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+            kind = resources.get(logical_id, {}).get("Type")
+            if kind == "AWS::CloudFront::Distribution" and attribute == "DomainName":
+                return "d111111abcdef8.cloudfront.net"
+            if kind == "AWS::S3::Bucket" and attribute == "Arn":
+                return f"arn:aws:s3:::{bucket_name(logical_id)}"
+            raise Unresolvable(f"{where}: no stand-in for Fn::GetAtt {logical_id}.{attribute} ({kind}); add one to cdk/scripts/check_lambda_env.py")
+        if fn == "Fn::Join":
+            separator, parts = arg
+            return separator.join(resolve(p, resources, where) for p in parts)
+    raise Unresolvable(f"{where}: cannot resolve {json.dumps(value)[:200]}; add it to cdk/scripts/check_lambda_env.py")
+
+
+def functions_of(template_path: Path) -> dict:
+    """{binary: (logical id, {variable: concrete value})} for the template's Rust Lambdas."""
+    try:
+        template = json.loads(template_path.read_text())
+    except (OSError, ValueError) as e:
+        raise Unresolvable(f"{template_path}: not a readable CloudFormation template ({e})") from e
+    resources = template.get("Resources", {})
+    found = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Lambda::Function":
+            continue
+        props = resource.get("Properties", {})
+        if not str(props.get("Runtime", "")).startswith("provided."):
+            continue  # not a Rust binary (the first-rotation function is Node.js)
+        path = resource.get("Metadata", {}).get("aws:cdk:path", "")
+        binaries = [b for construct_id, b in FUNCTIONS.items() if f"/{construct_id}/" in f"{path}/"]
+        if len(binaries) != 1:
+            raise Unresolvable(f"{template_path.name}: custom-runtime function {logical_id} ({path}) is neither TokenFunction nor RotateFunction")
+        variables = props.get("Environment", {}).get("Variables", {})
+        env = {k: resolve(v, resources, f"{template_path.name} {logical_id} {k}") for k, v in variables.items()}
+        if binaries[0] in found:
+            raise Unresolvable(f"{template_path.name}: two {binaries[0]} functions")
+        found[binaries[0]] = (logical_id, env)
+    missing = sorted(set(FUNCTIONS.values()) - set(found))
+    if missing:
+        raise Unresolvable(f"{template_path.name}: no {' or '.join(missing)} function found (looked for construct ids {', '.join(FUNCTIONS)})")
+    return found
+
+
+def check_config(binary: Path, env: dict) -> tuple:
+    """(exit code, combined output) of `binary --check-config` with exactly `env` (and a PATH)."""
+    run_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
+    p = subprocess.run([str(binary), "--check-config"], env=run_env, capture_output=True, text=True, timeout=30)
+    return p.returncode, (p.stdout + p.stderr).strip()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bin-dir", required=True, type=Path, help="directory with the token and rotate debug binaries")
+    parser.add_argument("templates", nargs="+", type=Path)
+    args = parser.parse_args()
+
+    binaries = {name: args.bin_dir / name for name in FUNCTIONS.values()}
+    absent = [str(b) for b in binaries.values() if not os.access(b, os.X_OK)]
+    if absent:
+        print(f"error: Lambda binaries not found: {', '.join(absent)} (build them with `cargo build -p iamjwt-lambda --bins`; "
+              "`make test` does before the CDK checks; set CARGO_TARGET_DIR if your target directory is elsewhere)", file=sys.stderr)
+        return 1
+
+    failures = []
+    controls = None
+    for template in args.templates:
+        try:
+            functions = functions_of(template)
+        except Unresolvable as e:
+            failures.append(str(e))
+            continue
+        accepted = True
+        for name, (logical_id, env) in sorted(functions.items()):
+            code, output = check_config(binaries[name], env)
+            if code != 0 or output:
+                accepted = False
+                failures.append(f"{template.name}: {name} refuses the environment the CDK gives {logical_id} (exit {code}): {output}")
+            else:
+                print(f"{template.name}: {name} accepts the {len(env)} variables of {logical_id}")
+        if accepted and controls is None:
+            controls = functions
+
+    # Negative controls, on an environment the binaries accepted: a check that cannot fail proves nothing.
+    if controls:
+        token_env = {**controls["token"][1], "IAMJWT_ALGORITHMS": "HS256"}
+        rotate_env = {k: v for k, v in controls["rotate"][1].items() if k != "IAMJWT_BUCKET"}
+        for name, env, variable in [("token", token_env, "IAMJWT_ALGORITHMS"), ("rotate", rotate_env, "IAMJWT_BUCKET")]:
+            code, output = check_config(binaries[name], env)
+            if code != 1 or variable not in output:
+                failures.append(f"negative control: {name} --check-config should refuse a bad {variable} with exit 1, got exit {code}: {output!r}")
+
+    for f in failures:
+        print(f"error: {f}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
