@@ -6,3 +6,4 @@ mod aws_rotation;
 mod local;
 mod rotation;
 mod support;
+mod workload;
