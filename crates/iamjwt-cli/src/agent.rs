@@ -450,6 +450,24 @@ mod tests {
     }
 
     #[test]
+    fn about_five_fetches_an_hour_for_a_15_minute_token() {
+        let s = Schedule {
+            refresh_before: None,
+        };
+        for seed in 0..100u64 {
+            // deterministic jitter draws spread over [0, 1)
+            let mut r = seed as f64 / 100.0;
+            let (mut t, mut fetches) = (0u64, 0);
+            while t < 3600 {
+                fetches += 1;
+                t += s.refresh_in(t, t + 900, t, r).as_secs();
+                r = (r + 0.618_034) % 1.0;
+            }
+            assert!((5..=6).contains(&fetches), "{fetches} fetches in an hour");
+        }
+    }
+
+    #[test]
     fn modes() {
         assert_eq!(parse_mode("0600"), Ok(0o600));
         assert_eq!(parse_mode("644"), Ok(0o644));

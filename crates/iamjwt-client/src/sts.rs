@@ -312,15 +312,13 @@ pub async fn credentials(
         token_duration: request.duration,
         role: role.clone(),
     };
-    if let Some(c) = cache {
-        if let Some(hit) = c.read::<_, AssumedRole>("credentials", &key)
-            && hit
-                .credentials
-                .expires_at()
-                .is_ok_and(|exp| credentials_are_fresh(exp, now_secs()))
-        {
-            return Ok((hit, true));
-        }
+    if let Some(hit) = cache.and_then(|c| c.read::<_, AssumedRole>("credentials", &key))
+        && hit
+            .credentials
+            .expires_at()
+            .is_ok_and(|exp| credentials_are_fresh(exp, now_secs()))
+    {
+        return Ok((hit, true));
     }
     let (token, _) = client.token(request, cache).await?;
     let audience = request
