@@ -9,3 +9,4 @@ mod rsa_key_size;
 mod support;
 mod trust_aws;
 mod verifiers;
+mod workload;

@@ -43,6 +43,11 @@ pub fn clean(mut c: Command) -> Command {
             "AWS_SHARED_CREDENTIALS_FILE",
             "/nonexistent/iamjwt-test-credentials",
         )
+        // Never this machine's token cache: a per-run directory (tests that check the cache set their own).
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join(format!("iamjwt-e2e-cache-{}", std::process::id())),
+        )
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost");
     c
@@ -131,9 +136,16 @@ impl Server {
         }
     }
 
-    /// `iamjwt token` as the dev principal.
+    /// `iamjwt token` as the dev principal (always from the issuer: `--no-cache`).
     pub fn token(&self, extra: &[&str]) -> Output {
-        let mut c = iamjwt(&["token", "--url", &self.url, "--region", "us-east-1"]);
+        let mut c = iamjwt(&[
+            "token",
+            "--url",
+            &self.url,
+            "--region",
+            "us-east-1",
+            "--no-cache",
+        ]);
         c.args(extra);
         self.creds.apply(&mut c);
         run(c)

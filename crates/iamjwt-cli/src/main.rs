@@ -2,6 +2,9 @@
 //!
 //! Wiring only: every behaviour lives in the library crates.
 
+mod agent;
+mod console;
+mod credentials;
 mod decode;
 mod describe;
 mod error;
@@ -23,11 +26,9 @@ pub(crate) fn print_stdout(line: &str) {
     let _ = out.flush();
 }
 
-/// `--alg` values: the core's algorithm table, parsed into [`iamjwt_core::Algorithm`].
-pub(crate) fn alg_parser() -> impl clap::builder::TypedValueParser<Value = iamjwt_core::Algorithm> {
-    use clap::builder::TypedValueParser as _;
+/// `--alg` values: the JOSE names of the core's algorithm table (one source for every command).
+pub(crate) fn alg_parser() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(iamjwt_core::Algorithm::ALL.map(|a| a.as_str()))
-        .try_map(|s| s.parse::<iamjwt_core::Algorithm>())
 }
 
 #[derive(Parser)]
@@ -45,8 +46,14 @@ struct Cli {
 enum Command {
     /// Run the issuer locally: soft keys, a SigV4-verifying gateway, discovery and JWKS.
     Serve(serve::Args),
-    /// Fetch a token: SigV4-signed GET /token with your AWS credentials.
+    /// Fetch a token: SigV4-signed GET /token with your AWS credentials (cached until 80 % of its lifetime).
     Token(token::Args),
+    /// Token → STS AssumeRoleWithWebIdentity → AWS credentials (credential_process JSON, export lines, JSON).
+    Credentials(credentials::Args),
+    /// Token → role credentials → an AWS console sign-in URL.
+    Console(console::Args),
+    /// Keep token files fresh for SDKs that re-read them (AWS, Azure, GCP).
+    Agent(agent::Args),
     /// Verify a token against its issuer's discovery document and JWKS; print its claims, or check the rules of
     /// verifiers (`--for aws`, …).
     Verify(verify::Args),
@@ -71,11 +78,24 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    if matches!(cli.command, Command::Agent(_)) {
+        // The agent runs under systemd / Kubernetes: JSON lines for the log pipeline.
+        let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,aws_config=error,aws_runtime=error")
+        });
+        tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .init();
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -91,6 +111,9 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(a) => serve::run(a).await,
             Command::Token(a) => token::run(a).await,
+            Command::Credentials(a) => credentials::run(a).await,
+            Command::Console(a) => console::run(a).await,
+            Command::Agent(a) => agent::run(a).await,
             Command::Verify(a) => verify::run(a).await,
             Command::Trust(a) => trust::run(a).await,
             Command::Rotate(a) => rotate::run(a).await,

@@ -1,20 +1,62 @@
 //! `iamjwt token`: GET /token, SigV4-signed with the standard AWS credential chain (environment, profile, SSO,
-//! web identity, ECS/IMDS), exactly as a workload calls the deployed issuer.
+//! web identity, ECS/IMDS), exactly as a workload calls the deployed issuer. Wiring over `iamjwt-client`.
 
 use crate::error::Error;
-use crate::http::HttpClient;
-use aws_config::BehaviorVersion;
-use aws_credential_types::provider::ProvideCredentials as _;
-use aws_smithy_http_client::tls;
-use serde::Deserialize;
-use std::time::SystemTime;
+use iamjwt_client::{Client, ClientOptions, Token, TokenCache, TokenRequest};
+use serde::Serialize;
 
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Output {
     /// Just the JWT.
     Raw,
     /// The whole JSON response.
     Json,
+    /// GCP executable-sourced credentials response (success and failure forms, on stdout).
+    GcpExecutable,
+}
+
+/// Where the issuer is and how to call it; shared by `token`, `credentials`, `console`.
+#[derive(clap::Args, Clone)]
+pub struct IssuerArgs {
+    /// Token endpoint, or the API base URL (`/token` is appended when missing).
+    #[arg(long, env = "IAMJWT_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Region to sign for (default: from an execute-api host name, then the AWS config, then us-east-1).
+    #[arg(long = "signing-region")]
+    pub signing_region: Option<String>,
+    /// AWS profile to take the caller's credentials from.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Always ask the issuer; neither read nor write the cache ($XDG_CACHE_HOME/iamjwt, else ~/.cache/iamjwt).
+    #[arg(long, env = "IAMJWT_NO_CACHE")]
+    pub no_cache: bool,
+}
+
+impl IssuerArgs {
+    pub async fn client(&self) -> Result<Client, Error> {
+        Ok(Client::from_environment(ClientOptions {
+            profile: self.profile.clone(),
+            region: self
+                .signing_region
+                .clone()
+                .or_else(|| iamjwt_client::region_from_url(&self.url)),
+        })
+        .await?)
+    }
+
+    pub fn cache(&self) -> Result<Option<TokenCache>, Error> {
+        if self.no_cache {
+            return Ok(None);
+        }
+        // A cache that cannot be opened costs a request, never the token.
+        match TokenCache::default_dir().and_then(TokenCache::open) {
+            Ok(c) => Ok(Some(c)),
+            Err(e) => {
+                tracing::warn!("token cache disabled: {e}");
+                Ok(None)
+            }
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -22,7 +64,8 @@ pub struct Args {
     /// Token endpoint, or the API base URL (`/token` is appended when missing).
     #[arg(long, env = "IAMJWT_URL", default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// Audience; repeat for several (default: the issuer's default audience).
+    /// Audience; repeat for several (default: the issuer's default audience; with `--output gcp-executable`,
+    /// `https:` + $GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE when that is set).
     #[arg(long = "aud")]
     aud: Vec<String>,
     /// Lifetime in seconds.
@@ -30,7 +73,7 @@ pub struct Args {
     duration: Option<u64>,
     /// Signing algorithm.
     #[arg(long, value_parser = crate::alg_parser())]
-    alg: Option<iamjwt_core::Algorithm>,
+    alg: Option<String>,
     #[arg(long, value_enum, default_value = "raw")]
     output: Output,
     /// Region to sign for (default: from an execute-api host name, then the AWS config, then us-east-1).
@@ -39,135 +82,106 @@ pub struct Args {
     /// AWS profile to take credentials from.
     #[arg(long)]
     profile: Option<String>,
+    /// Always ask the issuer; neither read nor write the cache ($XDG_CACHE_HOME/iamjwt, else ~/.cache/iamjwt).
+    #[arg(long, env = "IAMJWT_NO_CACHE")]
+    no_cache: bool,
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    token: String,
+const GCP_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+
+/// GCP's executable-sourced response (success form).
+#[derive(Serialize)]
+struct GcpSuccess<'a> {
+    version: u8,
+    success: bool,
+    token_type: &'a str,
+    id_token: &'a str,
+    expiration_time: u64,
 }
 
-#[derive(Deserialize)]
-struct ErrorResponse {
-    error: String,
-    #[serde(default)]
-    error_description: String,
+/// GCP's executable-sourced response (failure form).
+#[derive(Serialize)]
+struct GcpFailure<'a> {
+    version: u8,
+    success: bool,
+    code: &'a str,
+    message: &'a str,
 }
 
-/// `https://abc.execute-api.eu-west-1.amazonaws.com/prod` → `eu-west-1`.
-fn region_from_host(uri: &http::Uri) -> Option<String> {
-    let host = uri.host()?;
-    let rest = host.split_once(".execute-api.")?.1;
-    let region = rest.split('.').next()?;
-    (!region.is_empty()).then(|| region.to_owned())
+/// GCP's default allowed audience for an OIDC provider is `https:` + the pool provider's resource name.
+fn gcp_audience(env_audience: Option<String>) -> Option<String> {
+    env_audience
+        .filter(|a| !a.trim().is_empty())
+        .map(|a| format!("https:{}", a.trim()))
 }
 
-pub fn token_uri(
-    base: &str,
-    aud: &[String],
-    duration: Option<u64>,
-    alg: Option<&str>,
-) -> Result<http::Uri, Error> {
-    let base = base.trim_end_matches('/');
-    let endpoint = if base.ends_with("/token") {
-        base.to_owned()
-    } else {
-        format!("{base}/token")
+fn gcp_failure_code(e: &Error) -> &'static str {
+    use iamjwt_client::Error as C;
+    match e {
+        Error::Client(C::Credentials(_)) => "AWS_CREDENTIALS_UNAVAILABLE",
+        Error::Client(C::Http(_)) => "ISSUER_UNREACHABLE",
+        Error::Client(C::Server { .. }) => "ISSUER_REFUSED",
+        Error::Client(C::BadToken(_)) => "INVALID_ISSUER_RESPONSE",
+        Error::Client(C::Usage(_)) | Error::Usage(_) => "INVALID_ARGUMENTS",
+        _ => "TOKEN_UNAVAILABLE",
+    }
+}
+
+async fn fetch(args: &Args, request: &TokenRequest) -> Result<Token, Error> {
+    let issuer = IssuerArgs {
+        url: args.url.clone(),
+        signing_region: args.region.clone(),
+        profile: args.profile.clone(),
+        no_cache: args.no_cache,
     };
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for a in aud {
-        query.append_pair("aud", a);
-    }
-    if let Some(d) = duration {
-        query.append_pair("duration", &d.to_string());
-    }
-    if let Some(a) = alg {
-        query.append_pair("alg", a);
-    }
-    // form encoding writes spaces as '+'; SigV4's canonical form wants %20 (a literal '+' is already %2B).
-    let query = query.finish().replace('+', "%20");
-    let url = if query.is_empty() {
-        endpoint
-    } else {
-        format!("{endpoint}?{query}")
-    };
-    url.parse()
-        .map_err(|e| Error::Usage(format!("invalid --url {base:?}: {e}")))
+    let cache = issuer.cache()?;
+    let client = issuer.client().await?;
+    let (token, from_cache) = client.token(request, cache.as_ref()).await?;
+    tracing::debug!(from_cache, exp = token.times.expires_at, "token");
+    Ok(token)
 }
 
 pub async fn run(args: Args) -> Result<(), Error> {
-    let uri = token_uri(
-        &args.url,
-        &args.aud,
-        args.duration,
-        args.alg.map(iamjwt_core::Algorithm::as_str),
-    )?;
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client);
-    if let Some(p) = &args.profile {
-        loader = loader.profile_name(p);
+    let mut audiences = args.aud.clone();
+    if audiences.is_empty() && args.output == Output::GcpExecutable {
+        audiences.extend(gcp_audience(
+            std::env::var("GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE").ok(),
+        ));
     }
-    // A region we already know is set explicitly, so the SDK does not go looking for one (IMDS).
-    let known_region = args.region.clone().or_else(|| region_from_host(&uri));
-    if let Some(r) = &known_region {
-        loader = loader.region(aws_config::Region::new(r.clone()));
-    }
-    let config = loader.load().await;
-    let region = known_region
-        .or_else(|| config.region().map(ToString::to_string))
-        .unwrap_or_else(|| "us-east-1".to_owned());
-    let provider = config
-        .credentials_provider()
-        .ok_or_else(|| Error::Credentials("no AWS credential provider is configured".into()))?;
-    let credentials = provider.provide_credentials().await.map_err(|e| {
-        Error::Credentials(format!(
-            "no AWS credentials found (environment, profile, SSO, web identity, IMDS): {e}"
-        ))
-    })?;
-    let request = iamjwt_local::sigv4::sign_get(
-        &uri,
-        &credentials,
-        &region,
-        "execute-api",
-        SystemTime::now(),
-        None,
-    )?;
-    let response = HttpClient::new()?.send(request).await?;
-    if !response.status.is_success() {
-        let status = response.status.as_u16();
-        return Err(
-            match serde_json::from_slice::<ErrorResponse>(&response.body) {
-                Ok(e) => Error::Server {
-                    status,
-                    error: e.error,
-                    description: e.error_description,
-                },
-                Err(_) => Error::Server {
-                    status,
-                    error: "unexpected response".into(),
-                    description: String::from_utf8_lossy(&response.body)
-                        .chars()
-                        .take(200)
-                        .collect(),
-                },
-            },
-        );
-    }
-    match args.output {
-        Output::Json => crate::print_stdout(&String::from_utf8_lossy(&response.body)),
-        Output::Raw => {
-            let t: TokenResponse = serde_json::from_slice(&response.body).map_err(|e| {
-                Error::Http(format!(
-                    "the token response is not what iamjwt returns: {e}"
-                ))
-            })?;
-            crate::print_stdout(&t.token);
+    let request = TokenRequest {
+        url: args.url.clone(),
+        audiences,
+        duration: args.duration,
+        alg: args.alg.clone(),
+    };
+    let result = fetch(&args, &request).await;
+    match (args.output, result) {
+        (Output::Raw, Ok(t)) => crate::print_stdout(&t.jwt),
+        (Output::Json, Ok(t)) => crate::print_stdout(&t.response.to_string()),
+        (Output::GcpExecutable, Ok(t)) => crate::print_stdout(&json(&GcpSuccess {
+            version: 1,
+            success: true,
+            token_type: GCP_TOKEN_TYPE,
+            id_token: &t.jwt,
+            expiration_time: t.times.expires_at,
+        })?),
+        (Output::GcpExecutable, Err(e)) => {
+            // google-auth reads the failure from stdout; the exit code and stderr line are for people.
+            crate::print_stdout(&json(&GcpFailure {
+                version: 1,
+                success: false,
+                code: gcp_failure_code(&e),
+                message: &e.to_string(),
+            })?);
+            return Err(e);
         }
+        (_, Err(e)) => return Err(e),
     }
     Ok(())
+}
+
+fn json<T: Serialize>(v: &T) -> Result<String, Error> {
+    serde_json::to_string(v).map_err(|e| Error::Usage(format!("cannot encode the output: {e}")))
 }
 
 #[cfg(test)]
@@ -175,28 +189,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls() {
-        let u = token_uri(
-            "https://abc.execute-api.eu-west-1.amazonaws.com/prod/",
-            &["a b".into(), "x+y".into()],
-            Some(60),
-            Some("ES256"),
-        )
+    fn gcp_forms() {
+        assert_eq!(
+            gcp_audience(Some(
+                "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q".into()
+            ))
+            .as_deref(),
+            Some("https://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q")
+        );
+        assert_eq!(gcp_audience(Some(" ".into())), None);
+        assert_eq!(gcp_audience(None), None);
+        let s = json(&GcpSuccess {
+            version: 1,
+            success: true,
+            token_type: GCP_TOKEN_TYPE,
+            id_token: "a.b.c",
+            expiration_time: 5,
+        })
         .unwrap();
         assert_eq!(
-            u.to_string(),
-            "https://abc.execute-api.eu-west-1.amazonaws.com/prod/token?aud=a%20b&aud=x%2By&duration=60&alg=ES256"
+            s,
+            r#"{"version":1,"success":true,"token_type":"urn:ietf:params:oauth:token-type:jwt","id_token":"a.b.c","expiration_time":5}"#
         );
-        assert_eq!(region_from_host(&u).as_deref(), Some("eu-west-1"));
+        let e = Error::Client(iamjwt_client::Error::Http(
+            "GET x: connection refused".into(),
+        ));
+        let f = json(&GcpFailure {
+            version: 1,
+            success: false,
+            code: gcp_failure_code(&e),
+            message: &e.to_string(),
+        })
+        .unwrap();
         assert_eq!(
-            token_uri("http://127.0.0.1:8080/token", &[], None, None)
-                .unwrap()
-                .to_string(),
-            "http://127.0.0.1:8080/token"
-        );
-        assert_eq!(
-            region_from_host(&"http://127.0.0.1:8080/token".parse().unwrap()),
-            None
+            f,
+            r#"{"version":1,"success":false,"code":"ISSUER_UNREACHABLE","message":"GET x: connection refused"}"#
         );
     }
 }

@@ -1,0 +1,57 @@
+//! The workload side of iamjwt.
+//!
+//! - [`Client`]: SigV4-signed `GET /token` with the standard AWS credential chain (environment, profile, SSO, web
+//!   identity, ECS/EKS container credentials, IMDS).
+//! - [`TokenCache`]: reuse a token until 80 % of its lifetime has passed and at least 60 s remain.
+//! - [`sts`]: the token → `AssumeRoleWithWebIdentity` → AWS credentials exchange (cached like the AWS CLI does).
+//! - [`federation`]: those credentials → an AWS console sign-in URL.
+//! - [`fsutil::write_atomic`]: how token files are replaced (temp + fsync + rename).
+//!
+//! ```no_run
+//! use iamjwt_client::{Client, ClientOptions, TokenCache, TokenRequest};
+//!
+//! # async fn example() -> Result<(), iamjwt_client::Error> {
+//! let url = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod";
+//! let client = Client::from_environment(ClientOptions {
+//!     region: iamjwt_client::region_from_url(url),
+//!     ..ClientOptions::default()
+//! })
+//! .await?;
+//! let mut request = TokenRequest::new(url);
+//! request.audiences = vec!["sts.amazonaws.com".into()];
+//! let cache = TokenCache::open(TokenCache::default_dir()?)?;
+//! let (token, from_cache) = client.token(&request, Some(&cache)).await?;
+//! println!("{} (expires {}, cached: {from_cache})", token.jwt, token.times.expires_at);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod cache;
+mod error;
+pub mod federation;
+pub mod fsutil;
+pub mod http;
+pub mod jwt;
+pub mod sts;
+mod token;
+
+pub use cache::{CacheKey, TokenCache};
+pub use error::Error;
+pub use token::{Client, ClientOptions, Token, TokenRequest, region_from_url, sign_get};
+
+/// Seconds since the epoch (0 for a clock before 1970).
+pub fn unix(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A random u64 for temp names and jitter (the clock's nanoseconds if the OS has no randomness to give).
+pub fn random_u64() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos().into())
+            .unwrap_or(0)
+    })
+}

@@ -1,0 +1,39 @@
+"""Independent client: botocore's AssumeRoleWithWebIdentity provider reading AWS_WEB_IDENTITY_TOKEN_FILE
+(written by `iamjwt agent`), with AWS_ROLE_ARN and AWS_ENDPOINT_URL_STS from the environment.
+
+usage: boto3_web_identity.py
+Prints the caller identity ARN seen through the assumed-role credentials, then waits for the token file to change
+and does it again with a new session (botocore re-reads the file on every credential fetch); prints both ARNs and
+the two token file contents it observed, as JSON.
+"""
+import json
+import os
+import sys
+import time
+
+import boto3
+
+
+def identity() -> str:
+    s = boto3.session.Session(region_name="us-east-1")
+    return s.client("sts").get_caller_identity()["Arn"]
+
+
+def main() -> int:
+    path = os.environ["AWS_WEB_IDENTITY_TOKEN_FILE"]
+    first_token = open(path).read()
+    first = identity()
+    deadline = time.time() + 60
+    while open(path).read() == first_token:
+        if time.time() > deadline:
+            print("the token file did not change within 60 s", file=sys.stderr)
+            return 1
+        time.sleep(0.2)
+    second_token = open(path).read()
+    second = identity()
+    print(json.dumps({"arns": [first, second], "tokens": [first_token, second_token]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
