@@ -82,7 +82,13 @@ impl Publisher for S3Publisher {
 
     /// JWKS first, then discovery: discovery never points at a JWKS that lacks the signing key.
     async fn publish(&self, docs: &IssuerDocuments) -> Result<(), PortError> {
-        self.put(JWKS_PATH, docs.jwks_json()).await?;
-        self.put(DISCOVERY_PATH, docs.discovery_json()).await
+        let jwks = docs
+            .jwks_json()
+            .map_err(|e| PortError::other(e.to_string()))?;
+        let discovery = docs
+            .discovery_json()
+            .map_err(|e| PortError::other(e.to_string()))?;
+        self.put(JWKS_PATH, jwks).await?;
+        self.put(DISCOVERY_PATH, discovery).await
     }
 }

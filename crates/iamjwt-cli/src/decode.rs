@@ -36,6 +36,8 @@ pub fn run(args: Args) -> Result<(), Error> {
     eprintln!(
         "warning: UNVERIFIED — signature, issuer, audience and expiry were NOT checked (use `iamjwt verify`)"
     );
-    crate::print_stdout(&serde_json::to_string_pretty(&out).unwrap_or_default());
+    let text = serde_json::to_string_pretty(&out)
+        .map_err(|e| Error::Usage(format!("cannot print the token: {e}")))?;
+    crate::print_stdout(&text);
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The issuer documents: OIDC Discovery 1.0 `openid-configuration` and the JWKS (DESIGN.md §7).
 
+use crate::error::Error;
 use crate::jwk::Jwks;
 use crate::types::Algorithm;
 use serde::{Deserialize, Serialize};
@@ -51,11 +52,16 @@ pub struct IssuerDocuments {
 }
 
 impl IssuerDocuments {
-    pub fn discovery_json(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(&self.discovery).unwrap_or_default()
+    /// The discovery document's bytes; a serialisation failure is an error, never an empty document.
+    pub fn discovery_json(&self) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec_pretty(&self.discovery).map_err(|e| {
+            Error::KeyMaterial(format!("cannot serialise the discovery document: {e}"))
+        })
     }
-    pub fn jwks_json(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(&self.jwks).unwrap_or_default()
+    /// The JWKS's bytes; a serialisation failure is an error, never an empty key set.
+    pub fn jwks_json(&self) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec_pretty(&self.jwks)
+            .map_err(|e| Error::KeyMaterial(format!("cannot serialise the JWKS: {e}")))
     }
 }
 

@@ -113,18 +113,18 @@ impl PublicJwk {
                 spki.algorithm.oid
             )));
         };
-        Ok(Self::from_params(params, alg))
+        Self::from_params(params, alg)
     }
 
     /// Builds a JWK from already-validated members (the `kid` is computed, never supplied).
-    pub fn from_params(params: KeyParams, alg: Algorithm) -> Self {
-        let kid = thumbprint(&params);
-        Self {
+    pub fn from_params(params: KeyParams, alg: Algorithm) -> Result<Self, Error> {
+        let kid = thumbprint(&params)?;
+        Ok(Self {
             params,
             kid,
             alg,
             use_: "sig".into(),
-        }
+        })
     }
 
     pub fn kid(&self) -> &Kid {
@@ -139,7 +139,7 @@ impl PublicJwk {
 }
 
 /// RFC 7638 JWK thumbprint with SHA-256, base64url.
-pub fn thumbprint(params: &KeyParams) -> Kid {
+pub fn thumbprint(params: &KeyParams) -> Result<Kid, Error> {
     let canonical = match params {
         KeyParams::Rsa { n, e } => serde_json::to_vec(&RsaThumbprint { e, kty: "RSA", n }),
         KeyParams::Ec { crv, x, y } => serde_json::to_vec(&EcThumbprint {
@@ -149,8 +149,8 @@ pub fn thumbprint(params: &KeyParams) -> Kid {
             y,
         }),
     }
-    .unwrap_or_default();
-    Kid::new(URL_SAFE_NO_PAD.encode(Sha256::digest(&canonical)))
+    .map_err(|e| Error::KeyMaterial(format!("JWK thumbprint: {e}")))?;
+    Ok(Kid::new(URL_SAFE_NO_PAD.encode(Sha256::digest(&canonical))))
 }
 
 /// JWK Set (RFC 7517 §5).
@@ -183,7 +183,7 @@ mod tests {
             n: RFC7638_N.into(),
             e: "AQAB".into(),
         };
-        assert_eq!(thumbprint(&params).as_str(), RFC7638_KID);
+        assert_eq!(thumbprint(&params).unwrap().as_str(), RFC7638_KID);
     }
 
     #[test]

@@ -194,6 +194,7 @@ mod tests {
             },
             Algorithm::ES256,
         )
+        .unwrap()
     }
 
     #[test]

@@ -40,7 +40,7 @@ impl MemKeyStore {
         Self::default()
     }
 
-    fn fake_jwk(alg: Algorithm, n: usize) -> PublicJwk {
+    fn fake_jwk(alg: Algorithm, n: usize) -> Result<PublicJwk, PortError> {
         let seed = Sha256::digest(n.to_be_bytes());
         let params = match alg.spec().key {
             KeyType::Rsa { bits } => KeyParams::Rsa {
@@ -56,7 +56,7 @@ impl MemKeyStore {
                 }
             }
         };
-        PublicJwk::from_params(params, alg)
+        PublicJwk::from_params(params, alg).map_err(|e| PortError::other(e.to_string()))
     }
 }
 
@@ -85,7 +85,7 @@ impl KeyStore for MemKeyStore {
             return Err(PortError::other(format!("{alg} {slot} is not empty")));
         }
         let id = KeyId::new(format!("mem-{n}"));
-        let jwk = Self::fake_jwk(alg, n);
+        let jwk = Self::fake_jwk(alg, n)?;
         g.0.insert(id.clone(), KeyRecord::new(id.clone(), jwk, now));
         g.1.insert((alg, slot), id.clone());
         Ok(id)

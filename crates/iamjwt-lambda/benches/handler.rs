@@ -190,7 +190,7 @@ fn bench_core(c: &mut Criterion) {
                 discovery: DiscoveryDocument::new(ISSUER, &algs),
                 jwks: black_box(&state).jwks(),
             };
-            (docs.jwks_json(), docs.discovery_json())
+            (docs.jwks_json().unwrap(), docs.discovery_json().unwrap())
         });
     });
     g.finish();

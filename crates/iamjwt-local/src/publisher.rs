@@ -50,12 +50,14 @@ impl Publisher for DirPublisher {
     }
 
     async fn publish(&self, docs: &IssuerDocuments) -> Result<(), PortError> {
-        write_atomic(&self.root.join(JWKS_PATH), &docs.jwks_json(), 0o644)?;
-        write_atomic(
-            &self.root.join(DISCOVERY_PATH),
-            &docs.discovery_json(),
-            0o644,
-        )?;
+        let jwks = docs
+            .jwks_json()
+            .map_err(|e| PortError::other(e.to_string()))?;
+        let discovery = docs
+            .discovery_json()
+            .map_err(|e| PortError::other(e.to_string()))?;
+        write_atomic(&self.root.join(JWKS_PATH), &jwks, 0o644)?;
+        write_atomic(&self.root.join(DISCOVERY_PATH), &discovery, 0o644)?;
         Ok(())
     }
 }

@@ -51,7 +51,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 .handle(step, UnixTime::from_system_time(SystemTime::now()))
                 .await
                 .map_err(|e| diagnostic(&e))?;
-            Ok::<_, Diagnostic>(serde_json::to_value(report).unwrap_or_default())
+            // A report that cannot be serialised is a failed step, never an empty success.
+            serde_json::to_value(report).map_err(|e| Diagnostic {
+                error_type: "InternalError".to_owned(),
+                error_message: format!("cannot serialise the step report: {e}"),
+            })
         }
     }))
     .await
