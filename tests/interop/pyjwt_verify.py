@@ -23,7 +23,7 @@ def main() -> int:
         claims = jwt.decode(
             token,
             key.key,
-            algorithms=["RS256", "ES256"],
+            algorithms=["RS256", "ES256", "ES384"],
             audience=audience,
             issuer=issuer,
             options={"require": ["exp", "iat", "nbf", "iss", "sub", "aud", "jti"]},

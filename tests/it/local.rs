@@ -177,3 +177,53 @@ fn errors_are_one_line_and_non_zero() {
     let o = run(iamjwt(&["decode", "not-a-token"]));
     assert!(!o.status.success());
 }
+
+/// ES384 (issue 11's proof of one algorithm table): enabled by configuration only, published as a P-384 JWK with
+/// 48-byte coordinates, signed with a 96-byte `r||s`, verified by PyJWT through discovery and by `iamjwt verify`.
+#[test]
+fn es384_end_to_end_when_enabled() {
+    use base64::Engine as _;
+    let b64 = |s: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .unwrap()
+    };
+    // Not enabled by default: refused with a clear 400.
+    let plain = Server::start();
+    let refused = plain.token(&["--alg", "ES384"]);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("ES384"), "{}", stderr(&refused));
+
+    let s = Server::start_with(&[("IAMJWT_ALGORITHMS", "RS256,ES256,ES384")]);
+    let discovery = s.get_json("/.well-known/openid-configuration");
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "ES256", "ES384"])
+    );
+    let jwks = s.get_json("/.well-known/jwks.json");
+    let p384: Vec<&serde_json::Value> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["alg"] == "ES384")
+        .collect();
+    assert!(!p384.is_empty(), "{jwks}");
+    for k in &p384 {
+        assert_eq!(k["crv"], "P-384");
+        assert_eq!(b64(k["x"].as_str().unwrap()).len(), 48);
+        assert_eq!(b64(k["y"].as_str().unwrap()).len(), 48);
+    }
+    let token = ok(s.token(&["--alg", "ES384"]));
+    assert_eq!(jwt_part(&token, 0)["alg"], "ES384");
+    assert_eq!(b64(token.split('.').nth(2).unwrap()).len(), 96);
+    let py = pyjwt_verify(&s.url, "sts.amazonaws.com", &token);
+    assert!(py.status.success(), "PyJWT: {}", stderr(&py));
+    ok(run(iamjwt(&[
+        "verify",
+        &token,
+        "--issuer",
+        &s.url,
+        "--aud",
+        "sts.amazonaws.com",
+    ])));
+}
