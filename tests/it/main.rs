@@ -5,4 +5,5 @@
 mod aws_rotation;
 mod local;
 mod rotation;
+mod sigv4_clients;
 mod support;
