@@ -92,7 +92,7 @@ def main() -> int:
         entry = {"check": name, "status": status}
         report.append(entry)
         if status != 200:
-            failures.append(f"{name}: status {status}: {body}")
+            failures.append(f"{name}: status {status}: {body[:300]}")
             return
         try:
             header, payload = claims(json.loads(body)["token"])
@@ -117,9 +117,9 @@ def main() -> int:
         except ValueError:
             failures.append(f"{name}: status {status}, body is not JSON: {body!r}")
             return
-        entry["error"] = error
+        entry["error"] = {k: error.get(k) for k in ("error", "error_description")}
         if status != 403 or error.get("error") != "access_denied":
-            failures.append(f"{name}: want 403 access_denied, got {status} {body}")
+            failures.append(f"{name}: want 403 access_denied, got {status} {body[:200]}")
 
     for signer in (SigV4QueryAuth, CrtSigV4QueryAuth):
         for pairs, alg, auds, lifetime in CASES:
