@@ -34,4 +34,16 @@ fn botocore_and_crt_presigned_and_header_signed_requests() {
     assert_eq!(count("header ", 200), 4, "{report}");
     assert_eq!(checks.len(), 11, "{report}");
     assert!(report["failures"].as_array().unwrap().is_empty());
+    // The S3 convention is refused saying why.
+    let s3 = checks
+        .iter()
+        .find(|c| c["check"].as_str().unwrap().starts_with("S3SigV4QueryAuth"))
+        .unwrap();
+    assert!(
+        s3["error"]["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("UNSIGNED-PAYLOAD"),
+        "{s3}"
+    );
 }

@@ -330,21 +330,28 @@ fn regression_issue_10_presigned_payload_is_the_body_hash() {
     assert!(verify_uri(&v, with_body.uri(), &[], b"x", t).is_ok());
 
     // `X-Amz-Content-Sha256` is no signing parameter: added afterwards it breaks the signature (whatever it says)...
-    for value in ["UNSIGNED-PAYLOAD", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"] {
+    for value in [
+        "UNSIGNED-PAYLOAD",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    ] {
         for url in [&empty, &s3] {
             let appended: http::Uri = format!("{}&X-Amz-Content-Sha256={value}", url.uri())
                 .parse()
                 .unwrap();
             assert!(
-                matches!(verify_uri(&v, &appended, &[], &[], t), Err(Error::Denied(_))),
+                matches!(
+                    verify_uri(&v, &appended, &[], &[], t),
+                    Err(Error::Denied(_))
+                ),
                 "{appended}"
             );
         }
     }
     // ...and signed as an ordinary parameter (as botocore does) it verifies, the payload still the body's hash.
-    let param: http::Uri = "http://127.0.0.1:8080/token?aud=a&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD"
-        .parse()
-        .unwrap();
+    let param: http::Uri =
+        "http://127.0.0.1:8080/token?aud=a&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD"
+            .parse()
+            .unwrap();
     let signed = sign_at(&param, &creds, t, Some(Duration::from_secs(300)));
     assert!(verify_uri(&v, signed.uri(), &[], &[], t).is_ok());
     let unsigned = presign_with(&param, &creds, t, SignableBody::UnsignedPayload);
@@ -436,7 +443,11 @@ fn sign_get_matches_botocore() {
             .into_iter()
             .find(|(k, _)| k == "X-Amz-Signature")
             .map(|(_, s)| s);
-        assert_eq!(signature.as_deref(), Some(c.presigned_signature.as_str()), "{name}");
+        assert_eq!(
+            signature.as_deref(),
+            Some(c.presigned_signature.as_str()),
+            "{name}"
+        );
 
         let ours = sign(&uri, None);
         assert_eq!(
