@@ -7,19 +7,20 @@
 //! input is the signed request itself; every edit keeps the signature recomputation in reach.
 //!
 //! Never panics. An `Authorization` value that parses renders back to the same parts. Both ways:
-//! - the signed request, edited only in ways SigV4 ignores (query order, unsigned headers, a presigned body),
-//!   verifies while the clock is in the window;
+//! - the signed request, edited only in ways SigV4 ignores (query order, unsigned headers), verifies while the
+//!   clock is in the window;
 //! - a request that verifies is the signed request up to what SigV4 leaves unsigned or canonicalises: same
 //!   method, same path after dot-segment removal, the same decoded query pairs in any order (presigned: besides
-//!   unsigned `X-Amz-*` extras), the same values of every signed header up to space folding, the same
-//!   credential, date, token and signature, an empty or unsigned body where the payload was signed, and a clock in
-//!   the window. Anything else verifying would be a forgery.
+//!   unsigned repeats of the signing parameters), the same values of every signed header up to space folding, the
+//!   same credential, date, token and signature, an empty body (header form: or one the signed
+//!   `x-amz-content-sha256` vouches for) and a clock in the window. Anything else verifying would be a forgery.
 #![no_main]
 
 use aws_credential_types::Credentials;
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use iamjwt_core::UnixTime;
+use iamjwt_core::request::SIGV4_QUERY_PARAMS;
 use iamjwt_local::principals::{LocalPrincipal, Principals};
 use iamjwt_local::sigv4::{
     MAX_SKEW_SECONDS, RequestParts, Verifier, parse_amz_date, parse_authorization, sign_get,
@@ -131,12 +132,12 @@ impl Name {
 
 impl Edit {
     /// Whether SigV4 leaves the edit out of the signature, so the request must still verify.
-    fn is_neutral(&self, presigned: bool) -> bool {
+    /// Never the body: presigned URLs sign its SHA-256 too (issue 10), like the header form.
+    fn is_neutral(&self) -> bool {
         match self {
             Edit::SwapQuerySegments(..) => true,
             Edit::SetHeader(n, _) | Edit::AddHeader(n, _) | Edit::RemoveHeader(n) => n.is_ignored(),
             Edit::Byte(Part::Header(n), ..) => n.is_ignored(),
-            Edit::Body(_) => presigned,
             _ => false,
         }
     }
@@ -174,9 +175,9 @@ struct Original {
     authorization: Option<String>,
     /// Signed header names with their canonical values (SigV4 folds spaces).
     signed: Vec<(String, Vec<u8>)>,
-    /// Decoded query pairs, sorted; presigned: without the `X-Amz-*` ones.
+    /// Decoded query pairs, sorted; presigned: without the signing parameters.
     query: Pairs,
-    /// Presigned: the decoded `X-Amz-*` pairs, sorted.
+    /// Presigned: the decoded signing parameters, sorted.
     amz: Pairs,
 }
 
@@ -384,12 +385,13 @@ fn build(d: &Draft) -> Option<Request> {
 /// Decoded query pairs.
 type Pairs = Vec<(String, String)>;
 
-/// Decoded pairs, sorted; presigned form separates the `X-Amz-*` ones, which the verifier takes apart.
+/// Decoded pairs, sorted; presigned form separates the signing parameters, which the verifier takes apart (any
+/// other `X-Amz-*` parameter is an ordinary, signed one).
 fn split_query(query: Option<&str>, presigned: bool) -> (Pairs, Pairs) {
     let (mut rest, mut amz): (Vec<_>, Vec<_>) =
         form_urlencoded::parse(query.unwrap_or("").as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .partition(|(k, _)| !presigned || !k.starts_with("X-Amz-"));
+            .partition(|(k, _)| !presigned || !SIGV4_QUERY_PARAMS.contains(&k.as_str()));
     rest.sort();
     amz.sort();
     (rest, amz)
@@ -484,8 +486,7 @@ fuzz_target!(|input: Input| {
         },
         now,
     );
-    if input.edits.iter().all(|e| e.is_neutral(input.presigned)) && in_window(input.presigned, now)
-    {
+    if input.edits.iter().all(|e| e.is_neutral()) && in_window(input.presigned, now) {
         assert!(
             result.is_ok(),
             "rejected at {now}: {result:?} after {input:?}"
@@ -555,12 +556,13 @@ fn check_accepted(req: &Request, now: UnixTime, h: &Harness, input: &Input) {
     assert_eq!(query, o.query, "{input:?}");
     assert!(in_window(presigned, now), "accepted at {now}: {input:?}");
     if presigned {
-        // Unsigned `X-Amz-*` extras are ignored; the signing parameters must be the signed ones.
+        // Unsigned repeats of signing parameters are refused; the signing parameters must be the signed ones.
         let signing: Pairs = amz
             .into_iter()
             .filter(|(k, _)| o.amz.iter().any(|(ok, _)| ok == k))
             .collect();
         assert_eq!(signing, o.amz, "{input:?}");
+        assert!(req.body.is_empty(), "signed empty body, got one: {input:?}");
     } else {
         let presented = req.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
         assert_eq!(

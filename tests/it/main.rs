@@ -6,6 +6,7 @@ mod aws_rotation;
 mod local;
 mod rotation;
 mod rsa_key_size;
+mod sigv4_clients;
 mod support;
 mod trust_aws;
 mod verifiers;

@@ -3,6 +3,10 @@
 //! We parse the `Authorization` header (or the presigned query), check the credential scope, the clock skew and
 //! the session token, then let `aws-sigv4` recompute the signature over exactly the headers the client signed —
 //! no hand-written canonicalisation — and compare in constant time.
+//!
+//! The payload hash of a presigned request is the SHA-256 of its body (empty for `GET`), as for a header-signed
+//! one: `UNSIGNED-PAYLOAD` is S3's convention for presigned URLs, not SigV4's. botocore's `SigV4QueryAuth`, the AWS
+//! CRT and therefore the AWS CLI and SDKs sign `execute-api` URLs that way (docs/http-api.md, issue 10).
 
 use crate::error::Error;
 use crate::principals::{LocalPrincipal, Principals};
@@ -13,6 +17,7 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use http::HeaderMap;
 use iamjwt_core::UnixTime;
+use iamjwt_core::request::SIGV4_QUERY_PARAMS;
 use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq as _;
@@ -22,6 +27,17 @@ const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 pub const MAX_SKEW_SECONDS: u64 = 300;
 /// SigV4 caps presigned URL lifetime at 7 days.
 const MAX_EXPIRES_SECONDS: u64 = 604_800;
+
+/// The payload a presigned request signs: S3 alone uses the constant `UNSIGNED-PAYLOAD`; every other service
+/// (`execute-api` included) the SHA-256 of the body, like a header-signed request. Only the payload rule is
+/// S3-aware: S3's other differences (single URI encoding, no path normalisation) are not implemented.
+fn presigned_payload<'a>(service: &str, body: &'a [u8]) -> SignableBody<'a> {
+    if service == "s3" {
+        SignableBody::UnsignedPayload
+    } else {
+        SignableBody::Bytes(body)
+    }
+}
 
 /// The parts of a request that SigV4 covers.
 #[derive(Debug, Clone, Copy)]
@@ -295,14 +311,27 @@ impl Verifier {
             }
             (None, None) => {}
         }
-        let expected = self.recompute(req, &p, principal, signed_at)?;
-        if bool::from(expected.as_bytes().ct_eq(p.signature.as_bytes())) {
-            Ok(principal)
-        } else {
-            Err(deny(
-                "the request signature we calculated does not match the signature you provided",
+        let matches = |payload: Option<SignableBody<'_>>| -> Result<bool, Error> {
+            let expected = self.recompute(req, &p, principal, signed_at, payload)?;
+            Ok(bool::from(
+                expected.as_bytes().ct_eq(p.signature.as_bytes()),
             ))
+        };
+        if matches(None)? {
+            return Ok(principal);
         }
+        // Refused either way; only the message differs, for clients that presign the S3 way.
+        if p.presigned.is_some() && matches(Some(SignableBody::UnsignedPayload))? {
+            return Err(deny(format!(
+                "the request signature we calculated does not match the signature you provided: it was computed \
+                 over the payload UNSIGNED-PAYLOAD, which only S3 accepts; presigned URLs for {} sign the SHA-256 \
+                 of the body (botocore SigV4QueryAuth, not S3SigV4QueryAuth)",
+                self.service
+            )));
+        }
+        Err(deny(
+            "the request signature we calculated does not match the signature you provided",
+        ))
     }
 
     fn presented(&self, req: &RequestParts<'_>) -> Result<Presented, Error> {
@@ -339,9 +368,12 @@ impl Verifier {
             });
         }
         let query = req.query.unwrap_or("");
+        // The signing parameters. Any other parameter, `X-Amz-Content-Sha256` included, is an ordinary one: it stays
+        // in the canonical query string and never changes the payload hash.
+        let signing = |k: &str| SIGV4_QUERY_PARAMS.contains(&k);
         let mut q: Vec<(String, String)> = Vec::new();
         for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-            if k.starts_with("X-Amz-") {
+            if signing(&k) {
                 if q.iter().any(|(seen, _)| *seen == *k) {
                     return Err(deny(format!("repeated {k}")));
                 }
@@ -361,13 +393,14 @@ impl Verifier {
             .and_then(|e| e.parse().ok())
             .filter(|e| (1..=MAX_EXPIRES_SECONDS).contains(e))
             .ok_or_else(|| deny("X-Amz-Expires must be 1..=604800"))?;
-        // The query minus the signing parameters, kept byte-for-byte as the client encoded it.
+        // The query minus the signing parameters (aws-sigv4 adds back all but the signature), kept byte-for-byte as
+        // the client encoded it.
         let rest: Vec<&str> = query
             .split('&')
             .filter(|kv| !kv.is_empty())
             .filter(|kv| {
                 let key = kv.split('=').next().unwrap_or_default();
-                !form_urlencoded::parse(key.as_bytes()).any(|(k, _)| k.starts_with("X-Amz-"))
+                !form_urlencoded::parse(key.as_bytes()).any(|(k, _)| signing(&k))
             })
             .collect();
         Presented::from_parts(
@@ -380,12 +413,14 @@ impl Verifier {
         )
     }
 
+    /// The signature the request should carry; `payload` overrides the payload hash the request implies.
     fn recompute(
         &self,
         req: &RequestParts<'_>,
         p: &Presented,
         principal: &LocalPrincipal,
         signed_at: UnixTime,
+        payload: Option<SignableBody<'_>>,
     ) -> Result<String, Error> {
         let mut headers: Vec<(&str, String)> = Vec::with_capacity(p.signed_headers.len());
         for name in &p.signed_headers {
@@ -429,9 +464,10 @@ impl Verifier {
                 } else {
                     format!("{}?{rest}", req.path)
                 };
-                (uri, SignableBody::UnsignedPayload)
+                (uri, presigned_payload(&self.service, req.body))
             }
         };
+        let body = payload.unwrap_or(body);
         let identity = Credentials::new(
             principal.access_key_id.clone(),
             principal.secret_access_key.clone(),
@@ -468,7 +504,8 @@ fn clip(s: &str) -> String {
 #[cfg(test)]
 mod tests;
 
-/// Client side: a SigV4-signed `GET` for `uri` (header form, or presigned query form with `presign`).
+/// Client side: a SigV4-signed `GET` for `uri` (header form, or presigned query form with `presign`), exactly as
+/// botocore's `SigV4Auth` / `SigV4QueryAuth` sign it (checked against a botocore fixture in the tests).
 /// Used by the CLI and by tests; the verifier above never uses it.
 pub fn sign_get(
     uri: &http::Uri,
@@ -508,7 +545,7 @@ pub fn sign_get(
         uri_string.as_str(),
         std::iter::once(("host", host.as_str())),
         if presign.is_some() {
-            SignableBody::UnsignedPayload
+            presigned_payload(service, &[])
         } else {
             SignableBody::Bytes(&[])
         },

@@ -221,6 +221,310 @@ fn regression_fuzz_unsigned_values_of_signed_headers() {
     }
 }
 
+/// A presigned `GET uri` for `execute-api` in eu-west-1 at `t` whose canonical request carries `payload`, made
+/// with aws-sigv4 directly (as `sign_get` does) so that tests can sign the ways `sign_get` does not.
+fn presign_with(
+    uri: &http::Uri,
+    creds: &Credentials,
+    t: UnixTime,
+    payload: SignableBody<'_>,
+) -> http::Request<()> {
+    let host = uri.authority().unwrap().as_str().to_owned();
+    let mut request = http::Request::get(uri.clone())
+        .header(http::header::HOST, &host)
+        .body(())
+        .unwrap();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(Duration::from_secs(300));
+    let identity = creds.clone().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("eu-west-1")
+        .name("execute-api")
+        .time(t.to_system_time())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let uri_string = uri.to_string();
+    let signable = SignableRequest::new(
+        "GET",
+        uri_string.as_str(),
+        std::iter::once(("host", host.as_str())),
+        payload,
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    instructions.apply_to_request_http1x(&mut request);
+    request
+}
+
+/// Verifies `GET uri` (with its own host header, plus `headers`) carrying `body` at `now`.
+fn verify_uri<'v>(
+    v: &'v Verifier,
+    uri: &http::Uri,
+    headers: &[(&'static str, &str)],
+    body: &[u8],
+    now: UnixTime,
+) -> Result<&'v LocalPrincipal, Error> {
+    let mut map = HeaderMap::new();
+    map.insert(
+        "host",
+        HeaderValue::from_str(uri.authority().unwrap().as_str()).unwrap(),
+    );
+    for (name, value) in headers {
+        map.append(*name, HeaderValue::from_str(value).unwrap());
+    }
+    v.verify(
+        &RequestParts {
+            method: "GET",
+            path: uri.path(),
+            query: uri.query(),
+            headers: &map,
+            body,
+        },
+        now,
+    )
+}
+
+/// Issue 10: a presigned URL for a service other than S3 signs the SHA-256 of the (empty) body, as botocore's
+/// `SigV4QueryAuth` does and API Gateway expects. `UNSIGNED-PAYLOAD` is S3's convention; our verifier and
+/// `sign_get` both used it, so they agreed with each other and with nothing else.
+#[test]
+fn regression_issue_10_presigned_payload_is_the_body_hash() {
+    let (v, creds) = session();
+    let uri: http::Uri = "http://127.0.0.1:8080/token?aud=a".parse().unwrap();
+    let t = UnixTime(1_795_457_700);
+
+    let empty = presign_with(&uri, &creds, t, SignableBody::Bytes(&[]));
+    assert_eq!(
+        empty.uri(),
+        sign_at(&uri, &creds, t, Some(Duration::from_secs(300))).uri(),
+        "sign_get presigns over the empty body's SHA-256"
+    );
+    assert!(verify_uri(&v, empty.uri(), &[], &[], t).is_ok());
+    // The same hash given precomputed is the same signature.
+    let precomputed = SignableBody::Precomputed(
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
+    );
+    assert_eq!(
+        presign_with(&uri, &creds, t, precomputed).uri(),
+        empty.uri()
+    );
+
+    // The S3 convention is refused, saying why.
+    let s3 = presign_with(&uri, &creds, t, SignableBody::UnsignedPayload);
+    assert!(
+        matches!(verify_uri(&v, s3.uri(), &[], &[], t), Err(Error::Denied(m)) if m.contains("UNSIGNED-PAYLOAD") && m.contains("execute-api")),
+        "{:?}",
+        verify_uri(&v, s3.uri(), &[], &[], t)
+    );
+
+    // The body is signed: a body the URL was not signed over is refused; one it was signed over is accepted.
+    assert!(matches!(
+        verify_uri(&v, empty.uri(), &[], b"x", t),
+        Err(Error::Denied(m)) if m.ends_with("does not match the signature you provided")
+    ));
+    let with_body = presign_with(&uri, &creds, t, SignableBody::Bytes(b"x"));
+    assert!(verify_uri(&v, with_body.uri(), &[], b"x", t).is_ok());
+
+    // `X-Amz-Content-Sha256` is no signing parameter: added afterwards it breaks the signature (whatever it says)...
+    for value in [
+        "UNSIGNED-PAYLOAD",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    ] {
+        for url in [&empty, &s3] {
+            let appended: http::Uri = format!("{}&X-Amz-Content-Sha256={value}", url.uri())
+                .parse()
+                .unwrap();
+            assert!(
+                matches!(
+                    verify_uri(&v, &appended, &[], &[], t),
+                    Err(Error::Denied(_))
+                ),
+                "{appended}"
+            );
+        }
+    }
+    // ...and signed as an ordinary parameter (as botocore does) it verifies, the payload still the body's hash.
+    let param: http::Uri =
+        "http://127.0.0.1:8080/token?aud=a&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD"
+            .parse()
+            .unwrap();
+    let signed = sign_at(&param, &creds, t, Some(Duration::from_secs(300)));
+    assert!(verify_uri(&v, signed.uri(), &[], &[], t).is_ok());
+    let unsigned = presign_with(&param, &creds, t, SignableBody::UnsignedPayload);
+    assert!(matches!(
+        verify_uri(&v, unsigned.uri(), &[], &[], t),
+        Err(Error::Denied(_))
+    ));
+}
+
+/// What botocore signed for fixed credentials and time: `tests/interop/sigv4_presign_fixture.py` writes it.
+const BOTOCORE_FIXTURE: &str = include_str!("../../../../tests/interop/sigv4_presign_fixture.json");
+
+#[derive(serde::Deserialize)]
+struct BotocoreFixture {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: String,
+    region: String,
+    service: String,
+    unix_time: u64,
+    expires: u64,
+    cases: Vec<BotocoreCase>,
+}
+
+#[derive(serde::Deserialize)]
+struct BotocoreCase {
+    name: String,
+    url: String,
+    presigned_url: String,
+    presigned_signature: String,
+    authorization: String,
+    s3_style_presigned_url: String,
+}
+
+/// Decoded query pairs, sorted.
+fn sorted_pairs(uri: &http::Uri) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    pairs.sort();
+    pairs
+}
+
+/// `sign_get` signs exactly what botocore's `SigV4QueryAuth` and `SigV4Auth` sign, and the verifier accepts what
+/// botocore made (and refuses what its S3 presigner made).
+#[test]
+fn sign_get_matches_botocore() {
+    let f: BotocoreFixture = serde_json::from_str(BOTOCORE_FIXTURE).unwrap();
+    assert!(f.cases.len() >= 4, "the fixture lost its cases");
+    let creds = Credentials::new(
+        &f.access_key_id,
+        &f.secret_access_key,
+        Some(f.session_token.clone()),
+        None,
+        "botocore-fixture",
+    );
+    let p = principal(
+        &f.access_key_id,
+        &f.secret_access_key,
+        Some(&f.session_token),
+    );
+    let v = Verifier::new(Arc::new(Principals::new(vec![p]).unwrap()), &f.region)
+        .with_service(&f.service);
+    let t = UnixTime(f.unix_time);
+    let sign = |uri: &http::Uri, presign: Option<u64>| {
+        sign_get(
+            uri,
+            &creds,
+            &f.region,
+            &f.service,
+            t.to_system_time(),
+            presign.map(Duration::from_secs),
+        )
+        .unwrap()
+    };
+    for c in &f.cases {
+        let name = &c.name;
+        let uri: http::Uri = c.url.parse().unwrap();
+        let botocore: http::Uri = c.presigned_url.parse().unwrap();
+
+        let ours = sign(&uri, Some(f.expires));
+        assert_eq!(
+            sorted_pairs(ours.uri()),
+            sorted_pairs(&botocore),
+            "{name}: presigned query"
+        );
+        let signature = sorted_pairs(ours.uri())
+            .into_iter()
+            .find(|(k, _)| k == "X-Amz-Signature")
+            .map(|(_, s)| s);
+        assert_eq!(
+            signature.as_deref(),
+            Some(c.presigned_signature.as_str()),
+            "{name}"
+        );
+
+        let ours = sign(&uri, None);
+        assert_eq!(
+            ours.headers()["authorization"],
+            c.authorization.as_str(),
+            "{name}: header form"
+        );
+
+        let now = t.plus(10);
+        assert!(
+            verify_uri(&v, &botocore, &[], &[], now).is_ok(),
+            "{name}: {:?}",
+            verify_uri(&v, &botocore, &[], &[], now)
+        );
+        let date = sorted_pairs(&botocore)
+            .into_iter()
+            .find(|(k, _)| k == "X-Amz-Date")
+            .map(|(_, d)| d)
+            .unwrap();
+        let headers = [
+            ("x-amz-date", date.as_str()),
+            ("x-amz-security-token", f.session_token.as_str()),
+            ("authorization", c.authorization.as_str()),
+        ];
+        assert!(
+            verify_uri(&v, &uri, &headers, &[], now).is_ok(),
+            "{name}: header form {:?}",
+            verify_uri(&v, &uri, &headers, &[], now)
+        );
+        let s3: http::Uri = c.s3_style_presigned_url.parse().unwrap();
+        assert!(
+            matches!(verify_uri(&v, &s3, &[], &[], now), Err(Error::Denied(m)) if m.contains("UNSIGNED-PAYLOAD")),
+            "{name}: S3 style {:?}",
+            verify_uri(&v, &s3, &[], &[], now)
+        );
+    }
+}
+
+/// The committed fixture is what botocore (and the AWS CRT, which the script checks against it) signs today.
+/// Runs whenever IAMJWT_VENV is set (always under `make test` and in CI), and then a missing python fails.
+#[test]
+fn botocore_fixture_is_current() {
+    let Some(venv) = std::env::var_os("IAMJWT_VENV") else {
+        eprintln!(
+            "IAMJWT_VENV unset: botocore not run, only the committed fixture checked (sign_get_matches_botocore)"
+        );
+        return;
+    };
+    let python = std::path::Path::new(&venv).join("bin/python");
+    assert!(
+        python.is_file(),
+        "{} not found: IAMJWT_VENV must be the venv `make venv` creates (botocore, awscrt)",
+        python.display()
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/interop/sigv4_presign_fixture.py");
+    let out = std::process::Command::new(&python)
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} {}: {}",
+        python.display(),
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let live: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let committed: serde_json::Value = serde_json::from_str(BOTOCORE_FIXTURE).unwrap();
+    assert_eq!(
+        live, committed,
+        "botocore signs differently from the committed fixture: regenerate it with \
+         `$IAMJWT_VENV/bin/python tests/interop/sigv4_presign_fixture.py > tests/interop/sigv4_presign_fixture.json` \
+         and find out why"
+    );
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;
