@@ -62,8 +62,8 @@ async fn fixture_events_signed_by_kms_with_one_call_per_warm_token() {
     signer.warm(&s.algorithms).await.unwrap();
     assert_eq!(
         counter.requests(),
-        4,
-        "cold start: DescribeKey + GetPublicKey per algorithm"
+        2,
+        "cold start: one GetPublicKey (by alias) per algorithm"
     );
     let handler = TokenHandler::new(Issuer::new(IssuePolicy::from(&s), signer.clone()));
 
