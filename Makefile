@@ -50,12 +50,12 @@ $(VENV)/.installed: requirements-dev.txt
 BENCH_OUT = $(TARGET_DIR)/bench/results.json
 LOADGEN   = IAMJWT_BIN=$(TARGET_DIR)/release/iamjwt IAMJWT_VENV=$(CURDIR)/$(VENV) $(TARGET_DIR)/release/iamjwt-loadgen
 
-bench: venv ## Benchmarks (release): micro, raw baseline, gateway load, KMS path (moto), cold starts; target/bench/results.json
+bench: venv ## Benchmarks (release): micro, raw baseline, gateway load, KMS path (moto, also across key-TTL expiries), cold starts (KMS calls counted); target/bench/results.json
 	$(CARGO) build --release -p iamjwt-cli -p iamjwt-bench -p iamjwt-lambda
 	$(CARGO) bench -p iamjwt-lambda --bench handler
 	$(CARGO) bench -p iamjwt-local --bench crypto
 	$(LOADGEN) bench --seconds $(or $(BENCH_SECONDS),20) --out $(BENCH_OUT)
-	$(LOADGEN) kms --tokens 1000 --out $(BENCH_OUT)
+	$(LOADGEN) kms --tokens 1000 --ttl-ms 2000 --ttl-run-seconds 6 --out $(BENCH_OUT)
 	$(LOADGEN) cold-start --runs 20 --token-bin $(TARGET_DIR)/release/token --lambda-dir $(CURDIR)/target/lambda --out $(BENCH_OUT)
 	$(LOADGEN) collect-micro --criterion $(TARGET_DIR)/criterion --out $(BENCH_OUT)
 

@@ -8,6 +8,7 @@ use crate::error::classify;
 use crate::tags;
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
+use aws_sdk_kms::operation::get_public_key::GetPublicKeyOutput;
 use aws_sdk_kms::operation::sign::SignError;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, MessageType, SigningAlgorithmSpec, Tag};
@@ -19,18 +20,26 @@ use iamjwt_core::{Algorithm, KeyId, KeySlot, Kid, PortError, PortErrorKind, Unix
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 fn alias(prefix: &str, alg: Algorithm, slot: KeySlot) -> String {
     format!("{prefix}/{}/{slot}", alg.lower())
 }
 
-fn signing_algorithm(alg: Algorithm) -> SigningAlgorithmSpec {
-    SigningAlgorithmSpec::from(alg.spec().kms_signing_algorithm)
+/// What KMS calls an algorithm: the key spec rotation creates keys with and the algorithm `Sign` is asked for.
+struct KmsAlgorithm {
+    key_spec: KeySpec,
+    signing: SigningAlgorithmSpec,
 }
 
-fn key_spec(alg: Algorithm) -> KeySpec {
-    KeySpec::from(alg.spec().kms_key_spec)
+/// From the core's algorithm table (the one place an algorithm is described).
+fn kms_algorithm(alg: Algorithm) -> KmsAlgorithm {
+    let spec = alg.spec();
+    KmsAlgorithm {
+        key_spec: KeySpec::from(spec.kms_key_spec),
+        signing: SigningAlgorithmSpec::from(spec.kms_signing_algorithm),
+    }
 }
 
 fn tag(k: &str, v: impl Into<String>) -> Result<Tag, PortError> {
@@ -41,6 +50,40 @@ fn tag(k: &str, v: impl Into<String>) -> Result<Tag, PortError> {
         .map_err(|e| PortError::other(e.to_string()))
 }
 
+/// A `GetPublicKey` answer → JWK, checking it is a signing key of the algorithm we expect. `KeyUsage`,
+/// `SigningAlgorithms` and `KeySpec` are checked when present (emulators omit some); the SPKI's key type always is.
+fn checked_jwk(
+    what: &str,
+    out: &GetPublicKeyOutput,
+    alg: Algorithm,
+) -> Result<PublicJwk, PortError> {
+    let wrong = |m: String| PortError::other(format!("{what}: {m}, expected a {alg} signing key"));
+    if let Some(usage) = out.key_usage()
+        && *usage != KeyUsageType::SignVerify
+    {
+        return Err(wrong(format!("key usage {usage}")));
+    }
+    let want = kms_algorithm(alg);
+    if let Some(spec) = out.key_spec()
+        && *spec != want.key_spec
+    {
+        return Err(wrong(format!("key spec {spec}")));
+    }
+    let algs = out.signing_algorithms();
+    if !algs.is_empty() && !algs.contains(&want.signing) {
+        return Err(wrong(format!("signing algorithms {algs:?}")));
+    }
+    let spki = out
+        .public_key()
+        .ok_or_else(|| PortError::other(format!("GetPublicKey {what}: no public key")))?;
+    let jwk = PublicJwk::from_spki_der(spki.as_ref())
+        .map_err(|e| PortError::other(format!("{what}: {e}")))?;
+    if jwk.alg() != alg {
+        return Err(wrong(format!("a {} key", jwk.alg())));
+    }
+    Ok(jwk)
+}
+
 /// `GetPublicKey` → JWK, checking the key is of the algorithm we expect.
 async fn public_jwk(client: &Client, key_id: &str, alg: Algorithm) -> Result<PublicJwk, PortError> {
     let out = client
@@ -49,18 +92,7 @@ async fn public_jwk(client: &Client, key_id: &str, alg: Algorithm) -> Result<Pub
         .send()
         .await
         .map_err(|e| classify("GetPublicKey", e))?;
-    let spki = out
-        .public_key()
-        .ok_or_else(|| PortError::other(format!("GetPublicKey {key_id}: no public key")))?;
-    let jwk = PublicJwk::from_spki_der(spki.as_ref())
-        .map_err(|e| PortError::other(format!("{key_id}: {e}")))?;
-    if jwk.alg() != alg {
-        return Err(PortError::other(format!(
-            "{key_id} is a {} key, expected {alg}",
-            jwk.alg()
-        )));
-    }
-    Ok(jwk)
+    checked_jwk(key_id, &out, alg)
 }
 
 /// One resolved signing key: signs by key id, never by alias, so the `kid` always matches.
@@ -70,11 +102,12 @@ pub struct KmsKey {
     kid: Kid,
     alg: Algorithm,
     /// Set when KMS says the key can no longer sign: the signer re-resolves on the next request.
-    stale: Arc<AtomicBool>,
+    stale: AtomicBool,
     metrics: bool,
 }
 
 impl KmsKey {
+    /// The key id `Sign` is called with: the key ARN `GetPublicKey` answered (moto answers the bare key id).
     pub fn key_id(&self) -> &str {
         &self.key_id
     }
@@ -95,24 +128,18 @@ impl SigningKey for KmsKey {
                 signing_input.len()
             )));
         }
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let out = self
             .client
             .sign()
             .key_id(&self.key_id)
             .message(Blob::new(signing_input))
             .message_type(MessageType::Raw)
-            .signing_algorithm(signing_algorithm(self.alg))
+            .signing_algorithm(kms_algorithm(self.alg).signing)
             .send()
             .await;
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         if self.metrics {
-            emf::emit(
-                "KmsSignLatency",
-                "Milliseconds",
-                elapsed_ms,
-                ("Algorithm", self.alg.as_str()),
-            );
+            emf::sign_latency(self.alg, started.elapsed().as_secs_f64() * 1000.0);
         }
         let out = out.map_err(|e| {
             // Match the modeled variants as well as the wire code: both mean "this key cannot sign".
@@ -145,118 +172,276 @@ impl SigningKey for KmsKey {
     }
 }
 
+/// After a failed background refresh, the next attempt waits this long (or the TTL, if shorter).
+const RETRY_AFTER_FAILED_REFRESH: Duration = Duration::from_secs(10);
+
 struct Cached {
     key: Arc<KmsKey>,
-    fetched: Instant,
+    /// When to look at the alias again (TTL after a successful resolution).
+    due: Instant,
 }
 
-/// The signing port over KMS. Resolves `alias/<prefix>/<alg>/current` → key id → public key → kid, caches it
-/// for `ttl`, and re-resolves early when a `Sign` reports the key disabled or gone.
-pub struct KmsSigner {
+enum Lookup {
+    /// Within its TTL.
+    Fresh(Arc<KmsKey>),
+    /// Past its TTL but usable: sign with it and refresh in the background.
+    Due(Arc<KmsKey>),
+    /// Never resolved, or KMS said it cannot sign: resolve before signing.
+    Missing,
+}
+
+/// What the signer and its background refresh share.
+struct Shared {
     client: Client,
     prefix: String,
     ttl: Duration,
-    metrics: bool,
+    metrics: AtomicBool,
     cache: RwLock<HashMap<Algorithm, Cached>>,
+    /// One resolution at a time (inline or background), so an older answer never overwrites a newer one.
     resolving: tokio::sync::Mutex<()>,
+    /// A background refresh is scheduled or running.
+    refreshing: AtomicBool,
+}
+
+/// The signing port over KMS. One `GetPublicKey` on `alias/<prefix>/<alg>/current` gives the key id (ARN) and the
+/// public key, hence the kid; the key is cached and `Sign` is called with its id. Past the TTL the cached key keeps
+/// signing while one background task re-reads the alias, so a warm token is always exactly one KMS call (`Sign`).
+/// A `Sign` that reports the key disabled or gone drops it: the next request resolves the alias before signing.
+pub struct KmsSigner {
+    shared: Arc<Shared>,
 }
 
 impl KmsSigner {
     pub fn new(client: Client, prefix: impl Into<String>, ttl: Duration) -> Self {
         Self {
-            client,
-            prefix: prefix.into(),
-            ttl,
-            metrics: false,
-            cache: RwLock::new(HashMap::new()),
-            resolving: tokio::sync::Mutex::new(()),
+            shared: Arc::new(Shared {
+                client,
+                prefix: prefix.into(),
+                ttl,
+                metrics: AtomicBool::new(false),
+                cache: RwLock::new(HashMap::new()),
+                resolving: tokio::sync::Mutex::new(()),
+                refreshing: AtomicBool::new(false),
+            }),
         }
     }
 
-    /// Emit `KmsSignLatency` EMF lines (Lambda).
-    pub fn with_metrics(mut self, on: bool) -> Self {
-        self.metrics = on;
+    /// Record `KmsSignLatency` for CloudWatch (Lambda): into the request's EMF document inside
+    /// [`emf::request_scope`], else as a line of its own.
+    pub fn with_metrics(self, on: bool) -> Self {
+        self.shared.metrics.store(on, Ordering::Release);
         self
     }
 
-    /// Resolves every algorithm now, so the first request pays only for `Sign`.
+    /// Resolves every algorithm now, all at once (one round of `GetPublicKey`), so the first request pays only for
+    /// `Sign`. The first error is returned after every resolution has finished.
     pub async fn warm(&self, algs: &[Algorithm]) -> Result<(), PortError> {
-        for &alg in algs {
-            self.signing_key(alg).await?;
+        let _guard = self.shared.resolving.lock().await;
+        let results = Shared::resolve_all(&self.shared, algs).await;
+        let mut first_err = None;
+        for (alg, result) in results {
+            match result {
+                Ok(key) => self.shared.store(alg, key),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
         }
-        Ok(())
+        first_err.map_or(Ok(()), Err)
     }
 
-    fn fresh(&self, alg: Algorithm) -> Option<Arc<KmsKey>> {
+    /// Whether a background refresh is scheduled or running.
+    pub fn refreshing(&self) -> bool {
+        self.shared.refreshing.load(Ordering::Acquire)
+    }
+
+    /// Starts the background refresh unless one is already scheduled or running.
+    fn refresh_in_background(&self) {
+        if self
+            .shared
+            .refreshing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            // Cleared however the task ends (a panic included), so a later expiry can refresh again.
+            struct Done(Arc<Shared>);
+            impl Drop for Done {
+                fn drop(&mut self) {
+                    self.0.refreshing.store(false, Ordering::Release);
+                }
+            }
+            let done = Done(shared);
+            Shared::refresh_due(&done.0).await;
+        });
+    }
+}
+
+impl Shared {
+    fn lookup(&self, alg: Algorithm) -> Lookup {
         let cache = self
             .cache
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache
+        match cache.get(&alg) {
+            Some(c) if !c.key.stale.load(Ordering::Acquire) => {
+                if Instant::now() < c.due {
+                    Lookup::Fresh(c.key.clone())
+                } else {
+                    Lookup::Due(c.key.clone())
+                }
+            }
+            _ => Lookup::Missing,
+        }
+    }
+
+    /// Caches `key` for a TTL. An unchanged, usable key keeps its entry: only the TTL restarts.
+    fn store(&self, alg: Algorithm, key: KmsKey) {
+        let due = Instant::now() + self.ttl;
+        let mut cache = self
+            .cache
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match cache.get_mut(&alg) {
+            Some(c)
+                if c.key.key_id == key.key_id
+                    && c.key.kid == key.kid
+                    && !c.key.stale.load(Ordering::Acquire) =>
+            {
+                c.due = due;
+            }
+            other => {
+                if let Some(old) = other {
+                    tracing::info!(%alg, from = %old.key.kid, to = %key.kid, key_id = %key.key_id,
+                        "signing key changed");
+                }
+                cache.insert(
+                    alg,
+                    Cached {
+                        key: Arc::new(key),
+                        due,
+                    },
+                );
+            }
+        }
+    }
+
+    fn key(&self, alg: Algorithm) -> Option<Arc<KmsKey>> {
+        self.cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&alg)
-            .filter(|c| c.fetched.elapsed() < self.ttl && !c.key.stale.load(Ordering::Acquire))
             .map(|c| c.key.clone())
     }
 
-    async fn resolve(&self, alg: Algorithm) -> Result<Arc<KmsKey>, PortError> {
+    /// One `GetPublicKey` on the alias: KMS resolves it and answers the key's ARN with its public key. A disabled
+    /// or pending-deletion key fails here (`DisabledException` / `KMSInvalidStateException` → `Disabled`).
+    async fn resolve(&self, alg: Algorithm) -> Result<KmsKey, PortError> {
         let name = alias(&self.prefix, alg, KeySlot::Current);
         let out = self
             .client
-            .describe_key()
+            .get_public_key()
             .key_id(&name)
             .send()
             .await
-            .map_err(|e| classify("DescribeKey", e))?;
-        let meta = out
-            .key_metadata()
-            .ok_or_else(|| PortError::other(format!("DescribeKey {name}: no metadata")))?;
-        if meta.key_state() != Some(&KeyState::Enabled) {
-            return Err(PortError::new(
-                PortErrorKind::Disabled,
-                format!(
-                    "{name} points at key {} in state {:?}",
-                    meta.key_id(),
-                    meta.key_state()
-                ),
-            ));
-        }
-        let key_id = meta.key_id().to_owned();
-        let jwk = public_jwk(&self.client, &key_id, alg).await?;
+            .map_err(|e| classify("GetPublicKey", e))?;
+        let key_id = out
+            .key_id()
+            .filter(|id| !id.is_empty() && !id.starts_with("alias/") && !id.contains(":alias/"))
+            .ok_or_else(|| PortError::other(format!("GetPublicKey {name}: no key id")))?
+            .to_owned();
+        let jwk = checked_jwk(&name, &out, alg)?;
         tracing::info!(%alg, key_id = %key_id, kid = %jwk.kid(), "resolved signing key");
-        Ok(Arc::new(KmsKey {
+        Ok(KmsKey {
             client: self.client.clone(),
             key_id,
             kid: jwk.kid().clone(),
             alg,
-            stale: Arc::new(AtomicBool::new(false)),
-            metrics: self.metrics,
-        }))
+            stale: AtomicBool::new(false),
+            metrics: self.metrics.load(Ordering::Acquire),
+        })
+    }
+
+    /// [`Shared::resolve`] for every algorithm concurrently. Callers hold `resolving`.
+    async fn resolve_all(
+        this: &Arc<Self>,
+        algs: &[Algorithm],
+    ) -> Vec<(Algorithm, Result<KmsKey, PortError>)> {
+        let mut set = tokio::task::JoinSet::new();
+        for &alg in algs {
+            let shared = this.clone();
+            set.spawn(async move { (alg, shared.resolve(alg).await) });
+        }
+        let mut out = Vec::with_capacity(algs.len());
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(r) => out.push(r),
+                Err(e) => tracing::error!(error = %e, "key resolution task failed"),
+            }
+        }
+        out
+    }
+
+    /// The background refresh: re-reads every alias past its TTL. On failure the cached key keeps signing and the
+    /// next attempt comes after [`RETRY_AFTER_FAILED_REFRESH`] (or the TTL, if shorter).
+    async fn refresh_due(this: &Arc<Self>) {
+        let _guard = this.resolving.lock().await;
+        let now = Instant::now();
+        let due: Vec<Algorithm> = this
+            .cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|(_, c)| c.due <= now)
+            .map(|(alg, _)| *alg)
+            .collect();
+        for (alg, result) in Self::resolve_all(this, &due).await {
+            match result {
+                Ok(key) => this.store(alg, key),
+                Err(e) => {
+                    tracing::warn!(%alg, error = %e, "could not refresh the signing key; signing with the cached one");
+                    let retry = Instant::now() + this.ttl.min(RETRY_AFTER_FAILED_REFRESH);
+                    if let Some(c) = this
+                        .cache
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .get_mut(&alg)
+                    {
+                        c.due = retry;
+                    }
+                }
+            }
+        }
     }
 }
 
 #[async_trait]
 impl Signer for KmsSigner {
     async fn signing_key(&self, alg: Algorithm) -> Result<Arc<dyn SigningKey>, PortError> {
-        if let Some(k) = self.fresh(alg) {
-            return Ok(k);
+        match self.shared.lookup(alg) {
+            Lookup::Fresh(k) => return Ok(k),
+            Lookup::Due(k) => {
+                self.refresh_in_background();
+                return Ok(k);
+            }
+            Lookup::Missing => {}
         }
-        // One resolution at a time; concurrent requests wait and then find the fresh entry.
-        let _guard = self.resolving.lock().await;
-        if let Some(k) = self.fresh(alg) {
-            return Ok(k);
+        // No usable key (cold, first deploy, or KMS said it cannot sign): resolve before signing. One resolution
+        // at a time; concurrent requests wait and then find the new entry.
+        let _guard = self.shared.resolving.lock().await;
+        match self.shared.lookup(alg) {
+            Lookup::Fresh(k) | Lookup::Due(k) => return Ok(k),
+            Lookup::Missing => {}
         }
-        let key = self.resolve(alg).await?;
-        self.cache
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(
-                alg,
-                Cached {
-                    key: key.clone(),
-                    fetched: Instant::now(),
-                },
-            );
-        Ok(key)
+        let key = self.shared.resolve(alg).await?;
+        self.shared.store(alg, key);
+        self.shared
+            .key(alg)
+            .map(|k| k as Arc<dyn SigningKey>)
+            .ok_or_else(|| PortError::other(format!("{alg}: resolved key not cached")))
     }
 }
 
@@ -412,7 +597,7 @@ impl KeyStore for KmsKeyStore {
         let out = self
             .client
             .create_key()
-            .key_spec(key_spec(alg))
+            .key_spec(kms_algorithm(alg).key_spec)
             .key_usage(KeyUsageType::SignVerify)
             .description(format!("iamjwt {} {alg} signing key", self.prefix))
             .tags(tag(tags::ISSUER, self.prefix.clone())?)

@@ -1,7 +1,8 @@
 //! AWS adapters for the core's ports, built on the AWS SDK for Rust with one TLS stack (rustls + ring).
 //!
-//! - [`kms::KmsSigner`]: the signing port — alias → key id → public key → kid resolved once and cached for a TTL;
-//!   exactly one KMS call (`Sign`, `MessageType=RAW`, by key id) per warm token;
+//! - [`kms::KmsSigner`]: the signing port — one `GetPublicKey` on the alias gives key ARN, public key and kid,
+//!   cached for a TTL and refreshed in the background; exactly one KMS call (`Sign`, `MessageType=RAW`, by key
+//!   ARN) per warm token;
 //! - [`kms::KmsKeyStore`]: the rotation port — keys, slot aliases `alias/<prefix>/<alg>/<slot>`, facts as tags;
 //! - [`s3::S3Publisher`]: discovery and JWKS objects in the issuer bucket;
 //! - [`sfn::RotationExecutions`]: start and follow a rotation execution of the state machine;

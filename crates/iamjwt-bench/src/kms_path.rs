@@ -3,6 +3,7 @@
 
 use crate::Error;
 use crate::moto::{self, Moto};
+use crate::path_meter::{Counts, PathMeter, on_request_path};
 use crate::stats::Summary;
 use iamjwt_aws::kms::KmsSigner;
 use iamjwt_aws::testing::WireMeter;
@@ -20,7 +21,7 @@ pub const EVENT: &str = include_str!("../../../tests/fixtures/events/assumed-rol
 pub struct KmsPathResult {
     pub alg: String,
     pub tokens: u64,
-    /// Wire requests to KMS during warm-up (`DescribeKey` + `GetPublicKey`).
+    /// Wire requests to KMS during warm-up (one `GetPublicKey` per algorithm, by alias, concurrently).
     pub warm_up_requests: u64,
     /// Wire requests to KMS per warm token: must be exactly 1 (`Sign`).
     pub kms_requests_per_token: f64,
@@ -87,4 +88,91 @@ pub async fn run(moto: &Moto, tokens: u64) -> Result<Vec<KmsPathResult>, Error> 
         });
     }
     Ok(results)
+}
+
+/// Warm tokens across key-TTL expiries: the cached key keeps signing while one background task re-reads the
+/// aliases, so the request path stays at one KMS call (`Sign`) per token and its tail does not move.
+#[derive(Debug, Clone, Serialize)]
+pub struct AcrossTtlResult {
+    pub ttl_ms: u64,
+    pub run_ms: u64,
+    /// ES256 and RS256 alternately, one at a time.
+    pub tokens: u64,
+    /// TTL expiries the run crossed (run time / TTL, rounded down).
+    pub ttl_expiries: u64,
+    /// KMS wire requests made by the task serving a token, per token: must be exactly 1 (`Sign`).
+    pub kms_requests_per_token: f64,
+    /// Wire requests by operation, on the request path and in the background (refresh), after warm-up.
+    pub requests: Counts,
+    /// Background refreshes that ran: background `GetPublicKey` calls / algorithms (each refresh re-reads every
+    /// expired alias, concurrently).
+    pub background_refreshes: u64,
+    /// Tokens served while no refresh was scheduled or running.
+    pub steady_ms: Summary,
+    /// Tokens that started or ended while a refresh was scheduled or running, or during which a background request
+    /// went out (the token that started the refresh included).
+    pub around_refresh_ms: Summary,
+}
+
+/// Issues tokens for `run` with a key TTL of `ttl` (warm-up first, not counted).
+pub async fn run_across_ttl(
+    moto: &Moto,
+    ttl: Duration,
+    run: Duration,
+) -> Result<AcrossTtlResult, Error> {
+    let conf = moto::config(moto).await;
+    let settings = moto::settings()?;
+    let meter = PathMeter::default();
+    let signer = Arc::new(KmsSigner::new(meter.kms(&conf), moto::PREFIX, ttl));
+    signer
+        .warm(&settings.algorithms)
+        .await
+        .map_err(|e| Error::Setup(format!("warm-up: {e}")))?;
+    meter.take();
+    let handler = TokenHandler::new(Issuer::new(IssuePolicy::from(&settings), signer.clone()));
+    let reqs = [request(Algorithm::ES256)?, request(Algorithm::RS256)?];
+    let (mut steady, mut around) = (Vec::new(), Vec::new());
+    let mut tokens = 0u64;
+    let started = Instant::now();
+    while started.elapsed() < run {
+        let req = reqs[usize::from(tokens % 2 == 1)].clone();
+        let (refreshing, background) = (signer.refreshing(), meter.peek().background_total());
+        let now = UnixTime::from_system_time(SystemTime::now());
+        let t = Instant::now();
+        let resp = on_request_path(handler.handle(req, now)).await;
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        if resp.status() != http::StatusCode::OK {
+            return Err(Error::Failed(format!(
+                "token {tokens}: {} {}",
+                resp.status(),
+                String::from_utf8_lossy(resp.body().as_ref())
+            )));
+        }
+        if refreshing || signer.refreshing() || meter.peek().background_total() != background {
+            around.push(ms);
+        } else {
+            steady.push(ms);
+        }
+        tokens += 1;
+    }
+    let run_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    // Let the last refresh (if any) finish so its calls are counted.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while signer.refreshing() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let requests = meter.take();
+    let background_refreshes =
+        requests.get(false, "GetPublicKey") / settings.algorithms.len().max(1) as u64;
+    Ok(AcrossTtlResult {
+        ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+        run_ms,
+        tokens,
+        ttl_expiries: run_ms / u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1),
+        kms_requests_per_token: requests.request_path_total() as f64 / tokens.max(1) as f64,
+        requests,
+        background_refreshes,
+        steady_ms: Summary::of(steady),
+        around_refresh_ms: Summary::of(around),
+    })
 }

@@ -1,9 +1,12 @@
 //! Cold start of the `token` Lambda binary: a minimal Lambda Runtime API on loopback hands the real binary one
 //! API Gateway event. Init is process start → its first `GET /runtime/invocation/next` (settings read, SDK
 //! config and KMS client built, both algorithms' keys resolved); first token is process start → the response.
+//! The binary's `AWS_ENDPOINT_URL` is a [`CountingProxy`] in front of moto, so the KMS calls it made before its
+//! first token are counted on the wire.
 
 use crate::Error;
-use crate::moto::{self, Moto};
+use crate::counting_proxy::{Call, CountingProxy};
+use crate::moto;
 use crate::stats::Summary;
 use axum::Router;
 use axum::body::Bytes;
@@ -78,6 +81,12 @@ pub struct LambdaInit {
     pub init_ms: Summary,
     /// Process start → first token returned (init plus one warm `Sign`).
     pub first_token_ms: Summary,
+    /// KMS requests on the wire before the first poll (most over the runs).
+    pub kms_calls_at_init: usize,
+    /// KMS requests on the wire before the first token was returned (most over the runs).
+    pub kms_calls_before_first_token: usize,
+    /// Those requests' operations, in order of arrival, in the run that made the most.
+    pub kms_operations_before_first_token: Vec<String>,
 }
 
 /// What one cold start of the `token` binary did.
@@ -87,10 +96,16 @@ pub struct Invocation {
     pub first_token_ms: f64,
     /// The API Gateway proxy response the function returned (`statusCode`, `headers`, `body`).
     pub response: serde_json::Value,
+    /// Operations of the KMS requests that reached the proxy before the first poll for an invocation.
+    pub kms_at_init: Vec<String>,
+    /// Operations of the KMS requests that reached the proxy before the response was posted.
+    pub kms_before_first_token: Vec<String>,
 }
 
-/// One cold start: spawn, wait for the poll and the response, kill. Fails unless the response is a 200.
-pub async fn invoke_once(bin: &Path, moto: &Moto) -> Result<Invocation, Error> {
+/// One cold start against moto behind `proxy`: spawn, wait for the poll and the response, kill. Fails unless the
+/// response is a 200.
+pub async fn invoke_once(bin: &Path, proxy: &CountingProxy) -> Result<Invocation, Error> {
+    proxy.take();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let api = Arc::new(Api {
         event: crate::kms_path::EVENT.to_owned(),
@@ -125,7 +140,7 @@ pub async fn invoke_once(bin: &Path, moto: &Moto) -> Result<Invocation, Error> {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_SESSION_TOKEN", "test")
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/nonexistent/iamjwt-bench/config")
         .env(
@@ -162,24 +177,43 @@ pub async fn invoke_once(bin: &Path, moto: &Moto) -> Result<Invocation, Error> {
     if resp["statusCode"] != 200 {
         return Err(Error::Failed(format!("token Lambda answered {resp}")));
     }
+    let calls = proxy.take();
+    let before = |t: Instant| -> Vec<String> {
+        calls
+            .iter()
+            .filter(|c: &&Call| c.at < t)
+            .map(|c| c.operation.clone())
+            .collect()
+    };
     Ok(Invocation {
         init_ms: ready.duration_since(started).as_secs_f64() * 1e3,
         first_token_ms: done.duration_since(started).as_secs_f64() * 1e3,
         response: resp,
+        kms_at_init: before(ready),
+        kms_before_first_token: before(done),
     })
 }
 
-/// `runs` cold starts of the `token` binary against moto (keys already made by [`crate::moto::with_keys`]).
-pub async fn run(bin: &Path, moto: &Moto, runs: usize) -> Result<LambdaInit, Error> {
+/// `runs` cold starts of the `token` binary against moto behind `proxy` (keys already made by
+/// [`crate::moto::with_keys`]).
+pub async fn run(bin: &Path, proxy: &CountingProxy, runs: usize) -> Result<LambdaInit, Error> {
     let (mut init, mut first) = (Vec::new(), Vec::new());
+    let (mut at_init, mut most) = (0, Vec::new());
     for _ in 0..runs {
-        let inv = invoke_once(bin, moto).await?;
+        let inv = invoke_once(bin, proxy).await?;
         init.push(inv.init_ms);
         first.push(inv.first_token_ms);
+        at_init = at_init.max(inv.kms_at_init.len());
+        if inv.kms_before_first_token.len() > most.len() {
+            most = inv.kms_before_first_token;
+        }
     }
     Ok(LambdaInit {
         runs,
         init_ms: Summary::of(init),
         first_token_ms: Summary::of(first),
+        kms_calls_at_init: at_init,
+        kms_calls_before_first_token: most.len(),
+        kms_operations_before_first_token: most,
     })
 }

@@ -4,10 +4,12 @@
 //! and (short soak) `make test`.
 
 pub mod baseline;
+pub mod counting_proxy;
 pub mod kms_path;
 pub mod lambda_init;
 pub mod load;
 pub mod moto;
+pub mod path_meter;
 pub mod serve_start;
 pub mod server;
 pub mod soak;

@@ -65,8 +65,8 @@ async fn fixture_events_signed_by_kms_with_one_call_per_warm_token() {
     assert_eq!(s.algorithms, Algorithm::ALL.to_vec());
     assert_eq!(
         counter.requests(),
-        2 * s.algorithms.len() as u64,
-        "cold start: DescribeKey + GetPublicKey per algorithm"
+        s.algorithms.len() as u64,
+        "cold start: one GetPublicKey (by alias) per algorithm"
     );
     let handler = TokenHandler::new(Issuer::new(IssuePolicy::from(&s), signer.clone()));
 

@@ -2,6 +2,7 @@
 //! Prints a table and (for `bench`) writes `target/bench/results.json` (merging what is already there).
 
 use clap::{Parser, Subcommand};
+use iamjwt_bench::counting_proxy::CountingProxy;
 use iamjwt_bench::load::{self, LoadConfig};
 use iamjwt_bench::moto;
 use iamjwt_bench::server::{Server, iamjwt_bin};
@@ -37,10 +38,18 @@ enum Cmd {
         #[arg(long, default_value = "target/bench/results.json")]
         out: PathBuf,
     },
-    /// The token handler with the KMS signer against moto: KMS requests per warm token, handler time minus KMS.
+    /// The token handler with the KMS signer against moto: KMS requests per warm token, handler time minus KMS;
+    /// then warm tokens across key-TTL expiries (background refresh): KMS requests per token, p50/p99 steady vs
+    /// around a refresh.
     Kms {
         #[arg(long, default_value_t = 1000)]
         tokens: u64,
+        /// Key TTL of the run across expiries, in milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        ttl_ms: u64,
+        /// Length of the run across expiries, in seconds (≥ 2 TTLs).
+        #[arg(long, default_value_t = 6)]
+        ttl_run_seconds: u64,
         #[arg(long, default_value = "target/bench/results.json")]
         out: PathBuf,
     },
@@ -201,7 +210,14 @@ fn to_json(v: &impl serde::Serialize) -> Result<serde_json::Value, Error> {
     serde_json::to_value(v).map_err(|e| Error::Failed(e.to_string()))
 }
 
-async fn kms(tokens: u64, out: PathBuf) -> Result<(), Error> {
+async fn kms(tokens: u64, ttl_ms: u64, ttl_run_seconds: u64, out: PathBuf) -> Result<(), Error> {
+    let ttl = Duration::from_millis(ttl_ms);
+    let run = Duration::from_secs(ttl_run_seconds);
+    if ttl.is_zero() || run < ttl * 2 {
+        return Err(Error::Setup(format!(
+            "--ttl-run-seconds {ttl_run_seconds} must cover at least two TTLs of {ttl_ms} ms"
+        )));
+    }
     let moto = moto::start()?;
     moto::with_keys(&moto).await?;
     let results = kms_path::run(&moto, tokens).await?;
@@ -221,16 +237,54 @@ async fn kms(tokens: u64, out: PathBuf) -> Result<(), Error> {
             r.own_ms.p99
         );
     }
+    let across = kms_path::run_across_ttl(&moto, ttl, run).await?;
+    println!(
+        "across the key TTL ({ttl_ms} ms TTL, {} ms run, {} expiries, ES256/RS256 alternately): {} tokens, \
+         {:.3} KMS requests per token on the request path {:?}, background {:?} ({} refreshes)",
+        across.run_ms,
+        across.ttl_expiries,
+        across.tokens,
+        across.kms_requests_per_token,
+        across.requests.request_path,
+        across.requests.background,
+        across.background_refreshes,
+    );
+    println!(
+        "{:<30} {:>6} {:>9} {:>9} {:>9}",
+        "handler ms", "n", "p50", "p99", "max"
+    );
+    for (name, s) in [
+        ("steady", &across.steady_ms),
+        ("around a refresh", &across.around_refresh_ms),
+    ] {
+        println!(
+            "{name:<30} {:>6} {:>9.3} {:>9.3} {:>9.3}",
+            s.n, s.p50, s.p99, s.max
+        );
+    }
     let mut doc = read_results(&out);
     doc["kms_path"] = to_json(&results)?;
+    doc["kms_across_ttl"] = to_json(&across)?;
     write_results(&out, &doc)?;
-    match results.iter().find(|r| r.kms_requests_per_token != 1.0) {
-        Some(r) => Err(Error::Failed(format!(
+    if let Some(r) = results.iter().find(|r| r.kms_requests_per_token != 1.0) {
+        return Err(Error::Failed(format!(
             "{}: {} KMS requests per warm token, expected exactly 1",
             r.alg, r.kms_requests_per_token
-        ))),
-        None => Ok(()),
+        )));
     }
+    if across.kms_requests_per_token != 1.0 || across.requests.get(true, "Sign") != across.tokens {
+        return Err(Error::Failed(format!(
+            "across the TTL: {:.3} KMS requests per token on the request path ({:?}), expected exactly 1 Sign",
+            across.kms_requests_per_token, across.requests.request_path
+        )));
+    }
+    if across.background_refreshes < 2 {
+        return Err(Error::Failed(format!(
+            "across the TTL: {} background refreshes in {} expiries, expected at least 2",
+            across.background_refreshes, across.ttl_expiries
+        )));
+    }
+    Ok(())
 }
 
 fn zip_sizes(dir: &std::path::Path) -> serde_json::Value {
@@ -263,7 +317,8 @@ async fn cold_start(
     };
     let moto = moto::start()?;
     moto::with_keys(&moto).await?;
-    let lambda = lambda_init::run(&token_bin, &moto, runs).await?;
+    let proxy = CountingProxy::start(&moto.endpoint).await?;
+    let lambda = lambda_init::run(&token_bin, &proxy, runs).await?;
     let serve = serve_start::run(&iamjwt_bin()?, runs.div_ceil(4)).await?;
     println!(
         "{:<44} {:>9} {:>9} {:>9}",
@@ -274,6 +329,12 @@ async fn cold_start(
     };
     line("token Lambda init (start → first poll)", &lambda.init_ms);
     line("token Lambda start → first token", &lambda.first_token_ms);
+    println!(
+        "token Lambda KMS requests: {} at init, {} before the first token ({})",
+        lambda.kms_calls_at_init,
+        lambda.kms_calls_before_first_token,
+        lambda.kms_operations_before_first_token.join(", ")
+    );
     line(
         "iamjwt serve → first token, new state",
         &serve.fresh_state_ms,
@@ -288,7 +349,17 @@ async fn cold_start(
         "serve": to_json(&serve)?,
         "lambda_zip_bytes": zip_sizes(&lambda_dir),
     });
-    write_results(&out, &doc)
+    write_results(&out, &doc)?;
+    // One GetPublicKey per algorithm, then the Sign.
+    let floor = moto::settings()?.algorithms.len() + 1;
+    if lambda.kms_calls_before_first_token > floor {
+        return Err(Error::Failed(format!(
+            "token Lambda: {} KMS requests before the first token ({}), expected at most {floor}",
+            lambda.kms_calls_before_first_token,
+            lambda.kms_operations_before_first_token.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 async fn run_soak(seconds: u64, concurrency: usize) -> Result<(), Error> {
@@ -322,7 +393,12 @@ async fn main() -> ExitCode {
             concurrency,
         } => run_soak(seconds, concurrency).await,
         Cmd::CollectMicro { criterion, out } => collect_micro(criterion, out),
-        Cmd::Kms { tokens, out } => kms(tokens, out).await,
+        Cmd::Kms {
+            tokens,
+            ttl_ms,
+            ttl_run_seconds,
+            out,
+        } => kms(tokens, ttl_ms, ttl_run_seconds, out).await,
         Cmd::ColdStart {
             token_bin,
             runs,

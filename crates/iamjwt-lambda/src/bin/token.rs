@@ -28,6 +28,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         )
         .with_metrics(true),
     );
+    // Every algorithm's key in one concurrent round of GetPublicKey (by alias).
     if let Err(e) = signer.warm(&settings.algorithms).await {
         // Not fatal: the keys may not exist yet (first deploy), requests will resolve them.
         tracing::warn!(error = %e, "could not resolve signing keys at start-up");
@@ -36,11 +37,13 @@ async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::run(service_fn(move |req: Request| {
         let handler = handler.clone();
         async move {
-            let resp = handler
-                .handle(req, UnixTime::from_system_time(SystemTime::now()))
-                .await;
-            if resp.status().is_success() {
-                emf::emit("TokensIssued", "Count", 1.0, ("Function", "token"));
+            // One EMF document per request: TokensIssued and the signer's KmsSignLatency together.
+            let (resp, sign) = emf::request_scope(
+                handler.handle(req, UnixTime::from_system_time(SystemTime::now())),
+            )
+            .await;
+            if let Some(line) = emf::token_request("token", resp.status().is_success(), sign) {
+                emf::write(&line);
             }
             Ok::<_, std::convert::Infallible>(resp)
         }
