@@ -169,9 +169,9 @@ impl IamTagSource {
             .send()
             .await
             .map_err(|e| classify(&format!("sts:AssumeRole {role_arn}"), e))?;
-        let c = out
-            .credentials()
-            .ok_or_else(|| PortError::other(format!("sts:AssumeRole {role_arn}: no credentials")))?;
+        let c = out.credentials().ok_or_else(|| {
+            PortError::other(format!("sts:AssumeRole {role_arn}: no credentials"))
+        })?;
         let expires = SystemTime::try_from(*c.expiration()).map_err(|e| {
             PortError::other(format!("sts:AssumeRole {role_arn}: bad expiration: {e}"))
         })?;

@@ -189,7 +189,9 @@ fn parse_role_name(raw: &str) -> Result<String, Error> {
     } else {
         Err(Error::config(
             "IAMJWT_TAG_READER_ROLE",
-            format!("{raw:?} is not an IAM role name (letters, digits and _+=,.@- ; optional path/ prefix)"),
+            format!(
+                "{raw:?} is not an IAM role name (letters, digits and _+=,.@- ; optional path/ prefix)"
+            ),
         ))
     }
 }
@@ -262,7 +264,10 @@ mod tests {
         );
         assert!(!s.session_tags && !s.allow_root);
         assert_eq!(s.key_refresh_seconds, 300);
-        assert_eq!((s.tag_cache_seconds, s.tag_reader_role.as_deref()), (300, None));
+        assert_eq!(
+            (s.tag_cache_seconds, s.tag_reader_role.as_deref()),
+            (300, None)
+        );
         assert!(!s.needs_tags());
         assert_eq!(s.rotation_policy().retire_after, 3600 + 3600 + 300);
     }
@@ -352,7 +357,10 @@ mod tests {
         )]) {
             Err(Error::Config { name, reason }) => {
                 assert_eq!(name, "IAMJWT_AUDIENCE_POLICY");
-                assert!(reason.starts_with("rule 1: sub: unknown variable {nope}"), "{reason}");
+                assert!(
+                    reason.starts_with("rule 1: sub: unknown variable {nope}"),
+                    "{reason}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -367,11 +375,23 @@ mod tests {
         .unwrap();
         assert_eq!(s.tag_cache_seconds, 60);
         assert_eq!(s.tag_reader_role.as_deref(), Some("iamjwt/tag-reader"));
-        assert!(settings(&[("IAMJWT_SESSION_TAGS", "true")]).unwrap().needs_tags());
+        assert!(
+            settings(&[("IAMJWT_SESSION_TAGS", "true")])
+                .unwrap()
+                .needs_tags()
+        );
         let templ = r#"{"rules": [{"audiences": ["b"], "sub": "{account}/{tag:team|32}"}]}"#;
-        assert!(settings(&[("IAMJWT_AUDIENCE_POLICY", templ)]).unwrap().needs_tags());
+        assert!(
+            settings(&[("IAMJWT_AUDIENCE_POLICY", templ)])
+                .unwrap()
+                .needs_tags()
+        );
         let no_tags = r#"{"rules": [{"audiences": ["b"], "sub": "{account}/{name}"}]}"#;
-        assert!(!settings(&[("IAMJWT_AUDIENCE_POLICY", no_tags)]).unwrap().needs_tags());
+        assert!(
+            !settings(&[("IAMJWT_AUDIENCE_POLICY", no_tags)])
+                .unwrap()
+                .needs_tags()
+        );
     }
 
     #[test]

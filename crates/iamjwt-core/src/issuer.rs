@@ -289,7 +289,11 @@ mod tests {
         let j = || Jti::from_random([0; 16]);
         let out = block_on(i.issue(
             &c,
-            req(&[("aud", "api://ci"), ("tag", "job=42"), ("tag", "pipeline-a=b")]),
+            req(&[
+                ("aud", "api://ci"),
+                ("tag", "job=42"),
+                ("tag", "pipeline-a=b"),
+            ]),
             UnixTime(1000),
             j(),
         ))
@@ -300,7 +304,10 @@ mod tests {
         assert_eq!(v["email"], "ci-x@ci.example.com");
         assert_eq!(v["team"], "blue");
         assert_eq!(v["env"], "prod");
-        assert_eq!(v["request_tags"], serde_json::json!({"job": "42", "pipeline-a": "b"}));
+        assert_eq!(
+            v["request_tags"],
+            serde_json::json!({"job": "42", "pipeline-a": "b"})
+        );
         assert_eq!(
             v["https://aws.amazon.com/tags"],
             serde_json::json!({"principal_tags": {"team": ["blue"]}, "transitive_tag_keys": ["team"]})
@@ -308,13 +315,19 @@ mod tests {
         assert_eq!(src.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
 
         // A rule that does not need tags: no lookup at all, and the plain claims of §3.
-        let plain = block_on(i.issue(&c, req(&[("aud", "api://plain")]), UnixTime(1000), j())).unwrap();
+        let plain =
+            block_on(i.issue(&c, req(&[("aud", "api://plain")]), UnixTime(1000), j())).unwrap();
         let v = payload(&plain.token, &jwk);
         assert_eq!(v["sub"], "arn:aws:iam::111122223333:role/ci-x");
         assert!(v.get("email").is_none() && v.get("https://aws.amazon.com/tags").is_none());
-        let names = block_on(i.issue(&c, req(&[("aud", "api://names")]), UnixTime(1000), j())).unwrap();
+        let names =
+            block_on(i.issue(&c, req(&[("aud", "api://names")]), UnixTime(1000), j())).unwrap();
         assert_eq!(names.sub, "arn:aws:iam::111122223333:role/ci-x/s1");
-        assert_eq!(src.calls.load(std::sync::atomic::Ordering::SeqCst), 1, "no lookup without tag variables");
+        assert_eq!(
+            src.calls.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "no lookup without tag variables"
+        );
 
         // The default audience alone is shaped by the first shaping rule that lists it.
         let d = block_on(i.issue(&c, req(&[]), UnixTime(1000), j())).unwrap();
@@ -331,7 +344,10 @@ mod tests {
         let i = i.with_tags(tag_source(&[("team", "blue")], None));
         let j = || Jti::from_random([0; 16]);
         for (q, key) in [
-            (vec![("aud", "api://ci"), ("tag", "job=1"), ("tag", "secret=1")], "secret"),
+            (
+                vec![("aud", "api://ci"), ("tag", "job=1"), ("tag", "secret=1")],
+                "secret",
+            ),
             (vec![("aud", "api://plain"), ("tag", "job=1")], "job"),
             (vec![("aud", "sts.amazonaws.com"), ("tag", "job=1")], "job"),
         ] {
@@ -351,7 +367,11 @@ mod tests {
     fn tag_failures_fail_the_request() {
         let c = caller(ROLE);
         let j = || Jti::from_random([0; 16]);
-        for kind in [PortErrorKind::Throttled, PortErrorKind::AccessDenied, PortErrorKind::Other] {
+        for kind in [
+            PortErrorKind::Throttled,
+            PortErrorKind::AccessDenied,
+            PortErrorKind::Other,
+        ] {
             let (i, _) = issuer(Some(SHAPED), None);
             let i = i.with_tags(tag_source(&[], Some(kind)));
             let r = block_on(i.issue(&c, req(&[("aud", "api://ci")]), UnixTime(0), j()));
@@ -375,7 +395,8 @@ mod tests {
 
     #[test]
     fn session_tags_setting_and_rules() {
-        let many: Vec<(String, String)> = (0..51).map(|i| (format!("k{i:02}"), "v".into())).collect();
+        let many: Vec<(String, String)> =
+            (0..51).map(|i| (format!("k{i:02}"), "v".into())).collect();
         let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let pol = r#"{"rules":[{"audiences":["api://narrow"],"session_tags":{"keys":["k0*"]}},
                               {"audiences":["api://plain"]}]}"#;
@@ -390,7 +411,10 @@ mod tests {
         // IAMJWT_SESSION_TAGS=true and a rule without session_tags: every tag, and 51 do not fit → 403.
         for aud in ["sts.amazonaws.com", "api://plain"] {
             let r = block_on(i.issue(&c, req(&[("aud", aud)]), UnixTime(0), j()));
-            assert!(matches!(&r, Err(Error::AccessDenied(m)) if m.contains("at most 50")), "{aud}: {r:?}");
+            assert!(
+                matches!(&r, Err(Error::AccessDenied(m)) if m.contains("at most 50")),
+                "{aud}: {r:?}"
+            );
         }
         // The rule's own selection wins over the setting.
         let out = block_on(i.issue(&c, req(&[("aud", "api://narrow")]), UnixTime(0), j())).unwrap();

@@ -142,12 +142,7 @@ mod templates {
             "[0-9]{12}",
             "[A-Za-z0-9+=,.@_-]{1,64}",
             "[A-Za-z0-9+=,.@_-]{2,64}",
-            prop_oneof![
-                Just(0u8),
-                Just(1),
-                Just(2),
-                Just(3)
-            ],
+            prop_oneof![Just(0u8), Just(1), Just(2), Just(3)],
             "(/[a-z]{1,40}){0,12}",
             proptest::option::of(".{0,300}"),
             proptest::option::of(".{0,60}"),
@@ -156,7 +151,10 @@ mod templates {
                 let arn = match kind {
                     0 => format!("arn:{p}:sts::{acct}:assumed-role/{name}/{session}"),
                     1 => format!("arn:{p}:iam::{acct}:user{path}/{name}"),
-                    2 => format!("arn:{p}:sts::{acct}:federated-user/{}", &session[..session.len().min(32)]),
+                    2 => format!(
+                        "arn:{p}:sts::{acct}:federated-user/{}",
+                        &session[..session.len().min(32)]
+                    ),
                     _ => format!("arn:{p}:iam::{acct}:root"),
                 };
                 Caller {
@@ -187,11 +185,12 @@ mod templates {
                 Just("tag:a:b"),
                 Just("nope"),
             ]
-            .prop_flat_map(|v| proptest::option::of(0usize..300)
-                .prop_map(move |b| match b {
+            .prop_flat_map(|v| proptest::option::of(0usize..300).prop_map(move |b| {
+                match b {
                     Some(b) => format!("{{{v}|{b}}}"),
                     None => format!("{{{v}}}"),
-                })),
+                }
+            })),
         ]
     }
 

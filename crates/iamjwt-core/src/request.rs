@@ -159,26 +159,53 @@ mod tests {
 
     #[test]
     fn request_tags() {
-        let r = parse(&[("tag", "job=42"), ("tag", "expr=a=b"), ("tag", "empty="), ("tag", "équipe=bleu vert")])
-            .unwrap();
+        let r = parse(&[
+            ("tag", "job=42"),
+            ("tag", "expr=a=b"),
+            ("tag", "empty="),
+            ("tag", "équipe=bleu vert"),
+        ])
+        .unwrap();
         assert_eq!(r.tags["job"], "42");
         assert_eq!(r.tags["expr"], "a=b", "split at the first =");
         assert_eq!(r.tags["empty"], "");
         assert_eq!(r.tags["équipe"], "bleu vert");
-        let fifty: Vec<(String, String)> = (0..50).map(|i| ("tag".into(), format!("k{i}=v"))).collect();
-        let mut q: Vec<(&str, &str)> = fifty.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let fifty: Vec<(String, String)> =
+            (0..50).map(|i| ("tag".into(), format!("k{i}=v"))).collect();
+        let mut q: Vec<(&str, &str)> = fifty
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
         q.extend((0..10).map(|_| ("aud", "a")));
         q.extend([("duration", "60"), ("alg", "ES256")]);
         q.extend(SIGV4_QUERY_PARAMS.map(|p| (p, "x")));
-        assert_eq!(parse(&q).unwrap().tags.len(), 50, "50 tags with everything else still fit");
+        assert_eq!(
+            parse(&q).unwrap().tags.len(),
+            50,
+            "50 tags with everything else still fit"
+        );
         q.push(("tag", "k50=v"));
         assert!(matches!(parse(&q), Err(Error::InvalidRequest(m)) if m.contains("too many")));
         let long_key = format!("{}=v", "k".repeat(129));
         let long_val = format!("k={}", "v".repeat(257));
-        for bad in ["job", "=v", long_key.as_str(), long_val.as_str(), "aws:x=1", "k=a,b", "k=a\nb", "k!=1"] {
-            assert!(matches!(parse(&[("tag", bad)]), Err(Error::InvalidRequest(_))), "{bad:?}");
+        for bad in [
+            "job",
+            "=v",
+            long_key.as_str(),
+            long_val.as_str(),
+            "aws:x=1",
+            "k=a,b",
+            "k=a\nb",
+            "k!=1",
+        ] {
+            assert!(
+                matches!(parse(&[("tag", bad)]), Err(Error::InvalidRequest(_))),
+                "{bad:?}"
+            );
         }
-        assert!(matches!(parse(&[("tag", "a=1"), ("tag", "a=2")]), Err(Error::InvalidRequest(m)) if m.contains("more than once")));
+        assert!(
+            matches!(parse(&[("tag", "a=1"), ("tag", "a=2")]), Err(Error::InvalidRequest(m)) if m.contains("more than once"))
+        );
         assert!(parse(&[("tag", &format!("{}={}", "k".repeat(128), "v".repeat(256)))]).is_ok());
     }
 

@@ -264,7 +264,9 @@ impl Shape {
         };
         if let Some(rule) = selection {
             let all = tags.ok_or_else(|| {
-                Error::InconsistentState("session tags needed but principal tags were not looked up".into())
+                Error::InconsistentState(
+                    "session tags needed but principal tags were not looked up".into(),
+                )
             })?;
             claims.tags = session_tags(all, rule)?;
         }
@@ -306,7 +308,9 @@ fn glob_keys(field: &str, patterns: &[String]) -> Result<Vec<Glob>, String> {
                 if p.chars().count() > template::TAG_KEY_MAX_CHARS {
                     Err(format!("pattern {p:?} is longer than a tag key can be"))
                 } else if let Some(c) = lit.chars().find(|c| !template::is_tag_char(*c)) {
-                    Err(format!("pattern {p:?} has {c:?}, outside AWS's tag characters"))
+                    Err(format!(
+                        "pattern {p:?} has {c:?}, outside AWS's tag characters"
+                    ))
                 } else {
                     Ok(())
                 }
@@ -449,7 +453,11 @@ mod tests {
     fn sub_fails_closed_without_its_values() {
         let s = shape(json!({"sub": "{tag:team|32}"})).unwrap();
         let c = caller("arn:aws:sts::111122223333:assumed-role/ci/run-1");
-        for t in [tags(&[]), tags(&[("team", "")]), tags(&[("team", &"x".repeat(33))])] {
+        for t in [
+            tags(&[]),
+            tags(&[("team", "")]),
+            tags(&[("team", &"x".repeat(33))]),
+        ] {
             let mut out = claims(&c);
             let r = s.apply(
                 &mut out,
@@ -486,24 +494,47 @@ mod tests {
             (json!({"claims": {"aws": "x"}}), "reserved"),
             (json!({"claims": {"azp": "x"}}), "reserved"),
             (json!({"claims": {"request_tags": "x"}}), "reserved"),
-            (json!({"claims": {"https://aws.amazon.com/tags": {}}}), "reserved"),
+            (
+                json!({"claims": {"https://aws.amazon.com/tags": {}}}),
+                "reserved",
+            ),
             (json!({"claims": {"": "x"}}), "reserved or empty"),
-            (json!({"claims": {"e": "{tag:a}{tag:b}{tag:c}"}}), "more than a token"),
-            (json!({"claims": {"e": "x".repeat(3000)}}), "more than a token"),
+            (
+                json!({"claims": {"e": "{tag:a}{tag:b}{tag:c}"}}),
+                "more than a token",
+            ),
+            (
+                json!({"claims": {"e": "x".repeat(3000)}}),
+                "more than a token",
+            ),
             (json!({"claims": {"e": "{bad}"}}), "unknown variable"),
             (json!({"session_tags": {"keys": []}}), "at least one"),
             (json!({"session_tags": {"keys": ["aws:x"]}}), "reserved"),
             (json!({"session_tags": {"keys": ["a!"]}}), "tag characters"),
-            (json!({"session_tags": {"keys": ["k".repeat(129)]}}), "1 to 128"),
-            (json!({"session_tags": {"keys": (0..51).map(|i| format!("k{i}")).collect::<Vec<_>>()}}), "at most 50"),
-            (json!({"session_tags": {"keys": ["team"], "transitive": ["cost"]}}), "not selected"),
+            (
+                json!({"session_tags": {"keys": ["k".repeat(129)]}}),
+                "1 to 128",
+            ),
+            (
+                json!({"session_tags": {"keys": (0..51).map(|i| format!("k{i}")).collect::<Vec<_>>()}}),
+                "at most 50",
+            ),
+            (
+                json!({"session_tags": {"keys": ["team"], "transitive": ["cost"]}}),
+                "not selected",
+            ),
             (json!({"request_tags": []}), "empty"),
             (json!({"request_tags": ["a,b"]}), "tag characters"),
         ] {
             let e = shape(doc.clone()).unwrap_err();
             assert!(e.contains(says), "{doc}: {e}");
         }
-        assert!(serde_json::from_value::<ShapeDoc>(json!({"session_tags": {"keys": ["a"], "extra": 1}})).is_err());
+        assert!(
+            serde_json::from_value::<ShapeDoc>(
+                json!({"session_tags": {"keys": ["a"], "extra": 1}})
+            )
+            .is_err()
+        );
         assert!(shape(json!({"sub": "{principal_arn|200}"})).is_ok());
         assert!(shape(json!({"session_tags": {"keys": ["*"], "transitive": ["t*"]}})).is_ok());
     }
@@ -525,16 +556,26 @@ mod tests {
 
         let fifty: PrincipalTags = (0..50).map(|i| (format!("k{i}"), "v".into())).collect();
         assert_eq!(
-            session_tags(&fifty, None).unwrap().unwrap().principal_tags.len(),
+            session_tags(&fifty, None)
+                .unwrap()
+                .unwrap()
+                .principal_tags
+                .len(),
             50
         );
         let mut fifty_one = fifty.clone();
         fifty_one.insert("k50".into(), "v".into());
-        assert!(matches!(session_tags(&fifty_one, None), Err(Error::AccessDenied(m)) if m.contains("at most 50")));
+        assert!(
+            matches!(session_tags(&fifty_one, None), Err(Error::AccessDenied(m)) if m.contains("at most 50"))
+        );
         // a rule narrows 51 down to what fits
         let r = rule(json!({"keys": ["k1*"]}));
         assert_eq!(
-            session_tags(&fifty_one, Some(&r)).unwrap().unwrap().principal_tags.len(),
+            session_tags(&fifty_one, Some(&r))
+                .unwrap()
+                .unwrap()
+                .principal_tags
+                .len(),
             11
         );
         for bad in [
@@ -556,7 +597,10 @@ mod tests {
     fn request_tag_keys() {
         let s = shape(json!({"request_tags": ["job", "pipeline-*"]})).unwrap();
         let keys = |ks: &[&str]| ks.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>();
-        assert_eq!(s.refused_request_tag(keys(&["job", "pipeline-7"]).iter()), None);
+        assert_eq!(
+            s.refused_request_tag(keys(&["job", "pipeline-7"]).iter()),
+            None
+        );
         assert_eq!(
             s.refused_request_tag(keys(&["job", "other"]).iter()),
             Some(&"other".to_owned())

@@ -252,7 +252,11 @@ impl Template {
     }
 }
 
-fn value<'a>(var: &Var, caller: &'a Caller, tags: Option<&'a PrincipalTags>) -> Option<Cow<'a, str>> {
+fn value<'a>(
+    var: &Var,
+    caller: &'a Caller,
+    tags: Option<&'a PrincipalTags>,
+) -> Option<Cow<'a, str>> {
     let p = &caller.principal;
     Some(match var {
         Var::PrincipalArn => Cow::Owned(p.sub()),
@@ -276,7 +280,10 @@ fn value<'a>(var: &Var, caller: &'a Caller, tags: Option<&'a PrincipalTags>) -> 
 
 /// AWS's tag character set: letters, digits, white space and `_ . : / = + - @` (`[\p{L}\p{Z}\p{N}_.:/=+\-@]`).
 pub fn is_tag_char(c: char) -> bool {
-    c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c) || (!c.is_ascii() && c.is_whitespace())
+    c.is_alphanumeric()
+        || c == ' '
+        || "_.:/=+-@".contains(c)
+        || (!c.is_ascii() && c.is_whitespace())
 }
 
 /// A tag key AWS accepts: 1–128 characters of the tag charset, not in the reserved `aws:` namespace.
@@ -394,11 +401,7 @@ mod tests {
 
     #[test]
     fn literals_escapes_and_bounds() {
-        let c = caller(
-            "arn:aws:sts::111122223333:assumed-role/ci/s1",
-            None,
-            None,
-        );
+        let c = caller("arn:aws:sts::111122223333:assumed-role/ci/s1", None, None);
         let t = Template::parse("{{{account}}}/{name}}}").unwrap();
         assert_eq!(t.render(&c, None).unwrap(), "{111122223333}/ci}");
         assert_eq!(t.bound(), 1 + 12 + 2 + 64 + 1);

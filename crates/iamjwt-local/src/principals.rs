@@ -229,23 +229,44 @@ mod tests {
         let mut b = dev_principal().unwrap();
         b.arn = "arn:aws:iam::000000000000:user/legacy".into();
         b.tags = Some(
-            serde_json::from_str(r#"{"principal_tags": {"team": ["red"]}, "transitive_tag_keys": ["team"]}"#)
-                .unwrap(),
+            serde_json::from_str(
+                r#"{"principal_tags": {"team": ["red"]}, "transitive_tag_keys": ["team"]}"#,
+            )
+            .unwrap(),
         );
         let c = dev_principal().unwrap();
         let c_arn = "arn:aws:iam::000000000000:user/none";
-        let p = Principals::new(vec![a.clone(), b, LocalPrincipal { arn: c_arn.into(), ..c }]).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let p = Principals::new(vec![
+            a.clone(),
+            b,
+            LocalPrincipal {
+                arn: c_arn.into(),
+                ..c
+            },
+        ])
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let got = rt.block_on(p.principal_tags(&caller(&a.arn))).unwrap();
         assert_eq!(got["team"], "blue");
         assert_eq!(got["cost-center"], "42");
-        let got = rt.block_on(p.principal_tags(&caller("arn:aws:iam::000000000000:user/legacy"))).unwrap();
+        let got = rt
+            .block_on(p.principal_tags(&caller("arn:aws:iam::000000000000:user/legacy")))
+            .unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got["team"], "red");
-        assert!(rt.block_on(p.principal_tags(&caller(c_arn))).unwrap().is_empty());
+        assert!(
+            rt.block_on(p.principal_tags(&caller(c_arn)))
+                .unwrap()
+                .is_empty()
+        );
         // round trip: the map form is written back as a map
         let json = serde_json::to_value(&a).unwrap();
-        assert_eq!(json["tags"], serde_json::json!({"team": "blue", "cost-center": "42"}));
+        assert_eq!(
+            json["tags"],
+            serde_json::json!({"team": "blue", "cost-center": "42"})
+        );
 
         for bad in [
             r#"{"aws:x": "1"}"#,

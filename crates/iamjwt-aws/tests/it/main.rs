@@ -6,5 +6,5 @@ mod handler;
 mod lifecycle;
 mod mocks;
 mod sfn;
-mod tags;
 mod support;
+mod tags;

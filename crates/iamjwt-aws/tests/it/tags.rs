@@ -148,9 +148,8 @@ async fn rig(reader_role: Option<&str>) -> Rig {
         Duration::from_secs(s.tag_cache_seconds),
     );
     tags.warm().await.unwrap();
-    let handler = TokenHandler::new(
-        Issuer::new(IssuePolicy::from(&s), signer).with_tags(Arc::new(tags)),
-    );
+    let handler =
+        TokenHandler::new(Issuer::new(IssuePolicy::from(&s), signer).with_tags(Arc::new(tags)));
     let jwk = jwk(&conf).await;
     kms.reset();
     iam.reset();
@@ -236,7 +235,11 @@ async fn tagged_role_and_user_get_shaped_tokens_and_warm_principals_cost_one_kms
     assert_eq!(c["sub"], format!("{HOME}/bob"));
     assert!(c.get("team").is_none() && c.get("https://aws.amazon.com/tags").is_none());
     assert_eq!(r.iam.take().0, 0);
-    assert_eq!(r.kms.take().0, 2, "one Sign for each of the last two tokens");
+    assert_eq!(
+        r.kms.take().0,
+        2,
+        "one Sign for each of the last two tokens"
+    );
 
     // Another account without a reader role: fails, no token, no Sign.
     let foreign = format!("arn:aws:sts::{OTHER}:assumed-role/ci-deploy/x1");
@@ -302,10 +305,12 @@ fn mocked_handler(iam: aws_sdk_iam::Client, kms: aws_sdk_kms::Client) -> TokenHa
             .region(aws_sdk_sts::config::Region::new(REGION))
             .build(),
     );
-    let tags =
-        IamTagSource::new(iam, sts, None, Duration::from_secs(300)).with_home_account("111122223333");
+    let tags = IamTagSource::new(iam, sts, None, Duration::from_secs(300))
+        .with_home_account("111122223333");
     let signer = KmsSigner::new(kms, PREFIX, Duration::from_secs(300));
-    TokenHandler::new(Issuer::new(IssuePolicy::from(&s), Arc::new(signer)).with_tags(Arc::new(tags)))
+    TokenHandler::new(
+        Issuer::new(IssuePolicy::from(&s), Arc::new(signer)).with_tags(Arc::new(tags)),
+    )
 }
 
 #[tokio::test]
@@ -392,7 +397,10 @@ async fn cache_expires_after_its_ttl_and_stays_bounded() {
         org_id: None,
         source_ip: None,
     };
-    assert_eq!(src.principal_tags(&caller("a")).await.unwrap()["team"], "blue");
+    assert_eq!(
+        src.principal_tags(&caller("a")).await.unwrap()["team"],
+        "blue"
+    );
     src.principal_tags(&caller("a")).await.unwrap();
     assert_eq!(list.num_calls(), 1, "cached");
     src.principal_tags(&caller("b")).await.unwrap();
