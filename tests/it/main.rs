@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod aws_rotation;
+mod claims;
 mod local;
 mod rotation;
 mod rsa_key_size;

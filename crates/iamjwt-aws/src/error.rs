@@ -58,7 +58,8 @@ pub(crate) fn code_kind(code: &str) -> PortErrorKind {
         | "NoSuchKey"
         | "NoSuchBucket"
         | "ExecutionDoesNotExist"
-        | "StateMachineDoesNotExist" => PortErrorKind::NotFound,
+        | "StateMachineDoesNotExist"
+        | "NoSuchEntity" => PortErrorKind::NotFound,
         "DisabledException" | "KMSInvalidStateException" | "KeyUnavailableException" => {
             PortErrorKind::Disabled
         }

@@ -6,12 +6,15 @@
 //! - [`kms::KmsKeyStore`]: the rotation port — keys, slot aliases `alias/<prefix>/<alg>/<slot>`, facts as tags;
 //! - [`s3::S3Publisher`]: discovery and JWKS objects in the issuer bucket;
 //! - [`sfn::RotationExecutions`]: start and follow a rotation execution of the state machine;
+//! - [`iam_tags::IamTagSource`]: the principal-tag port — IAM `ListRoleTags`/`ListUserTags`, cached per
+//!   principal, other accounts through a reader role;
 //! - [`emf`]: CloudWatch Embedded Metric Format lines.
 //!
 //! SDK errors are mapped to meanings ([`iamjwt_core::PortErrorKind`]) here, at the edge.
 
 pub mod emf;
 pub mod error;
+pub mod iam_tags;
 pub mod kms;
 pub mod s3;
 pub mod sdk;

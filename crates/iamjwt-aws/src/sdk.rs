@@ -2,7 +2,7 @@
 //! retries, and `AWS_ENDPOINT_URL` honoured (that is how tests point clients at an emulator).
 
 use aws_config::BehaviorVersion;
-use aws_config::SdkConfig;
+pub use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_smithy_http_client::tls;
 use std::time::Duration;
@@ -71,4 +71,12 @@ pub fn s3(conf: &SdkConfig) -> aws_sdk_s3::Client {
 
 pub fn sfn(conf: &SdkConfig) -> aws_sdk_sfn::Client {
     aws_sdk_sfn::Client::new(conf)
+}
+
+pub fn iam(conf: &SdkConfig) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(conf)
+}
+
+pub fn sts(conf: &SdkConfig) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::new(conf)
 }

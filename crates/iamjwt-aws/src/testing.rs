@@ -47,6 +47,24 @@ impl WireMeter {
         self.take();
     }
 
+    /// An IAM client whose requests this meter sees (and every reader-role client built from its config).
+    pub fn iam(&self, conf: &SdkConfig) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(conf)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+
+    /// An STS client whose requests this meter sees.
+    pub fn sts(&self, conf: &SdkConfig) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(conf)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+
     /// A KMS client whose requests this meter sees. Round trips are timed one at a time: use it sequentially.
     pub fn kms(&self, conf: &SdkConfig) -> aws_sdk_kms::Client {
         aws_sdk_kms::Client::from_conf(

@@ -92,6 +92,12 @@ pub struct Claims {
         skip_serializing_if = "Option::is_none"
     )]
     pub tags: Option<SessionTags>,
+    /// Request tags (DESIGN.md §1, `tag=KEY=VALUE`), as `sts:GetWebIdentityToken` names them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_tags: Option<BTreeMap<String, String>>,
+    /// Extra claims from the deciding rule (DESIGN.md §4); their names never collide with the claims above.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// Inputs that do not come from the caller.
@@ -134,6 +140,8 @@ impl Claims {
                 source_ip: caller.source_ip.clone(),
             },
             tags,
+            request_tags: None,
+            extra: BTreeMap::new(),
         }
     }
 }

@@ -21,6 +21,11 @@ pub struct Settings {
     pub min_publish_age: u64,
     pub key_deletion_days: u32,
     pub session_tags: bool,
+    /// How long a principal's tags are reused before they are looked up again (`IAMJWT_TAG_CACHE_SECONDS`).
+    pub tag_cache_seconds: u64,
+    /// Role name assumed in a caller's account to read tags of principals in other accounts
+    /// (`IAMJWT_TAG_READER_ROLE`); `None`: tags of other accounts cannot be read.
+    pub tag_reader_role: Option<String>,
     pub key_refresh_seconds: u64,
     pub nbf_skew: u64,
     pub allow_root: bool,
@@ -140,10 +145,20 @@ impl Settings {
             key_deletion_days: u32::try_from(num("IAMJWT_KEY_DELETION_DAYS", 30, 7, 30)?)
                 .unwrap_or(30),
             session_tags: boolean("IAMJWT_SESSION_TAGS")?,
+            tag_cache_seconds: num("IAMJWT_TAG_CACHE_SECONDS", 300, 1, 86_400)?,
+            tag_reader_role: get("IAMJWT_TAG_READER_ROLE")
+                .map(|r| parse_role_name(&r))
+                .transpose()?,
             key_refresh_seconds: num("IAMJWT_KEY_REFRESH_SECONDS", 300, 1, 3600)?,
             nbf_skew: num("IAMJWT_NBF_SKEW", 30, 0, 300)?,
             allow_root: boolean("IAMJWT_ALLOW_ROOT")?,
         })
+    }
+
+    /// Whether any request can need the principal's tags (a rule's `sub`/`claims`/`session_tags`, or
+    /// `IAMJWT_SESSION_TAGS`): the token function then needs a tag source (and, in AWS, IAM read permissions).
+    pub fn needs_tags(&self) -> bool {
+        self.session_tags || self.policy.needs_tags()
     }
 
     /// The rotation timings these settings imply.
@@ -154,6 +169,30 @@ impl Settings {
             // signed live max_duration; verifiers may hold a JWKS for jwks_max_age.
             retire_after: self.max_duration + self.jwks_max_age + self.key_refresh_seconds,
         }
+    }
+}
+
+/// An IAM role name, optionally with a path (`path/to/name`): `[\w+=,.@-]{1,64}` for the name, and the path's
+/// segments of the same characters; the whole at most 512 characters.
+fn parse_role_name(raw: &str) -> Result<String, Error> {
+    let name_ok = |s: &str, max: usize| {
+        (1..=max).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+    };
+    let (path, name) = raw.rsplit_once('/').unwrap_or(("", raw));
+    let ok = raw.len() <= 512
+        && name_ok(name, 64)
+        && (!raw.contains('/') || path.split('/').all(|seg| name_ok(seg, 512)));
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(Error::config(
+            "IAMJWT_TAG_READER_ROLE",
+            format!(
+                "{raw:?} is not an IAM role name (letters, digits and _+=,.@- ; optional path/ prefix)"
+            ),
+        ))
     }
 }
 
@@ -225,6 +264,11 @@ mod tests {
         );
         assert!(!s.session_tags && !s.allow_root);
         assert_eq!(s.key_refresh_seconds, 300);
+        assert_eq!(
+            (s.tag_cache_seconds, s.tag_reader_role.as_deref()),
+            (300, None)
+        );
+        assert!(!s.needs_tags());
         assert_eq!(s.rotation_policy().retire_after, 3600 + 3600 + 300);
     }
 
@@ -292,6 +336,61 @@ mod tests {
         assert_eq!(
             err_name(settings(&[("IAMJWT_AUDIENCE_POLICY", "{")])),
             "IAMJWT_AUDIENCE_POLICY"
+        );
+        for bad in ["0", "86401", "x"] {
+            assert_eq!(
+                err_name(settings(&[("IAMJWT_TAG_CACHE_SECONDS", bad)])),
+                "IAMJWT_TAG_CACHE_SECONDS"
+            );
+        }
+        for bad in ["arn:aws:iam::1:role/x", "a b", "/x", "x/", &"r".repeat(65)] {
+            assert_eq!(
+                err_name(settings(&[("IAMJWT_TAG_READER_ROLE", bad)])),
+                "IAMJWT_TAG_READER_ROLE",
+                "{bad:?}"
+            );
+        }
+        // A rule with an unknown template variable fails at start, naming the policy and the rule.
+        match settings(&[(
+            "IAMJWT_AUDIENCE_POLICY",
+            r#"{"rules": [{"audiences": ["a"]}, {"audiences": ["b"], "sub": "{nope}"}]}"#,
+        )]) {
+            Err(Error::Config { name, reason }) => {
+                assert_eq!(name, "IAMJWT_AUDIENCE_POLICY");
+                assert!(
+                    reason.starts_with("rule 1: sub: unknown variable {nope}"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn tag_settings() {
+        let s = settings(&[
+            ("IAMJWT_TAG_CACHE_SECONDS", "60"),
+            ("IAMJWT_TAG_READER_ROLE", "iamjwt/tag-reader"),
+        ])
+        .unwrap();
+        assert_eq!(s.tag_cache_seconds, 60);
+        assert_eq!(s.tag_reader_role.as_deref(), Some("iamjwt/tag-reader"));
+        assert!(
+            settings(&[("IAMJWT_SESSION_TAGS", "true")])
+                .unwrap()
+                .needs_tags()
+        );
+        let templ = r#"{"rules": [{"audiences": ["b"], "sub": "{account}/{tag:team|32}"}]}"#;
+        assert!(
+            settings(&[("IAMJWT_AUDIENCE_POLICY", templ)])
+                .unwrap()
+                .needs_tags()
+        );
+        let no_tags = r#"{"rules": [{"audiences": ["b"], "sub": "{account}/{name}"}]}"#;
+        assert!(
+            !settings(&[("IAMJWT_AUDIENCE_POLICY", no_tags)])
+                .unwrap()
+                .needs_tags()
         );
     }
 

@@ -23,6 +23,8 @@ pub mod ports;
 mod props;
 pub mod request;
 pub mod rotation;
+pub mod shape;
+pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;

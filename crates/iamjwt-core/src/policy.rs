@@ -2,30 +2,42 @@
 //!
 //! Parsed and validated once at start-up; [`AudiencePolicy::decide`] is a pure function of the caller and the
 //! requested audiences. The default audience is always allowed; rules grant more. Secure default: no rules.
+//! A rule may also shape the token it grants ([`crate::shape`]).
 
 use crate::error::Error;
 use crate::identity::Caller;
+use crate::shape::{SessionTagsDoc, Shape, ShapeDoc};
 use crate::types::Audience;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyDoc {
     rules: Vec<RuleDoc>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleDoc {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     principals: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     accounts: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     org_ids: Option<Vec<String>>,
     audiences: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     max_duration: Option<u64>,
+    // The shaping fields (listed here, not flattened, so unknown fields stay an error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claims: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session_tags: Option<SessionTagsDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request_tags: Option<Vec<String>>,
 }
 
 /// One validated rule.
@@ -36,9 +48,15 @@ pub struct Rule {
     org_ids: Option<Vec<String>>,
     audiences: Vec<Glob>,
     max_duration: Option<u64>,
+    shape: Shape,
 }
 
 impl Rule {
+    /// How this rule shapes the tokens it grants.
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
     fn applies_to(&self, caller: &Caller, sub: &str) -> bool {
         self.principals
             .as_ref()
@@ -143,6 +161,13 @@ impl AudiencePolicy {
                     "max_duration {d} must be between 60 and {max_duration}"
                 )));
             }
+            let shape = Shape::parse(ShapeDoc {
+                sub: r.sub,
+                claims: r.claims,
+                session_tags: r.session_tags,
+                request_tags: r.request_tags,
+            })
+            .map_err(|e| ctx(&e))?;
             rules.push(Rule {
                 principals: r
                     .principals
@@ -151,6 +176,7 @@ impl AudiencePolicy {
                 org_ids: r.org_ids,
                 audiences: r.audiences.iter().map(|s| Glob::new(s)).collect(),
                 max_duration: r.max_duration,
+                shape,
             });
         }
         Ok(Self {
@@ -159,23 +185,73 @@ impl AudiencePolicy {
         })
     }
 
+    /// The policy as JSON that [`AudiencePolicy::from_json`] reads back to an equal policy.
+    pub fn to_json(&self) -> String {
+        let sources = |g: &[Glob]| g.iter().map(|g| g.pattern().to_owned()).collect();
+        let doc = PolicyDoc {
+            rules: self
+                .rules
+                .iter()
+                .map(|r| {
+                    let shape = r.shape.to_doc();
+                    RuleDoc {
+                        principals: r.principals.as_deref().map(sources),
+                        accounts: r.accounts.clone(),
+                        org_ids: r.org_ids.clone(),
+                        audiences: sources(&r.audiences),
+                        max_duration: r.max_duration,
+                        sub: shape.sub,
+                        claims: shape.claims,
+                        session_tags: shape.session_tags,
+                        request_tags: shape.request_tags,
+                    }
+                })
+                .collect(),
+        };
+        // Only strings, numbers and JSON values: serialisation cannot fail.
+        serde_json::to_string(&doc).unwrap_or_default()
+    }
+
     pub fn default_audience(&self) -> &Audience {
         &self.default_audience
     }
 
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule that decided `grant`, if any.
+    pub fn rule(&self, grant: &Grant) -> Option<&Rule> {
+        grant.rule.and_then(|i| self.rules.get(i))
+    }
+
+    /// Whether any rule needs the principal's tags.
+    pub fn needs_tags(&self) -> bool {
+        self.rules.iter().any(|r| r.shape.needs_tags())
+    }
+
     /// The first applicable rule that grants every requested non-default audience decides.
+    ///
+    /// A request for only the default audience needs no rule; it is decided by the first applicable rule that
+    /// shapes tokens and lists the default audience among its own, if there is one (rules that do not shape
+    /// tokens are never consulted for it, as before shaping existed).
     pub fn decide(&self, caller: &Caller, requested: &[Audience]) -> Result<Grant, Error> {
         let extra: Vec<&Audience> = requested
             .iter()
             .filter(|a| **a != self.default_audience)
             .collect();
+        let sub = caller.principal.sub();
         if extra.is_empty() {
+            let shaping = self.rules.iter().enumerate().find(|(_, r)| {
+                !r.shape.is_empty()
+                    && r.applies_to(caller, &sub)
+                    && requested.iter().all(|a| r.grants(a))
+            });
             return Ok(Grant {
-                max_duration: None,
-                rule: None,
+                max_duration: shaping.and_then(|(_, r)| r.max_duration),
+                rule: shaping.map(|(i, _)| i),
             });
         }
-        let sub = caller.principal.sub();
         self.rules
             .iter()
             .enumerate()
@@ -200,6 +276,7 @@ impl AudiencePolicy {
 /// A glob where `*` matches any run of characters (including none); everything else is literal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Glob {
+    pattern: String,
     parts: Vec<String>,
     anchored_start: bool,
     anchored_end: bool,
@@ -209,10 +286,16 @@ impl Glob {
     pub fn new(pattern: &str) -> Self {
         let parts: Vec<String> = pattern.split('*').map(str::to_owned).collect();
         Self {
+            pattern: pattern.to_owned(),
             anchored_start: !pattern.starts_with('*'),
             anchored_end: !pattern.ends_with('*'),
             parts: parts.into_iter().filter(|p| !p.is_empty()).collect(),
         }
+    }
+
+    /// The pattern as written.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
     }
 
     /// Linear-time greedy match: literal segments must appear in order; the first is anchored at the start and
@@ -387,6 +470,27 @@ mod tests {
     }
 
     #[test]
+    fn json_round_trip_with_shaping_fields() {
+        let shaped = r#"{"rules": [
+            {"principals": ["arn:aws:iam::111122223333:role/ci-*"], "accounts": ["111122223333"],
+             "org_ids": ["o-a1b2c3d4e5"], "audiences": ["api://ci", "https://*.example.com"], "max_duration": 900,
+             "sub": "{account}/{name}", "claims": {"email": "{name}@ci.example.com", "env": "prod", "n": [1, {"x": null}]},
+             "session_tags": {"keys": ["team", "cost-*"], "transitive": ["team"]}, "request_tags": ["job", "pipeline-*"]},
+            {"audiences": ["api://public"]}
+        ]}"#;
+        for doc in [DOC, shaped] {
+            let p = AudiencePolicy::from_json(aud("d"), doc, 3600).unwrap();
+            let again = AudiencePolicy::from_json(aud("d"), &p.to_json(), 3600).unwrap();
+            assert_eq!(again, p);
+            let a: serde_json::Value = serde_json::from_str(doc).unwrap();
+            let b: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
+            assert_eq!(a, b, "the JSON written back is the JSON read");
+        }
+        let p = AudiencePolicy::from_json(aud("d"), shaped, 3600).unwrap();
+        assert!(p.needs_tags() && !policy().needs_tags());
+    }
+
+    #[test]
     fn malformed_policies_fail_at_start() {
         let d = aud("d");
         for bad in [
@@ -403,6 +507,11 @@ mod tests {
             r#"{"rules": [{"audiences": ["a"], "max_duration": 59}]}"#,
             r#"{"rules": [{"audiences": ["a"], "max_duration": 3601}]}"#,
             r#"{"rules": [{"audiences": ["bad\u0001"]}]}"#,
+            r#"{"rules": [{"audiences": ["a"], "sub": "{nope}"}]}"#,
+            r#"{"rules": [{"audiences": ["a"], "claims": {"iss": "x"}}]}"#,
+            r#"{"rules": [{"audiences": ["a"], "session_tags": {"keys": ["a"], "extra": 1}}]}"#,
+            r#"{"rules": [{"audiences": ["a"], "session_tags": ["a"]}]}"#,
+            r#"{"rules": [{"audiences": ["a"], "request_tags": "job"}]}"#,
         ] {
             match AudiencePolicy::from_json(d.clone(), bad, 3600) {
                 Err(Error::Config { name, .. }) => assert_eq!(name, "IAMJWT_AUDIENCE_POLICY"),

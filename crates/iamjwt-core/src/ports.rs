@@ -1,12 +1,12 @@
 //! The ports: what the domain needs from the outside world. Local mode (soft keys, a directory) and AWS (KMS, S3)
 //! implement the same traits, so the handlers and the rotation runner cannot tell them apart.
 
-use crate::claims::SessionTags;
 use crate::discovery::IssuerDocuments;
 use crate::error::PortError;
 use crate::identity::Caller;
 use crate::jwk::Jwks;
 use crate::keys::{KeyMark, KeyState};
+use crate::template::PrincipalTags;
 use crate::time::UnixTime;
 use crate::types::{Algorithm, KeyId, KeySlot, Kid};
 use async_trait::async_trait;
@@ -61,19 +61,25 @@ pub trait Publisher: Send + Sync {
     async fn publish(&self, docs: &IssuerDocuments) -> Result<(), PortError>;
 }
 
-/// Principal tags for the opt-in `https://aws.amazon.com/tags` claim.
+/// The principal's tags (IAM tags in AWS, the principals file locally): what `{tag:KEY}` templates, a rule's
+/// `session_tags` and `IAMJWT_SESSION_TAGS` read. The issuer asks only when the deciding rule needs tags.
 #[async_trait]
 pub trait TagSource: Send + Sync {
-    async fn session_tags(&self, caller: &Caller) -> Result<Option<SessionTags>, PortError>;
+    /// Every tag of the caller's principal (for an assumed role, the role's); empty when it has none (federated
+    /// users and the root user have no IAM tags). Implementations cache; a failure is an error, never "no tags".
+    async fn principal_tags(&self, caller: &Caller) -> Result<Arc<PrincipalTags>, PortError>;
 }
 
-/// A [`TagSource`] that never has tags.
+/// What an issuer without a tag source has: every lookup fails (a request that needs tags must not get a token
+/// without them). Deployments that use tags wire a real source; configuration refuses the rest at start.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoTags;
 
 #[async_trait]
 impl TagSource for NoTags {
-    async fn session_tags(&self, _caller: &Caller) -> Result<Option<SessionTags>, PortError> {
-        Ok(None)
+    async fn principal_tags(&self, _caller: &Caller) -> Result<Arc<PrincipalTags>, PortError> {
+        Err(PortError::other(
+            "this issuer has no principal-tag source, but the deciding rule needs tags",
+        ))
     }
 }

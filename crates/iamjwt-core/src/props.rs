@@ -132,3 +132,92 @@ proptest! {
         }
     }
 }
+
+mod templates {
+    use crate::identity::{Caller, Principal};
+    use crate::template::{PrincipalTags, Template};
+    use proptest::prelude::*;
+
+    fn caller() -> impl Strategy<Value = Caller> {
+        (
+            prop_oneof![Just("aws"), Just("aws-cn"), Just("aws-us-gov")],
+            "[0-9]{12}",
+            "[A-Za-z0-9+=,.@_-]{1,64}",
+            "[A-Za-z0-9+=,.@_-]{2,64}",
+            prop_oneof![Just(0u8), Just(1), Just(2), Just(3)],
+            "(/[a-z]{1,40}){0,12}",
+            proptest::option::of(".{0,300}"),
+            proptest::option::of(".{0,60}"),
+        )
+            .prop_map(|(p, acct, name, session, kind, path, id, org)| {
+                let arn = match kind {
+                    0 => format!("arn:{p}:sts::{acct}:assumed-role/{name}/{session}"),
+                    1 => format!("arn:{p}:iam::{acct}:user{path}/{name}"),
+                    2 => format!(
+                        "arn:{p}:sts::{acct}:federated-user/{}",
+                        &session[..session.len().min(32)]
+                    ),
+                    _ => format!("arn:{p}:iam::{acct}:root"),
+                };
+                Caller {
+                    principal: Principal::parse(&arn).unwrap(),
+                    principal_id: id,
+                    org_id: org,
+                    source_ip: None,
+                }
+            })
+    }
+
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z/@.:-]{0,8}",
+            Just("{{".to_owned()),
+            Just("}}".to_owned()),
+            prop_oneof![
+                Just("principal_arn"),
+                Just("caller_arn"),
+                Just("partition"),
+                Just("account"),
+                Just("principal_type"),
+                Just("name"),
+                Just("session_name"),
+                Just("principal_id"),
+                Just("org_id"),
+                Just("tag:team"),
+                Just("tag:a:b"),
+                Just("nope"),
+            ]
+            .prop_flat_map(|v| proptest::option::of(0usize..300).prop_map(move |b| {
+                match b {
+                    Some(b) => format!("{{{v}|{b}}}"),
+                    None => format!("{{{v}}}"),
+                }
+            })),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(s in ".{0,200}") {
+            let _ = Template::parse(&s);
+        }
+
+        #[test]
+        fn render_never_exceeds_the_bound(
+            pieces in proptest::collection::vec(piece(), 0..8),
+            c in caller(),
+            team in proptest::option::of("\\PC{0,300}"),
+            ab in proptest::option::of("[a-zé]{0,300}"),
+        ) {
+            let source: String = pieces.concat();
+            if let Ok(t) = Template::parse(&source) {
+                let mut tags = PrincipalTags::new();
+                if let Some(v) = team { tags.insert("team".into(), v); }
+                if let Some(v) = ab { tags.insert("a:b".into(), v); }
+                if let Ok(out) = t.render(&c, Some(&tags)) {
+                    prop_assert!(out.len() <= t.bound(), "{:?} → {} bytes > bound {}", source, out.len(), t.bound());
+                }
+            }
+        }
+    }
+}

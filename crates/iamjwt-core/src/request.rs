@@ -1,7 +1,10 @@
 //! The `/token` query (DESIGN.md §1), parsed strictly: unknown or repeated parameters are errors, never ignored.
 
 use crate::error::Error;
+use crate::shape::MAX_REQUEST_TAGS;
+use crate::template::{check_tag_key, check_tag_value};
 use crate::types::{Algorithm, Audience, truncate};
+use std::collections::BTreeMap;
 
 /// SigV4 query-signing parameters: API Gateway passes them through with a presigned URL; they are not ours.
 pub const SIGV4_QUERY_PARAMS: [&str; 7] = [
@@ -21,12 +24,15 @@ pub struct TokenRequest {
     pub audiences: Vec<Audience>,
     pub duration: Option<u64>,
     pub alg: Option<Algorithm>,
+    /// Request tags (`tag=KEY=VALUE`, 0–50); whether the keys are allowed is the deciding rule's call.
+    pub tags: BTreeMap<String, String>,
 }
 
 impl TokenRequest {
     pub const MAX_AUDIENCES: usize = 10;
-    /// Bound on the number of query pairs looked at, whatever they are.
-    const MAX_PAIRS: usize = 32;
+    /// Bound on the number of query pairs looked at, whatever they are: every `aud` and `tag`, `duration`, `alg`
+    /// and the SigV4 presign parameters fit.
+    const MAX_PAIRS: usize = Self::MAX_AUDIENCES + MAX_REQUEST_TAGS + 2 + SIGV4_QUERY_PARAMS.len();
 
     /// Parses decoded query pairs in order.
     pub fn from_pairs<'a>(
@@ -69,10 +75,24 @@ impl TokenRequest {
                     }
                     req.alg = Some(value.parse()?);
                 }
+                "tag" => {
+                    if req.tags.len() == MAX_REQUEST_TAGS {
+                        return Err(Error::InvalidRequest(format!(
+                            "too many tag parameters (limit {MAX_REQUEST_TAGS})"
+                        )));
+                    }
+                    let (k, v) = parse_tag(value)?;
+                    if req.tags.insert(k.to_owned(), v.to_owned()).is_some() {
+                        return Err(Error::InvalidRequest(format!(
+                            "tag {:?} given more than once",
+                            truncate(k, 40)
+                        )));
+                    }
+                }
                 n if SIGV4_QUERY_PARAMS.contains(&n) => {}
                 other => {
                     return Err(Error::InvalidRequest(format!(
-                        "unknown parameter {:?}: expected aud, duration or alg",
+                        "unknown parameter {:?}: expected aud, duration, alg or tag",
                         truncate(other, 40)
                     )));
                 }
@@ -80,6 +100,17 @@ impl TokenRequest {
         }
         Ok(req)
     }
+}
+
+/// `KEY=VALUE`, split at the first `=` (values may contain `=`).
+fn parse_tag(v: &str) -> Result<(&str, &str), Error> {
+    let bad = |why: String| Error::InvalidRequest(format!("tag: {why}"));
+    let (k, val) = v
+        .split_once('=')
+        .ok_or_else(|| bad(format!("{:?} is not KEY=VALUE", truncate(v, 40))))?;
+    check_tag_key(k).map_err(bad)?;
+    check_tag_value(k, val).map_err(bad)?;
+    Ok((k, val))
 }
 
 fn parse_seconds(v: &str) -> Result<u64, Error> {
@@ -124,6 +155,58 @@ mod tests {
         );
         // presign parameters pass through
         assert!(parse(&[("X-Amz-Signature", "abc"), ("X-Amz-Date", "x")]).is_ok());
+    }
+
+    #[test]
+    fn request_tags() {
+        let r = parse(&[
+            ("tag", "job=42"),
+            ("tag", "expr=a=b"),
+            ("tag", "empty="),
+            ("tag", "équipe=bleu vert"),
+        ])
+        .unwrap();
+        assert_eq!(r.tags["job"], "42");
+        assert_eq!(r.tags["expr"], "a=b", "split at the first =");
+        assert_eq!(r.tags["empty"], "");
+        assert_eq!(r.tags["équipe"], "bleu vert");
+        let fifty: Vec<(String, String)> =
+            (0..50).map(|i| ("tag".into(), format!("k{i}=v"))).collect();
+        let mut q: Vec<(&str, &str)> = fifty
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        q.extend((0..10).map(|_| ("aud", "a")));
+        q.extend([("duration", "60"), ("alg", "ES256")]);
+        q.extend(SIGV4_QUERY_PARAMS.map(|p| (p, "x")));
+        assert_eq!(
+            parse(&q).unwrap().tags.len(),
+            50,
+            "50 tags with everything else still fit"
+        );
+        q.push(("tag", "k50=v"));
+        assert!(matches!(parse(&q), Err(Error::InvalidRequest(m)) if m.contains("too many")));
+        let long_key = format!("{}=v", "k".repeat(129));
+        let long_val = format!("k={}", "v".repeat(257));
+        for bad in [
+            "job",
+            "=v",
+            long_key.as_str(),
+            long_val.as_str(),
+            "aws:x=1",
+            "k=a,b",
+            "k=a\nb",
+            "k!=1",
+        ] {
+            assert!(
+                matches!(parse(&[("tag", bad)]), Err(Error::InvalidRequest(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(
+            matches!(parse(&[("tag", "a=1"), ("tag", "a=2")]), Err(Error::InvalidRequest(m)) if m.contains("more than once"))
+        );
+        assert!(parse(&[("tag", &format!("{}={}", "k".repeat(128), "v".repeat(256)))]).is_ok());
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //!   event (with no subscriber installed, as in `cargo bench`).
 //! - `handler/noop_signer_json_log`: the same with the Lambda's JSON log subscriber writing to a sink, so the audit
 //!   line's formatting is counted as it is in production.
+//! - `handler/noop_signer_shaped`: as `noop_signer`, but the deciding rule has a `sub` template, three extra claims
+//!   (one from a principal tag), `session_tags` and `request_tags`, the request carries a request tag, and the
+//!   principal's tags come from a warm cache (an in-memory tag source: no I/O, as a warm IAM cache hit).
 //! - `handler/soft_es256`: the same with `TestSigner` (real P-256 ECDSA), to set the overhead against signing.
 //! - `core/claims_to_compact`: the pure pipeline `Claims::build` → `jws::signing_input` → `jws::compact`.
 //! - `core/issuer_documents_6_keys`: JWKS + discovery generation (`KeyState::jwks`, `jwks_json`,
@@ -24,7 +27,8 @@ use iamjwt_core::identity::{Caller, CallerFields};
 use iamjwt_core::issuer::Issuer;
 use iamjwt_core::jws::{self, Header};
 use iamjwt_core::policy::AudiencePolicy;
-use iamjwt_core::ports::{KeyStore as _, Signer, SigningKey};
+use iamjwt_core::ports::{KeyStore as _, Signer, SigningKey, TagSource};
+use iamjwt_core::template::PrincipalTags;
 use iamjwt_core::testing::{MemKeyStore, TestSigner};
 use iamjwt_core::{Algorithm, Audience, KeySlot, Kid, PortError, UnixTime};
 use iamjwt_lambda::token::TokenHandler;
@@ -64,6 +68,47 @@ impl Signer for NoopSigner {
     }
 }
 
+/// A warm tag cache: the principal's tags are already in memory.
+struct WarmTags(Arc<PrincipalTags>);
+
+#[async_trait]
+impl TagSource for WarmTags {
+    async fn principal_tags(&self, _caller: &Caller) -> Result<Arc<PrincipalTags>, PortError> {
+        Ok(self.0.clone())
+    }
+}
+
+fn shaped_handler(signer: Arc<dyn Signer>) -> TokenHandler {
+    let policy = AudiencePolicy::from_json(
+        Audience::parse("sts.amazonaws.com").unwrap(),
+        r#"{"rules":[{"accounts":["111122223333"],"audiences":["sts.amazonaws.com","api://ci"],
+            "sub":"{account}/{name}/{session_name}",
+            "claims":{"email":"{name}@ci.example.com","team":"{tag:team|64}","env":"prod"},
+            "session_tags":{"keys":["team","cost-*"],"transitive":["team"]},"request_tags":["job"]}]}"#,
+        3600,
+    )
+    .unwrap();
+    let tags: PrincipalTags = [("team", "blue"), ("cost-center", "42"), ("owner", "ops")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    TokenHandler::new(
+        Issuer::new(
+            iamjwt_core::testing::issue_policy(ISSUER, policy, &[Algorithm::ES256]),
+            signer,
+        )
+        .with_tags(Arc::new(WarmTags(Arc::new(tags)))),
+    )
+}
+
+/// The fixture with `tag=job=42` added.
+fn tagged_request() -> Request {
+    let mut v: serde_json::Value = serde_json::from_str(EVENT).unwrap();
+    v["queryStringParameters"]["tag"] = "job=42".into();
+    v["multiValueQueryStringParameters"]["tag"] = serde_json::json!(["job=42"]);
+    lambda_http::request::from_str(&v.to_string()).unwrap()
+}
+
 /// Kid of a real P-256 key, so the header has its production length.
 fn real_kid() -> Kid {
     TestSigner::new(5).jwk().kid().clone()
@@ -96,10 +141,31 @@ fn bench_handler(c: &mut Criterion) {
     let rt = runtime();
     let noop = handler(Arc::new(NoopSigner(Arc::new(NoopKey(real_kid())))));
     let soft = handler(Arc::new(TestSigner::new(5)));
+    let shaped = shaped_handler(Arc::new(NoopSigner(Arc::new(NoopKey(real_kid())))));
     // Guard against measuring an error path.
     for h in [&noop, &soft] {
         assert_eq!(rt.block_on(h.handle(request(), NOW)).status(), 200);
     }
+    let resp = rt.block_on(shaped.handle(tagged_request(), NOW));
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+    let payload = body["token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    use base64::Engine as _;
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], "111122223333/ci-deploy/build-42");
+    assert_eq!(claims["team"], "blue");
+    assert_eq!(claims["request_tags"]["job"], "42");
 
     let mut g = c.benchmark_group("handler");
     g.bench_function("noop_signer", |b| {
@@ -126,6 +192,13 @@ fn bench_handler(c: &mut Criterion) {
                 BatchSize::SmallInput,
             );
         });
+    });
+    g.bench_function("noop_signer_shaped", |b| {
+        b.iter_batched(
+            tagged_request,
+            |req| rt.block_on(shaped.handle(req, NOW)),
+            BatchSize::SmallInput,
+        );
     });
     g.bench_function("soft_es256", |b| {
         b.iter_batched(

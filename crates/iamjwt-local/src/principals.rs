@@ -2,6 +2,10 @@
 //!
 //! `principals.json` (mode 0600) maps access keys to the identity API Gateway would report. It is read once at
 //! start-up. The first start writes a dev principal (an assumed role with temporary credentials).
+//!
+//! A principal's `tags` (`{"team": "blue"}`) play the part of its IAM tags: they are what `{tag:KEY}` templates,
+//! a rule's `session_tags` and `IAMJWT_SESSION_TAGS` see, through the same [`TagSource`] port the IAM adapter
+//! implements in AWS.
 
 use crate::error::Error;
 use crate::fsutil::{read_optional, write_atomic};
@@ -10,9 +14,45 @@ use iamjwt_core::PortError;
 use iamjwt_core::claims::SessionTags;
 use iamjwt_core::identity::{Caller, CallerFields, Principal};
 use iamjwt_core::ports::TagSource;
+use iamjwt_core::template::{PrincipalTags, check_tag_key, check_tag_value};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
+
+/// `tags` in the principals file: a plain map, or the session-tags claim shape earlier versions wrote
+/// (`{"principal_tags": {"k": ["v"]}}`, read for compatibility).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LocalTags {
+    Map(PrincipalTags),
+    Legacy(SessionTags),
+}
+
+impl LocalTags {
+    /// The tags as IAM would list them, checked against IAM's limits.
+    fn to_map(&self) -> Result<PrincipalTags, String> {
+        let map = match self {
+            Self::Map(m) => m.clone(),
+            Self::Legacy(s) => s
+                .principal_tags
+                .iter()
+                .map(|(k, v)| match v.as_slice() {
+                    [one] => Ok((k.clone(), one.clone())),
+                    _ => Err(format!("tag {k:?} must have exactly one value")),
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        if map.len() > 50 {
+            return Err(format!("{} tags; IAM allows at most 50", map.len()));
+        }
+        for (k, v) in &map {
+            check_tag_key(k)?;
+            check_tag_value(k, v)?;
+        }
+        Ok(map)
+    }
+}
 
 /// One local identity.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,9 +69,9 @@ pub struct LocalPrincipal {
     pub user_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_id: Option<String>,
-    /// Principal tags for the opt-in session-tags claim.
+    /// The principal's tags, as IAM would list them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tags: Option<SessionTags>,
+    pub tags: Option<LocalTags>,
 }
 
 impl LocalPrincipal {
@@ -58,14 +98,33 @@ struct PrincipalsDoc {
 #[derive(Debug, Default, Clone)]
 pub struct Principals {
     by_key: HashMap<String, LocalPrincipal>,
+    /// Caller ARN → tags, checked at load.
+    tags: HashMap<String, Arc<PrincipalTags>>,
 }
 
 impl Principals {
     pub fn new(list: Vec<LocalPrincipal>) -> Result<Self, Error> {
         let mut by_key = HashMap::new();
+        let mut tags: HashMap<String, Arc<PrincipalTags>> = HashMap::new();
         for p in list {
             Principal::parse(&p.arn)
                 .map_err(|e| Error::Key(format!("principal {}: {e}", p.access_key_id)))?;
+            if let Some(t) = &p.tags {
+                let map = t
+                    .to_map()
+                    .map_err(|e| Error::Key(format!("principal {} tags: {e}", p.access_key_id)))?;
+                match tags.get(&p.arn) {
+                    Some(other) if **other != map => {
+                        return Err(Error::Key(format!(
+                            "principal {}: {} has different tags under another access key",
+                            p.access_key_id, p.arn
+                        )));
+                    }
+                    _ => {
+                        tags.insert(p.arn.clone(), Arc::new(map));
+                    }
+                }
+            }
             if p.secret_access_key.len() < 16 {
                 return Err(Error::Key(format!(
                     "principal {}: secret is too short",
@@ -76,7 +135,7 @@ impl Principals {
                 return Err(Error::Key("duplicate access key id in principals".into()));
             }
         }
-        Ok(Self { by_key })
+        Ok(Self { by_key, tags })
     }
 
     /// Loads the file, creating it with a fresh dev principal if absent. Returns the principals and, when it was
@@ -110,12 +169,13 @@ impl Principals {
 
 #[async_trait]
 impl TagSource for Principals {
-    async fn session_tags(&self, caller: &Caller) -> Result<Option<SessionTags>, PortError> {
+    async fn principal_tags(&self, caller: &Caller) -> Result<Arc<PrincipalTags>, PortError> {
+        // The gateway only lets principals of this file through; one without `tags` has none.
         Ok(self
-            .by_key
-            .values()
-            .find(|p| p.arn == caller.principal.arn())
-            .and_then(|p| p.tags.clone()))
+            .tags
+            .get(caller.principal.arn())
+            .cloned()
+            .unwrap_or_else(|| Arc::new(PrincipalTags::new())))
     }
 }
 
@@ -168,6 +228,69 @@ mod tests {
             again.get(&dev.access_key_id).unwrap().secret_access_key,
             dev.secret_access_key
         );
+    }
+
+    #[test]
+    fn tags_in_both_shapes_through_the_port() {
+        let caller = |arn: &str| Caller {
+            principal: Principal::parse(arn).unwrap(),
+            principal_id: None,
+            org_id: None,
+            source_ip: None,
+        };
+        let mut a = dev_principal().unwrap();
+        a.tags = Some(serde_json::from_str(r#"{"team": "blue", "cost-center": "42"}"#).unwrap());
+        let mut b = dev_principal().unwrap();
+        b.arn = "arn:aws:iam::000000000000:user/legacy".into();
+        b.tags = Some(
+            serde_json::from_str(
+                r#"{"principal_tags": {"team": ["red"]}, "transitive_tag_keys": ["team"]}"#,
+            )
+            .unwrap(),
+        );
+        let c = dev_principal().unwrap();
+        let c_arn = "arn:aws:iam::000000000000:user/none";
+        let p = Principals::new(vec![
+            a.clone(),
+            b,
+            LocalPrincipal {
+                arn: c_arn.into(),
+                ..c
+            },
+        ])
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let got = rt.block_on(p.principal_tags(&caller(&a.arn))).unwrap();
+        assert_eq!(got["team"], "blue");
+        assert_eq!(got["cost-center"], "42");
+        let got = rt
+            .block_on(p.principal_tags(&caller("arn:aws:iam::000000000000:user/legacy")))
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got["team"], "red");
+        assert!(
+            rt.block_on(p.principal_tags(&caller(c_arn)))
+                .unwrap()
+                .is_empty()
+        );
+        // round trip: the map form is written back as a map
+        let json = serde_json::to_value(&a).unwrap();
+        assert_eq!(
+            json["tags"],
+            serde_json::json!({"team": "blue", "cost-center": "42"})
+        );
+
+        for bad in [
+            r#"{"aws:x": "1"}"#,
+            r#"{"k": "a,b"}"#,
+            r#"{"principal_tags": {"k": ["1", "2"]}}"#,
+        ] {
+            let mut d = dev_principal().unwrap();
+            d.tags = Some(serde_json::from_str(bad).unwrap());
+            assert!(Principals::new(vec![d]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -7,3 +7,4 @@ mod lifecycle;
 mod mocks;
 mod sfn;
 mod support;
+mod tags;

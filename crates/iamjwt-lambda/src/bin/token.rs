@@ -33,7 +33,11 @@ async fn main() -> Result<(), lambda_http::Error> {
         // Not fatal: the keys may not exist yet (first deploy), requests will resolve them.
         tracing::warn!(error = %e, "could not resolve signing keys at start-up");
     }
-    let handler = TokenHandler::new(Issuer::new(IssuePolicy::from(&settings), signer));
+    let mut issuer = Issuer::new(IssuePolicy::from(&settings), signer);
+    if settings.needs_tags() {
+        issuer = issuer.with_tags(tag_source(&settings, &conf).await);
+    }
+    let handler = TokenHandler::new(issuer);
     lambda_http::run(service_fn(move |req: Request| {
         let handler = handler.clone();
         async move {
@@ -49,4 +53,22 @@ async fn main() -> Result<(), lambda_http::Error> {
         }
     }))
     .await
+}
+
+/// IAM principal tags, wired only when a rule or `IAMJWT_SESSION_TAGS` uses them (no IAM calls otherwise).
+async fn tag_source(
+    settings: &iamjwt_core::config::Settings,
+    conf: &sdk::SdkConfig,
+) -> Arc<iamjwt_aws::iam_tags::IamTagSource> {
+    let tags = iamjwt_aws::iam_tags::IamTagSource::new(
+        sdk::iam(conf),
+        sdk::sts(conf),
+        settings.tag_reader_role.clone(),
+        Duration::from_secs(settings.tag_cache_seconds),
+    );
+    if let Err(e) = tags.warm().await {
+        // Not fatal here: requests that need tags will fail (and log) until STS answers.
+        tracing::error!(alarm = true, error = %e, "could not resolve this function's account for tag lookups");
+    }
+    Arc::new(tags)
 }

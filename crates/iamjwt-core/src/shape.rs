@@ -1,0 +1,626 @@
+//! How a policy rule shapes the token it grants (DESIGN.md §4): a `sub` template, extra claims, which principal
+//! tags become AWS session tags, and which request tags a caller may send.
+//!
+//! Everything that can be checked without a caller is checked in [`Shape::parse`], at start-up: unknown variables,
+//! reserved claim names, templates whose longest output exceeds a verifier's limit, session-tag selections that can
+//! never fit AWS's limits. What depends on the caller is decided in [`Shape::apply`], failing closed: a `sub` that
+//! cannot be rendered denies the request, an extra claim that cannot be rendered is left out, session tags that do
+//! not fit AWS's limits deny the request (never a token that STS would reject).
+
+use crate::claims::{Claims, SessionTags};
+use crate::error::Error;
+use crate::identity::Caller;
+use crate::policy::Glob;
+use crate::template::{self, PrincipalTags, Template};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Claim names a rule may not set: the registered and issuer-owned claims (DESIGN.md §4).
+pub const RESERVED_CLAIMS: [&str; 11] = [
+    "iss",
+    "sub",
+    "aud",
+    "azp",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "aws",
+    "request_tags",
+    SESSION_TAGS_CLAIM,
+];
+pub const SESSION_TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
+
+/// OIDC Core §2 (`sub` ≤ 255 ASCII characters) and Snowflake's `SUBJECT` (≤ 255): the tightest limit every
+/// verifier shares. GCP's `google.subject` (≤ 127 bytes) is tighter still: declare `|N` bounds to fit it.
+pub const SUB_MAX_BYTES: usize = 255;
+/// An extra claim longer than this could never fit in a token: KMS signs at most 4096 bytes of base64url
+/// (3072 bytes of JSON), and the registered claims need room too.
+pub const CLAIM_MAX_BYTES: usize = 2048;
+/// AWS session tags: at most 50 per session (`AssumeRoleWithWebIdentity`).
+pub const MAX_SESSION_TAGS: usize = 50;
+/// At most 50 request tags (like `sts:GetWebIdentityToken`).
+pub const MAX_REQUEST_TAGS: usize = 50;
+
+/// `session_tags` as written in the policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionTagsDoc {
+    pub keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitive: Vec<String>,
+}
+
+/// The shaping fields of a rule as written in the policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShapeDoc {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_tags: Option<SessionTagsDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_tags: Option<Vec<String>>,
+}
+
+/// An extra claim's value: a string is a template, anything else is emitted as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimValue {
+    Template(Template),
+    Json(serde_json::Value),
+}
+
+/// Which principal tags go to the session-tags claim, and which of those are transitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTagRule {
+    keys: Vec<Glob>,
+    transitive: Vec<Glob>,
+}
+
+/// A rule's validated shaping. The default (nothing set) issues exactly the claims of DESIGN.md §3.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shape {
+    sub: Option<Template>,
+    claims: Vec<(String, ClaimValue)>,
+    session_tags: Option<SessionTagRule>,
+    request_tags: Option<Vec<Glob>>,
+}
+
+/// What a token needs besides the caller: the principal's tags (when looked up) and the request's tags.
+#[derive(Debug, Clone, Copy)]
+pub struct ShapeInputs<'a> {
+    pub caller: &'a Caller,
+    /// `Some` exactly when the tags were looked up ([`Shape::needs_tags`] or `IAMJWT_SESSION_TAGS`).
+    pub principal_tags: Option<&'a PrincipalTags>,
+    /// `IAMJWT_SESSION_TAGS=true`: rules without `session_tags` send every principal tag, none transitive.
+    pub all_session_tags: bool,
+}
+
+impl Shape {
+    /// Validates the shaping fields of one rule. Errors are sentences for "rule N: …".
+    pub fn parse(doc: ShapeDoc) -> Result<Self, String> {
+        let sub = match doc.sub {
+            None => None,
+            Some(s) => {
+                let t = Template::parse(&s).map_err(|e| format!("sub: {e}"))?;
+                if t.vars().next().is_none() {
+                    return Err(format!(
+                        "sub {s:?} has no variable: every principal the rule selects would get the same sub \
+                         (put constant values in claims instead)"
+                    ));
+                }
+                if t.bound() > SUB_MAX_BYTES {
+                    return Err(format!(
+                        "sub {s:?} can be up to {} bytes, over the {SUB_MAX_BYTES} that OIDC and Snowflake allow; \
+                         declare shorter bounds such as {{tag:KEY|64}} or {{principal_arn|200}}",
+                        t.bound()
+                    ));
+                }
+                Some(t)
+            }
+        };
+        let mut claims = Vec::new();
+        for (name, value) in doc.claims.unwrap_or_default() {
+            if name.is_empty() || RESERVED_CLAIMS.contains(&name.as_str()) {
+                return Err(format!(
+                    "claim {name:?} is reserved or empty (reserved: {})",
+                    RESERVED_CLAIMS.join(" ")
+                ));
+            }
+            let value = match value {
+                serde_json::Value::String(s) => {
+                    let t = Template::parse(&s).map_err(|e| format!("claim {name:?}: {e}"))?;
+                    if t.bound() > CLAIM_MAX_BYTES {
+                        return Err(format!(
+                            "claim {name:?} can be up to {} bytes, more than a token can hold ({CLAIM_MAX_BYTES}); \
+                             declare shorter bounds such as {{tag:KEY|64}}",
+                            t.bound()
+                        ));
+                    }
+                    ClaimValue::Template(t)
+                }
+                other => {
+                    let len = serde_json::to_string(&other).map_or(usize::MAX, |s| s.len());
+                    if len > CLAIM_MAX_BYTES {
+                        return Err(format!(
+                            "claim {name:?} is {len} bytes of JSON, more than a token can hold ({CLAIM_MAX_BYTES})"
+                        ));
+                    }
+                    ClaimValue::Json(other)
+                }
+            };
+            claims.push((name, value));
+        }
+        let session_tags = match doc.session_tags {
+            None => None,
+            Some(st) => Some(SessionTagRule::parse(st)?),
+        };
+        let request_tags = match doc.request_tags {
+            None => None,
+            Some(keys) => {
+                if keys.is_empty() {
+                    return Err("request_tags must not be an empty list".into());
+                }
+                Some(glob_keys("request_tags", &keys)?)
+            }
+        };
+        Ok(Self {
+            sub,
+            claims,
+            session_tags,
+            request_tags,
+        })
+    }
+
+    /// The fields as written, for a round trip back to JSON.
+    pub fn to_doc(&self) -> ShapeDoc {
+        let sources = |g: &[Glob]| g.iter().map(|g| g.pattern().to_owned()).collect();
+        ShapeDoc {
+            sub: self.sub.as_ref().map(|t| t.source().to_owned()),
+            claims: (!self.claims.is_empty()).then(|| {
+                self.claims
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            ClaimValue::Template(t) => serde_json::Value::String(t.source().into()),
+                            ClaimValue::Json(j) => j.clone(),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect()
+            }),
+            session_tags: self.session_tags.as_ref().map(|s| SessionTagsDoc {
+                keys: sources(&s.keys),
+                transitive: sources(&s.transitive),
+            }),
+            request_tags: self.request_tags.as_deref().map(sources),
+        }
+    }
+
+    /// Whether this rule changes the token at all (or accepts request tags).
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// Whether the principal's tags must be looked up for this rule (its own fields only; the deployment-wide
+    /// `IAMJWT_SESSION_TAGS` is the issuer's concern).
+    pub fn needs_tags(&self) -> bool {
+        self.session_tags.is_some()
+            || self.sub.as_ref().is_some_and(Template::needs_tags)
+            || self.claims.iter().any(|(_, v)| match v {
+                ClaimValue::Template(t) => t.needs_tags(),
+                ClaimValue::Json(_) => false,
+            })
+    }
+
+    pub fn has_session_tags(&self) -> bool {
+        self.session_tags.is_some()
+    }
+
+    /// The first request-tag key this rule does not allow.
+    pub fn refused_request_tag<'a>(
+        &self,
+        mut keys: impl Iterator<Item = &'a String>,
+    ) -> Option<&'a String> {
+        keys.find(|k| {
+            !self
+                .request_tags
+                .as_ref()
+                .is_some_and(|globs| globs.iter().any(|g| g.matches(k)))
+        })
+    }
+
+    /// Shapes `claims` for one caller (see the module docs for what fails and what is dropped).
+    pub fn apply(&self, claims: &mut Claims, inputs: ShapeInputs<'_>) -> Result<(), Error> {
+        let tags = inputs.principal_tags;
+        if let Some(t) = &self.sub {
+            let sub = t.render(inputs.caller, tags).map_err(|m| {
+                Error::AccessDenied(format!("the policy's sub template {:?}: {m}", t.source()))
+            })?;
+            if sub.is_empty() {
+                return Err(Error::AccessDenied(format!(
+                    "the policy's sub template {:?} renders empty for this caller",
+                    t.source()
+                )));
+            }
+            claims.sub = sub;
+        }
+        for (name, value) in &self.claims {
+            let v = match value {
+                ClaimValue::Json(j) => j.clone(),
+                ClaimValue::Template(t) => match t.render(inputs.caller, tags) {
+                    Ok(s) => serde_json::Value::String(s),
+                    // One claim without its value is left out; the rest of the token stands (DESIGN.md §4).
+                    Err(_) => continue,
+                },
+            };
+            claims.extra.insert(name.clone(), v);
+        }
+        let selection = match (&self.session_tags, inputs.all_session_tags) {
+            (Some(rule), _) => Some(Some(rule)),
+            (None, true) => Some(None),
+            (None, false) => None,
+        };
+        if let Some(rule) = selection {
+            let all = tags.ok_or_else(|| {
+                Error::InconsistentState(
+                    "session tags needed but principal tags were not looked up".into(),
+                )
+            })?;
+            claims.tags = session_tags(all, rule)?;
+        }
+        Ok(())
+    }
+}
+
+impl SessionTagRule {
+    fn parse(doc: SessionTagsDoc) -> Result<Self, String> {
+        if doc.keys.is_empty() {
+            return Err("session_tags.keys must list at least one key or pattern".into());
+        }
+        let keys = glob_keys("session_tags.keys", &doc.keys)?;
+        let literal = doc.keys.iter().filter(|k| !k.contains('*')).count();
+        if literal > MAX_SESSION_TAGS {
+            return Err(format!(
+                "session_tags.keys names {literal} tags; AWS accepts at most {MAX_SESSION_TAGS} session tags"
+            ));
+        }
+        let transitive = glob_keys("session_tags.transitive", &doc.transitive)?;
+        for t in doc.transitive.iter().filter(|t| !t.contains('*')) {
+            if !keys.iter().any(|g| g.matches(t)) {
+                return Err(format!(
+                    "session_tags.transitive key {t:?} is not selected by session_tags.keys"
+                ));
+            }
+        }
+        Ok(Self { keys, transitive })
+    }
+}
+
+/// Tag-key globs: each literal part must be tag characters, a literal key a valid key.
+fn glob_keys(field: &str, patterns: &[String]) -> Result<Vec<Glob>, String> {
+    patterns
+        .iter()
+        .map(|p| {
+            let check = if p.contains('*') {
+                let lit: String = p.chars().filter(|c| *c != '*').collect();
+                if p.chars().count() > template::TAG_KEY_MAX_CHARS {
+                    Err(format!("pattern {p:?} is longer than a tag key can be"))
+                } else if let Some(c) = lit.chars().find(|c| !template::is_tag_char(*c)) {
+                    Err(format!(
+                        "pattern {p:?} has {c:?}, outside AWS's tag characters"
+                    ))
+                } else {
+                    Ok(())
+                }
+            } else {
+                template::check_tag_key(p)
+            };
+            check.map_err(|e| format!("{field}: {e}"))?;
+            Ok(Glob::new(p))
+        })
+        .collect()
+}
+
+/// The `https://aws.amazon.com/tags` claim from the principal's tags: every tag (`rule` = `None`,
+/// `IAMJWT_SESSION_TAGS`) or the rule's selection. `None` when no tag is selected. Anything AWS would reject is an
+/// error, so STS never sees a token it refuses.
+pub fn session_tags(
+    tags: &PrincipalTags,
+    rule: Option<&SessionTagRule>,
+) -> Result<Option<SessionTags>, Error> {
+    let deny = |why: String| Error::AccessDenied(format!("session tags: {why}"));
+    let selected: Vec<(&String, &String)> = tags
+        .iter()
+        .filter(|(k, _)| rule.is_none_or(|r| r.keys.iter().any(|g| g.matches(k))))
+        .collect();
+    if selected.is_empty() {
+        return Ok(None);
+    }
+    if selected.len() > MAX_SESSION_TAGS {
+        return Err(deny(format!(
+            "the principal has {} tags to send and AWS accepts at most {MAX_SESSION_TAGS}; narrow the rule's \
+             session_tags.keys",
+            selected.len()
+        )));
+    }
+    let mut out = SessionTags::default();
+    let mut lower = std::collections::BTreeSet::new();
+    for (k, v) in selected {
+        template::check_tag_key(k).map_err(&deny)?;
+        template::check_tag_value(k, v).map_err(&deny)?;
+        if !lower.insert(k.to_lowercase()) {
+            return Err(deny(format!(
+                "tag keys differing only in case ({k:?}); AWS treats them as one"
+            )));
+        }
+        if rule.is_some_and(|r| r.transitive.iter().any(|g| g.matches(k))) {
+            out.transitive_tag_keys.push(k.clone());
+        }
+        out.principal_tags.insert(k.clone(), vec![v.clone()]);
+    }
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::{Jti, Lifetime};
+    use crate::identity::Principal;
+    use crate::time::UnixTime;
+    use crate::types::Audience;
+    use serde_json::json;
+
+    fn shape(v: serde_json::Value) -> Result<Shape, String> {
+        Shape::parse(serde_json::from_value(v).unwrap())
+    }
+
+    fn caller(arn: &str) -> Caller {
+        Caller {
+            principal: Principal::parse(arn).unwrap(),
+            principal_id: Some("AROAEXAMPLE:run-1".into()),
+            org_id: None,
+            source_ip: None,
+        }
+    }
+
+    fn claims(c: &Caller) -> Claims {
+        Claims::build(
+            "https://id.example.com",
+            c,
+            vec![Audience::parse("a").unwrap()],
+            Lifetime {
+                now: UnixTime(1_700_000_000),
+                duration: 900,
+                nbf_skew: 30,
+            },
+            Jti::from_random([1; 16]),
+            None,
+        )
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> PrincipalTags {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn shapes_sub_claims_and_session_tags() {
+        let s = shape(json!({
+            "sub": "{account}/{name}/{tag:team|32}",
+            "claims": {"email": "{name}@ci.example.com", "env": "prod", "n": 3, "nested": {"a": [1, "{name}"]},
+                       "org": "{org_id}"},
+            "session_tags": {"keys": ["team", "cost-*"], "transitive": ["team"]}
+        }))
+        .unwrap();
+        assert!(s.needs_tags() && !s.is_empty());
+        let c = caller("arn:aws:sts::111122223333:assumed-role/ci-deploy/run-1");
+        let t = tags(&[("team", "blue"), ("cost-center", "42"), ("secret", "x")]);
+        let mut out = claims(&c);
+        s.apply(
+            &mut out,
+            ShapeInputs {
+                caller: &c,
+                principal_tags: Some(&t),
+                all_session_tags: false,
+            },
+        )
+        .unwrap();
+        let v = serde_json::to_value(&out).unwrap();
+        assert_eq!(v["sub"], "111122223333/ci-deploy/blue");
+        assert_eq!(v["email"], "ci-deploy@ci.example.com");
+        assert_eq!(v["env"], "prod");
+        assert_eq!(v["n"], 3);
+        assert_eq!(
+            v["nested"],
+            json!({"a": [1, "{name}"]}),
+            "only top-level strings are templates"
+        );
+        assert!(v.get("org").is_none(), "a claim without a value is dropped");
+        assert_eq!(
+            v[SESSION_TAGS_CLAIM],
+            json!({"principal_tags": {"cost-center": ["42"], "team": ["blue"]}, "transitive_tag_keys": ["team"]})
+        );
+        // the registered claims are untouched
+        assert_eq!(v["iss"], "https://id.example.com");
+        assert_eq!(v["aws"]["account"], "111122223333");
+    }
+
+    #[test]
+    fn sub_fails_closed_without_its_values() {
+        let s = shape(json!({"sub": "{tag:team|32}"})).unwrap();
+        let c = caller("arn:aws:sts::111122223333:assumed-role/ci/run-1");
+        for t in [
+            tags(&[]),
+            tags(&[("team", "")]),
+            tags(&[("team", &"x".repeat(33))]),
+        ] {
+            let mut out = claims(&c);
+            let r = s.apply(
+                &mut out,
+                ShapeInputs {
+                    caller: &c,
+                    principal_tags: Some(&t),
+                    all_session_tags: false,
+                },
+            );
+            assert!(matches!(r, Err(Error::AccessDenied(_))), "{t:?}: {r:?}");
+        }
+        let s = shape(json!({"sub": "{session_name}"})).unwrap();
+        let user = caller("arn:aws:iam::111122223333:user/u");
+        let r = s.apply(
+            &mut claims(&user),
+            ShapeInputs {
+                caller: &user,
+                principal_tags: None,
+                all_session_tags: false,
+            },
+        );
+        assert!(matches!(r, Err(Error::AccessDenied(m)) if m.contains("{session_name}")));
+    }
+
+    #[test]
+    fn start_up_refusals() {
+        for (doc, says) in [
+            (json!({"sub": "{nope}"}), "unknown variable"),
+            (json!({"sub": "fixed"}), "no variable"),
+            (json!({"sub": "{caller_arn}"}), "over the 255"),
+            (json!({"sub": "{tag:team}"}), "over the 255"),
+            (json!({"sub": "{principal_arn|200}{name}"}), "over the 255"),
+            (json!({"claims": {"sub": "x"}}), "reserved"),
+            (json!({"claims": {"aws": "x"}}), "reserved"),
+            (json!({"claims": {"azp": "x"}}), "reserved"),
+            (json!({"claims": {"request_tags": "x"}}), "reserved"),
+            (
+                json!({"claims": {"https://aws.amazon.com/tags": {}}}),
+                "reserved",
+            ),
+            (json!({"claims": {"": "x"}}), "reserved or empty"),
+            (
+                json!({"claims": {"e": "{tag:a}{tag:b}{tag:c}"}}),
+                "more than a token",
+            ),
+            (
+                json!({"claims": {"e": "x".repeat(3000)}}),
+                "more than a token",
+            ),
+            (json!({"claims": {"e": "{bad}"}}), "unknown variable"),
+            (json!({"session_tags": {"keys": []}}), "at least one"),
+            (json!({"session_tags": {"keys": ["aws:x"]}}), "reserved"),
+            (json!({"session_tags": {"keys": ["a!"]}}), "tag characters"),
+            (
+                json!({"session_tags": {"keys": ["k".repeat(129)]}}),
+                "1 to 128",
+            ),
+            (
+                json!({"session_tags": {"keys": (0..51).map(|i| format!("k{i}")).collect::<Vec<_>>()}}),
+                "at most 50",
+            ),
+            (
+                json!({"session_tags": {"keys": ["team"], "transitive": ["cost"]}}),
+                "not selected",
+            ),
+            (json!({"request_tags": []}), "empty"),
+            (json!({"request_tags": ["a,b"]}), "tag characters"),
+        ] {
+            let e = shape(doc.clone()).unwrap_err();
+            assert!(e.contains(says), "{doc}: {e}");
+        }
+        assert!(
+            serde_json::from_value::<ShapeDoc>(
+                json!({"session_tags": {"keys": ["a"], "extra": 1}})
+            )
+            .is_err()
+        );
+        assert!(shape(json!({"sub": "{principal_arn|200}"})).is_ok());
+        assert!(shape(json!({"session_tags": {"keys": ["*"], "transitive": ["t*"]}})).is_ok());
+    }
+
+    #[test]
+    fn session_tag_claim_shape_and_limits() {
+        let rule = |v| SessionTagRule::parse(serde_json::from_value(v).unwrap()).unwrap();
+        let all = session_tags(&tags(&[("b", "2"), ("a", "1")]), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&all).unwrap(),
+            json!({"principal_tags": {"a": ["1"], "b": ["2"]}}),
+            "IAMJWT_SESSION_TAGS: every tag, none transitive"
+        );
+        assert_eq!(session_tags(&tags(&[]), None).unwrap(), None);
+        let r = rule(json!({"keys": ["x"]}));
+        assert_eq!(session_tags(&tags(&[("a", "1")]), Some(&r)).unwrap(), None);
+
+        let fifty: PrincipalTags = (0..50).map(|i| (format!("k{i}"), "v".into())).collect();
+        assert_eq!(
+            session_tags(&fifty, None)
+                .unwrap()
+                .unwrap()
+                .principal_tags
+                .len(),
+            50
+        );
+        let mut fifty_one = fifty.clone();
+        fifty_one.insert("k50".into(), "v".into());
+        assert!(
+            matches!(session_tags(&fifty_one, None), Err(Error::AccessDenied(m)) if m.contains("at most 50"))
+        );
+        // a rule narrows 51 down to what fits
+        let r = rule(json!({"keys": ["k1*"]}));
+        assert_eq!(
+            session_tags(&fifty_one, Some(&r))
+                .unwrap()
+                .unwrap()
+                .principal_tags
+                .len(),
+            11
+        );
+        for bad in [
+            tags(&[("k", &"v".repeat(257))]),
+            tags(&[(&"k".repeat(129), "v")]),
+            tags(&[("aws:x", "v")]),
+            tags(&[("k", "a\u{7}")]),
+            tags(&[("Team", "a"), ("team", "b")]),
+        ] {
+            assert!(
+                matches!(session_tags(&bad, None), Err(Error::AccessDenied(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(session_tags(&tags(&[("k", &"é".repeat(256))]), None).is_ok());
+    }
+
+    #[test]
+    fn request_tag_keys() {
+        let s = shape(json!({"request_tags": ["job", "pipeline-*"]})).unwrap();
+        let keys = |ks: &[&str]| ks.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            s.refused_request_tag(keys(&["job", "pipeline-7"]).iter()),
+            None
+        );
+        assert_eq!(
+            s.refused_request_tag(keys(&["job", "other"]).iter()),
+            Some(&"other".to_owned())
+        );
+        assert_eq!(
+            Shape::default().refused_request_tag(keys(&["job"]).iter()),
+            Some(&"job".to_owned())
+        );
+        assert!(!s.needs_tags());
+    }
+
+    #[test]
+    fn doc_round_trip() {
+        let doc: ShapeDoc = serde_json::from_value(json!({
+            "sub": "{account}/{name}", "claims": {"email": "{name}@x", "n": 1},
+            "session_tags": {"keys": ["team", "cost-*"], "transitive": ["team"]}, "request_tags": ["job"]
+        }))
+        .unwrap();
+        let s = Shape::parse(doc.clone()).unwrap();
+        assert_eq!(s.to_doc(), doc);
+        assert_eq!(Shape::parse(s.to_doc()).unwrap(), s);
+    }
+}

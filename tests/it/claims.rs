@@ -1,0 +1,110 @@
+//! Shaped claims end to end: `iamjwt serve` with a policy rule that has a `sub` template, extra claims and request
+//! tags; awscurl (botocore SigV4) asks for a token with `tag=job=42`; PyJWT verifies it through discovery and sees
+//! exactly the shaped claims. A policy whose `sub` can exceed 255 bytes stops the server at start.
+
+use crate::support::*;
+use std::collections::BTreeSet;
+use std::process::Command;
+
+const POLICY: &str = r#"{"rules": [{
+    "principals": ["arn:aws:iam::000000000000:role/iamjwt-dev"],
+    "audiences": ["api://shaped"],
+    "sub": "{account}/{name}/{session_name}",
+    "claims": {"email": "{name}@dev.example.com", "env": "local", "n": 7, "org": "{org_id}"},
+    "request_tags": ["job", "pipeline-*"]
+}]}"#;
+
+#[test]
+fn pyjwt_sees_exactly_the_shaped_claims() {
+    let s = Server::start_with(&[("IAMJWT_AUDIENCE_POLICY", POLICY)]);
+    let mut c = clean(Command::new(venv_bin("awscurl")));
+    c.args([
+        "--service",
+        "execute-api",
+        "--region",
+        "us-east-1",
+        &format!(
+            "{}/token?aud=api%3A%2F%2Fshaped&tag=job%3D42&tag=pipeline-x%3Da%3Db",
+            s.url
+        ),
+    ]);
+    s.creds.apply(&mut c);
+    let body: serde_json::Value = serde_json::from_str(&ok(run(c))).unwrap();
+    let token = body["token"].as_str().unwrap();
+
+    let out: serde_json::Value =
+        serde_json::from_str(&ok(pyjwt_verify(&s.url, "api://shaped", token))).unwrap();
+    let claims = &out["claims"];
+    let names: BTreeSet<&str> = claims
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "iss",
+            "sub",
+            "aud",
+            "iat",
+            "nbf",
+            "exp",
+            "jti",
+            "aws",
+            "email",
+            "env",
+            "n",
+            "request_tags"
+        ]),
+        "no org claim: the dev principal has no org id, so that one claim is dropped"
+    );
+    assert_eq!(claims["sub"], "000000000000/iamjwt-dev/dev-session");
+    assert_eq!(claims["email"], "iamjwt-dev@dev.example.com");
+    assert_eq!(claims["env"], "local");
+    assert_eq!(claims["n"], 7);
+    assert_eq!(
+        claims["request_tags"],
+        serde_json::json!({"job": "42", "pipeline-x": "a=b"})
+    );
+
+    // A tag key the rule does not list: 400 naming the key; the default audience (no shaping rule lists it)
+    // keeps the plain sub.
+    let mut c = clean(Command::new(venv_bin("awscurl")));
+    c.args([
+        "--service",
+        "execute-api",
+        "--region",
+        "us-east-1",
+        &format!("{}/token?aud=api%3A%2F%2Fshaped&tag=secret%3D1", s.url),
+    ]);
+    s.creds.apply(&mut c);
+    let out = stdout(&run(c));
+    assert!(
+        out.contains("invalid_request") && out.contains("secret"),
+        "{out}"
+    );
+    let plain = ok(s.token(&[]));
+    assert_eq!(
+        jwt_part(&plain, 1)["sub"],
+        "arn:aws:iam::000000000000:role/iamjwt-dev"
+    );
+}
+
+#[test]
+fn a_sub_template_that_can_exceed_255_bytes_stops_the_server() {
+    let state = tempfile::tempdir().unwrap();
+    let mut c = iamjwt(&["serve", "--listen", "127.0.0.1:0", "--state-dir"]);
+    c.arg(state.path()).env(
+        "IAMJWT_AUDIENCE_POLICY",
+        r#"{"rules": [{"audiences": ["a"], "sub": "{caller_arn}"}]}"#,
+    );
+    let o = run(c);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("IAMJWT_AUDIENCE_POLICY") && err.contains("rule 0") && err.contains("255"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
