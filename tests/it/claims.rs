@@ -1,5 +1,5 @@
 //! Shaped claims end to end: `iamjwt serve` with a policy rule that has a `sub` template, extra claims and request
-//! tags; awscurl (botocore SigV4) asks for a token with `tag=job=42`; PyJWT verifies it through discovery and sees
+//! tags; botocore (SigV4) asks for a token with `tag=job=42`; PyJWT verifies it through discovery and sees
 //! exactly the shaped claims. A policy whose `sub` can exceed 255 bytes stops the server at start.
 
 use crate::support::*;
@@ -17,11 +17,13 @@ const POLICY: &str = r#"{"rules": [{
 #[test]
 fn pyjwt_sees_exactly_the_shaped_claims() {
     let s = Server::start_with(&[("IAMJWT_AUDIENCE_POLICY", POLICY)]);
-    let mut c = clean(Command::new(venv_bin("awscurl")));
+    // botocore (the reference SigV4 signer); awscurl mis-encodes `=` inside a query value.
+    let mut c = clean(Command::new(venv_bin("python")));
     c.args([
-        "--service",
-        "execute-api",
-        "--region",
+        root()
+            .join("tests/interop/botocore_get.py")
+            .to_str()
+            .unwrap(),
         "us-east-1",
         &format!(
             "{}/token?aud=api%3A%2F%2Fshaped&tag=job%3D42&tag=pipeline-x%3Da%3Db",
@@ -30,7 +32,9 @@ fn pyjwt_sees_exactly_the_shaped_claims() {
     ]);
     s.creds.apply(&mut c);
     let body: serde_json::Value = serde_json::from_str(&ok(run(c))).unwrap();
-    let token = body["token"].as_str().unwrap();
+    let token = body["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {body}"));
 
     let out: serde_json::Value =
         serde_json::from_str(&ok(pyjwt_verify(&s.url, "api://shaped", token))).unwrap();
@@ -70,11 +74,13 @@ fn pyjwt_sees_exactly_the_shaped_claims() {
 
     // A tag key the rule does not list: 400 naming the key; the default audience (no shaping rule lists it)
     // keeps the plain sub.
-    let mut c = clean(Command::new(venv_bin("awscurl")));
+    // botocore (the reference SigV4 signer); awscurl mis-encodes `=` inside a query value.
+    let mut c = clean(Command::new(venv_bin("python")));
     c.args([
-        "--service",
-        "execute-api",
-        "--region",
+        root()
+            .join("tests/interop/botocore_get.py")
+            .to_str()
+            .unwrap(),
         "us-east-1",
         &format!("{}/token?aud=api%3A%2F%2Fshaped&tag=secret%3D1", s.url),
     ]);
