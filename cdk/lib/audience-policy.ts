@@ -15,13 +15,29 @@ export interface AudiencePolicyRule {
   readonly audiences: string[];
   /** Caps the token lifetime for requests this rule decides (seconds). */
   readonly max_duration?: number;
+  /** `sub` template (DESIGN.md §4), e.g. `{account}/{name}`. */
+  readonly sub?: string;
+  /** Extra claims: templates or plain JSON values. */
+  readonly claims?: Record<string, unknown>;
+  /** Which principal tags go to the `https://aws.amazon.com/tags` claim, and which are transitive. */
+  readonly session_tags?: { readonly keys: string[]; readonly transitive?: string[] };
+  /** Request-tag keys (globs) a caller may send with `tag=KEY=VALUE`. */
+  readonly request_tags?: string[];
 }
 
 export interface AudiencePolicy {
   readonly rules: AudiencePolicyRule[];
 }
 
-const RULE_FIELDS = new Set(['principals', 'accounts', 'org_ids', 'audiences', 'max_duration']);
+// The shaping fields (sub, claims, session_tags, request_tags) are passed through: their templates and limits are
+// checked by the Rust policy parser, which cdk/check.sh runs on the synthesized environment (`token --check-config`)
+// and the token Lambda runs at start-up.
+const RULE_FIELDS = new Set(['principals', 'accounts', 'org_ids', 'audiences', 'max_duration', 'sub', 'claims', 'session_tags', 'request_tags']);
+
+/** True when the policy makes the token Lambda read principal tags (a `{tag:KEY}` template or `session_tags`). */
+export function policyNeedsTags(policyJson: string | undefined): boolean {
+  return policyJson !== undefined && (policyJson.includes('{tag:') || policyJson.includes('"session_tags"'));
+}
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
 export interface AudiencePolicyCheck {

@@ -14,6 +14,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { policyNeedsTags } from './audience-policy';
 import { algorithmSpec } from './closed-sets';
 import { acknowledge, acknowledgeWildcard, keyArnPattern, logGroup } from './parts';
 import { ISSUER_TAG, KEY_FACT_TAGS, ResolvedConfig } from './props';
@@ -94,6 +95,9 @@ export class IssuerFunctions {
     });
 
     grantKeyUse(this.tokenRole, config);
+    if (config.sessionTags || policyNeedsTags(config.audiencePolicyJson)) {
+      grantTagReads(this.tokenRole);
+    }
     grantKeyManagement(this.rotateRole, config);
     this.rotateRole.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'WriteIssuerDocuments',
@@ -121,13 +125,31 @@ function aliasArnPattern(scope: Construct, config: ResolvedConfig): string {
   return Stack.of(scope).formatArn({ service: 'kms', resource: 'alias', resourceName: `${config.keyAliasPrefix.slice('alias/'.length)}/*` });
 }
 
+/**
+ * Token Lambda, only when tokens carry principal tags: read the tags of the caller's role or user in this account
+ * (`iamjwt_aws::iam_tags`). Callers of other accounts need a reader role (IAMJWT_TAG_READER_ROLE), not granted here.
+ */
+function grantTagReads(role: iam.Role): void {
+  const stack = Stack.of(role);
+  const resources = ['role/*', 'user/*'].map((r) => stack.formatArn({ service: 'iam', region: '', resource: r }));
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'ReadCallerTags',
+    actions: ['iam:ListRoleTags', 'iam:ListUserTags'],
+    resources,
+  }));
+  for (const r of resources) {
+    acknowledgeWildcard(role, r, 'Any role or user of this account may call the token API; its tags are read (not changed) to build the claims the audience policy asks for.');
+  }
+}
+
 /** Token Lambda: resolve aliases, read public keys, sign. Only keys tagged for this issuer. */
 function grantKeyUse(role: iam.Role, config: ResolvedConfig): void {
   const issuerKeys = { [`aws:ResourceTag/${ISSUER_TAG}`]: config.keyAliasPrefix };
   const keyArn = keyArnPattern(role);
   role.addToPrincipalPolicy(new iam.PolicyStatement({
     sid: 'ResolveIssuerKeys',
-    actions: ['kms:DescribeKey', 'kms:GetPublicKey'],
+    // One GetPublicKey per alias resolves key id and public key (iamjwt_aws::kms); no DescribeKey.
+    actions: ['kms:GetPublicKey'],
     resources: [keyArn],
     conditions: { StringEquals: issuerKeys },
   }));

@@ -88,8 +88,21 @@ describe('least privilege', () => {
   const token = roleStatements(s, s.issuer.tokenFunction.role!);
   const rotate = roleStatements(s, s.issuer.rotateFunction.role!);
 
-  test('token Lambda: only kms:Sign, kms:GetPublicKey, kms:DescribeKey on issuer-tagged keys (plus its own logs)', () => {
-    expect(allowedActions(token)).toEqual(['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign', 'logs:CreateLogStream', 'logs:PutLogEvents']);
+  test('token Lambda: only kms:Sign, kms:GetPublicKey on issuer-tagged keys (plus its own logs, and tag reads when tags are used)', () => {
+    // No tags in use: no IAM read at all.
+    expect(allowedActions(token)).toEqual(['kms:GetPublicKey', 'kms:Sign', 'logs:CreateLogStream', 'logs:PutLogEvents']);
+    // Session tags on: the caller's role/user tags in this account, read-only.
+    const tagged = synth({ sessionTags: true });
+    const taggedToken = roleStatements(tagged, tagged.issuer.tokenFunction.role!);
+    expect(allowedActions(taggedToken)).toEqual(
+      ['iam:ListRoleTags', 'iam:ListUserTags', 'kms:GetPublicKey', 'kms:Sign', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+    );
+    expect((allowing(taggedToken, 'iam:ListRoleTags')[0].Resource as unknown[]).map(flat)).toEqual(
+      ['arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*', 'arn:<AWS::Partition>:iam::<AWS::AccountId>:user/*'],
+    );
+    // A policy template that reads a tag turns them on without sessionTags.
+    const templated = synth({ audiencePolicy: { rules: [{ accounts: ['111122223333'], audiences: ['api://ci'], sub: '{account}/{tag:team|64}' }] } });
+    expect(allowedActions(roleStatements(templated, templated.issuer.tokenFunction.role!))).toContain('iam:ListRoleTags');
     for (const st of token.filter((x) => actions(x).some((a) => a.startsWith('kms:')))) {
       expect(flat(st.Resource)).toBe(KEY_ARN);
       expect(st.Condition?.StringEquals).toMatchObject(ISSUER_CONDITION);
