@@ -1,18 +1,14 @@
 //! `iamjwt agent`: keeps token files fresh for SDKs that re-read them (`AWS_WEB_IDENTITY_TOKEN_FILE`,
-//! `AZURE_FEDERATED_TOKEN_FILE`, GCP `credential_source.file`). DESIGN §10:
-//! - refresh at 80 % of the token's lifetime, minus up to 5 % of jitter (or `--refresh-before S` seconds before
-//!   `exp`);
-//! - on failure, exponential backoff with jitter (1 s doubling to 60 s), never sooner than `Retry-After`;
-//! - a file is only replaced by a complete token that parses (temp + fsync + rename, mode 0600 by default); the
-//!   last good token stays until it expires;
-//! - `--once` writes every file once and exits; SIGTERM/SIGINT exit cleanly; logs are JSON lines on stderr;
-//!   exit non-zero when a first token is not written within `--startup-timeout`.
+//! `AZURE_FEDERATED_TOKEN_FILE`, GCP `credential_source.file`). The refresh loop (80 % with jitter, backoff,
+//! atomic replacement, last good token kept) is `iamjwt_client::agent`; this is the wiring: flags or a config
+//! file → outputs, one task per file, `--once`, `--startup-timeout`, SIGTERM/SIGINT, JSON logs on stderr.
 
 use crate::error::Error;
-use iamjwt_client::{Client, ClientOptions, Token, TokenRequest, fsutil};
+use iamjwt_client::agent::{self, Output, Schedule, SystemClock};
+use iamjwt_client::{Client, ClientOptions, TokenRequest};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 #[derive(clap::Args)]
@@ -89,86 +85,6 @@ struct OutputConfig {
     duration: Option<u64>,
     json_field: Option<String>,
     mode: Option<String>,
-}
-
-/// One file to keep fresh.
-#[derive(Debug, Clone)]
-struct Output {
-    file: PathBuf,
-    request: TokenRequest,
-    json_field: Option<String>,
-    mode: u32,
-}
-
-/// Timing rules, as data (unit-tested without a clock).
-#[derive(Debug, Clone, Copy)]
-struct Schedule {
-    refresh_before: Option<u64>,
-}
-
-const BACKOFF_START: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
-
-impl Schedule {
-    /// How long to wait after receiving a token with these times at `now` (seconds), given a jitter draw
-    /// `r` in [0, 1).
-    fn refresh_in(&self, iat: u64, exp: u64, now: u64, r: f64) -> Duration {
-        let lifetime = exp.saturating_sub(iat) as f64;
-        let at = match self.refresh_before {
-            Some(b) => exp.saturating_sub(b) as f64,
-            // 80 % of the lifetime, up to 5 % earlier.
-            None => iat as f64 + lifetime * (0.80 - 0.05 * r),
-        };
-        Duration::from_secs_f64((at - now as f64).max(1.0))
-    }
-
-    /// The wait before retry number `attempt` (1-based): 1 s doubling to 60 s, "equal jitter" (half fixed, half
-    /// random), never sooner than the server's `Retry-After`.
-    fn backoff(attempt: u32, retry_after: Option<u64>, r: f64) -> Duration {
-        let cap = BACKOFF_START
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-            .min(BACKOFF_MAX);
-        let d = cap.mul_f64(0.5 + 0.5 * r);
-        d.max(Duration::from_secs(retry_after.unwrap_or(0)))
-    }
-}
-
-fn jitter() -> f64 {
-    (iamjwt_client::random_u64() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-fn now() -> u64 {
-    iamjwt_client::unix(SystemTime::now())
-}
-
-impl Output {
-    fn contents(&self, token: &Token) -> Result<Vec<u8>, Error> {
-        Ok(match &self.json_field {
-            None => token.jwt.clone().into_bytes(),
-            Some(f) => serde_json::to_vec(&serde_json::json!({ f.as_str(): token.jwt }))
-                .map_err(|e| Error::Usage(format!("cannot encode the token file: {e}")))?,
-        })
-    }
-
-    /// Checks the token before it may replace the file: complete (parsed by the client), unexpired, and of the
-    /// algorithm asked for.
-    fn accept(&self, token: &Token, now: u64) -> Result<(), String> {
-        if token.times.expires_at <= now {
-            return Err(format!(
-                "the issuer returned a token that expired at {}",
-                token.times.expires_at
-            ));
-        }
-        if let Some(a) = &self.request.alg
-            && *a != token.times.alg
-        {
-            return Err(format!(
-                "asked for {a}, the issuer signed with {}",
-                token.times.alg
-            ));
-        }
-        Ok(())
-    }
 }
 
 fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
@@ -273,84 +189,6 @@ fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
     Ok((outputs, options))
 }
 
-/// Keeps one file fresh; sends on `first` once its first token is written. With `once`, returns after that.
-async fn keep_fresh(
-    client: Client,
-    output: Output,
-    schedule: Schedule,
-    first: mpsc::Sender<PathBuf>,
-    once: bool,
-) {
-    let path = output.file.display().to_string();
-    let mut attempt: u32 = 0;
-    let mut last_good_exp: Option<u64> = None;
-    let mut announced = false;
-    loop {
-        let result: Result<Token, (String, Option<u64>)> = match client.fetch(&output.request).await
-        {
-            Ok(token) => match output.accept(&token, now()) {
-                Ok(()) => output
-                    .contents(&token)
-                    .and_then(|bytes| Ok(fsutil::write_atomic(&output.file, &bytes, output.mode)?))
-                    .map(|()| token)
-                    .map_err(|e| (format!("cannot write the file: {e}"), None)),
-                Err(why) => Err((format!("refused the issuer's token: {why}"), None)),
-            },
-            Err(e) if e.is_transient() => Err((e.to_string(), e.retry_after())),
-            Err(e) => Err((
-                format!(
-                    "{e} (not transient: check the issuer's audience policy, the caller's identity and the request)"
-                ),
-                e.retry_after(),
-            )),
-        };
-        match result {
-            Ok(token) => {
-                attempt = 0;
-                last_good_exp = Some(token.times.expires_at);
-                let wait = schedule.refresh_in(
-                    token.times.issued_at,
-                    token.times.expires_at,
-                    now(),
-                    jitter(),
-                );
-                tracing::info!(
-                    path,
-                    iat = token.times.issued_at,
-                    exp = token.times.expires_at,
-                    next_refresh_in_s = wait.as_secs(),
-                    "token written"
-                );
-                if !announced {
-                    announced = true;
-                    let _ = first.send(output.file.clone()).await;
-                }
-                if once {
-                    return;
-                }
-                tokio::time::sleep(wait).await;
-            }
-            Err((message, retry_after)) => {
-                attempt = attempt.saturating_add(1);
-                let wait = Schedule::backoff(attempt, retry_after, jitter());
-                let kept = match last_good_exp {
-                    Some(exp) if exp > now() => "the file keeps the last good token",
-                    Some(_) => "the file's last token has EXPIRED",
-                    None => "no token written yet",
-                };
-                tracing::error!(
-                    path,
-                    attempt,
-                    retry_in_ms = wait.as_millis() as u64,
-                    error = message,
-                    "token refresh failed; {kept}"
-                );
-                tokio::time::sleep(wait).await;
-            }
-        }
-    }
-}
-
 async fn shutdown_signal() -> &'static str {
     #[cfg(unix)]
     {
@@ -383,8 +221,9 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let mut pending: Vec<PathBuf> = outputs.iter().map(|o| o.file.clone()).collect();
     let mut tasks = tokio::task::JoinSet::new();
     for o in outputs {
-        tasks.spawn(keep_fresh(
+        tasks.spawn(agent::keep_fresh(
             client.clone(),
+            SystemClock,
             o,
             schedule,
             tx.clone(),
@@ -426,55 +265,6 @@ pub async fn run(args: Args) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn refresh_at_80_percent_with_jitter() {
-        let s = Schedule {
-            refresh_before: None,
-        };
-        // 900 s token received at iat: refresh between 675 s (75 %) and 720 s (80 %).
-        assert_eq!(
-            s.refresh_in(1000, 1900, 1000, 0.0),
-            Duration::from_secs(720)
-        );
-        assert_eq!(s.refresh_in(1000, 1900, 1000, 0.999_999).as_secs(), 675);
-        // received late (clock skew / slow issuer): the wait shrinks, never below 1 s.
-        assert_eq!(s.refresh_in(1000, 1900, 1700, 0.0), Duration::from_secs(20));
-        assert_eq!(s.refresh_in(1000, 1900, 1899, 0.0), Duration::from_secs(1));
-        let s = Schedule {
-            refresh_before: Some(57),
-        };
-        assert_eq!(s.refresh_in(1000, 1060, 1000, 0.5), Duration::from_secs(3));
-    }
-
-    #[test]
-    fn backoff_doubles_to_a_minute_and_honours_retry_after() {
-        assert_eq!(Schedule::backoff(1, None, 0.0), Duration::from_millis(500));
-        assert_eq!(Schedule::backoff(1, None, 0.999_999).as_millis(), 999);
-        assert_eq!(Schedule::backoff(3, None, 0.0), Duration::from_secs(2));
-        assert_eq!(Schedule::backoff(7, None, 0.0), Duration::from_secs(30));
-        assert_eq!(Schedule::backoff(40, None, 0.0), Duration::from_secs(30));
-        assert!(Schedule::backoff(40, None, 0.999) <= BACKOFF_MAX);
-        assert_eq!(Schedule::backoff(1, Some(7), 0.0), Duration::from_secs(7));
-    }
-
-    #[test]
-    fn about_five_fetches_an_hour_for_a_15_minute_token() {
-        let s = Schedule {
-            refresh_before: None,
-        };
-        for seed in 0..100u64 {
-            // deterministic jitter draws spread over [0, 1)
-            let mut r = seed as f64 / 100.0;
-            let (mut t, mut fetches) = (0u64, 0);
-            while t < 3600 {
-                fetches += 1;
-                t += s.refresh_in(t, t + 900, t, r).as_secs();
-                r = (r + 0.618_034) % 1.0;
-            }
-            assert!((5..=6).contains(&fetches), "{fetches} fetches in an hour");
-        }
-    }
 
     #[test]
     fn modes() {

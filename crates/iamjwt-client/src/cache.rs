@@ -4,7 +4,6 @@
 //! by the token's own `iat`/`exp`. Anything else is ignored and replaced on the next write.
 
 use crate::error::Error;
-use crate::fsutil;
 use crate::jwt::{self, TokenTimes};
 use crate::token::{Token, TokenRequest};
 use serde::de::DeserializeOwned;
@@ -94,7 +93,7 @@ impl TokenCache {
     /// Opens (creating it 0700 if needed) the cache at `dir`.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, Error> {
         let dir = dir.into();
-        fsutil::private_dir(&dir)?;
+        iamjwt_fs::private_dir(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(Self { dir })
     }
 
@@ -148,7 +147,7 @@ impl TokenCache {
         };
         let bytes =
             serde_json::to_vec(&entry).map_err(|e| Error::Usage(format!("cache entry: {e}")))?;
-        fsutil::write_atomic(&path, &bytes, 0o600)
+        iamjwt_fs::write_atomic(&path, &bytes, 0o600).map_err(|e| Error::io(&path, e))
     }
 
     /// A token for `key` that is still fresh at `now` (seconds since the epoch).

@@ -5,7 +5,8 @@
 //! - [`TokenCache`]: reuse a token until 80 % of its lifetime has passed and at least 60 s remain.
 //! - [`sts`]: the token → `AssumeRoleWithWebIdentity` → AWS credentials exchange (cached like the AWS CLI does).
 //! - [`federation`]: those credentials → an AWS console sign-in URL.
-//! - [`fsutil::write_atomic`]: how token files are replaced (temp + fsync + rename).
+//! - [`agent`]: keeps token files fresh for SDKs that re-read them (the engine of `iamjwt agent`); files are
+//!   replaced with [`iamjwt_fs::write_atomic`] (temp + fsync + rename).
 //!
 //! ```no_run
 //! use iamjwt_client::{Client, ClientOptions, TokenCache, TokenRequest};
@@ -26,10 +27,10 @@
 //! # }
 //! ```
 
+pub mod agent;
 pub mod cache;
 mod error;
 pub mod federation;
-pub mod fsutil;
 pub mod http;
 pub mod jwt;
 pub mod sts;
