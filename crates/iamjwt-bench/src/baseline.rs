@@ -1,5 +1,5 @@
 //! The raw single-core signing rate of the crypto the local signer uses (rsa 0.10 PKCS#1 v1.5 with blinding,
-//! p256 ECDSA with precomputed base-point tables): what the gateway's throughput is judged against.
+//! p256 ECDSA with precomputed base-point tables, RSA keys of `iamjwt_local::keys::RSA_BITS`): what the gateway's throughput is judged against.
 
 use serde::Serialize;
 use std::hint::black_box;
@@ -29,12 +29,12 @@ fn rate(duration: Duration, mut f: impl FnMut()) -> f64 {
 
 /// Measures on the calling thread (one core), signing a 600-byte message like a typical signing input.
 pub fn measure(duration: Duration) -> Result<Baseline, crate::Error> {
-    use rsa::Generate as _;
     use rsa::signature::Signer as _;
     let msg = vec![b'a'; 600];
     let es = p256::ecdsa::SigningKey::from_slice(&[0x42; 32])
         .map_err(|e| crate::Error::Setup(e.to_string()))?;
-    let rsa_key = rsa::PrivateKey::try_generate()
+    // The size local mode and KMS `RSA_2048` use (not the rsa crate's default).
+    let rsa_key = rsa::PrivateKey::new(&mut getrandom::SysRng, iamjwt_local::keys::RSA_BITS)
         .map_err(|e| crate::Error::Setup(format!("RSA keygen: {e}")))?;
     let rs = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(rsa_key);
     let es256 = rate(duration, || {

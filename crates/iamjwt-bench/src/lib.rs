@@ -1,6 +1,7 @@
 //! Measuring iamjwt: a load generator with pre-signed SigV4 requests against the local issuer, the raw signing
 //! baseline it is judged against, a soak run with a rotation in the middle, the KMS path against moto, and cold
-//! starts (the `token` Lambda under a loopback Runtime API, `iamjwt serve`). Used by `make bench`, `make soak`
+//! starts (the `token` Lambda under a loopback Runtime API, `iamjwt serve`), and the workload side (the client's
+//! token cache vs the issuer, the agent's issuer calls per hour). Used by `make bench`, `make soak`
 //! and (short soak) `make test`.
 
 pub mod baseline;
@@ -14,6 +15,7 @@ pub mod serve_start;
 pub mod server;
 pub mod soak;
 pub mod stats;
+pub mod workload;
 
 /// Errors from a measurement run: one line each.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use iamjwt_bench::moto;
 use iamjwt_bench::server::{Server, iamjwt_bin};
 use iamjwt_bench::soak::{self, SoakConfig};
 use iamjwt_bench::{Error, baseline};
-use iamjwt_bench::{kms_path, lambda_init, serve_start};
+use iamjwt_bench::{kms_path, lambda_init, serve_start, workload};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -63,6 +63,21 @@ enum Cmd {
         runs: usize,
         #[arg(long, default_value = "target/lambda")]
         lambda_dir: PathBuf,
+        #[arg(long, default_value = "target/bench/results.json")]
+        out: PathBuf,
+    },
+    /// The workload side: tokens per second from the client's cache vs from the issuer (library and CLI), and the
+    /// agent's issuer calls per hour (its real refresh loop on a virtual clock).
+    Workload {
+        /// Seconds per in-process run.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// `iamjwt token` processes per CLI run.
+        #[arg(long, default_value_t = 50)]
+        cli_runs: usize,
+        /// Token lifetime for the agent's calls per hour, in seconds.
+        #[arg(long, default_value_t = 900)]
+        agent_token_seconds: u64,
         #[arg(long, default_value = "target/bench/results.json")]
         out: PathBuf,
     },
@@ -154,8 +169,8 @@ fn write_results(out: &std::path::Path, doc: &serde_json::Value) -> Result<(), E
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::Setup(e.to_string()))?;
     }
-    std::fs::write(out, serde_json::to_vec_pretty(doc).unwrap_or_default())
-        .map_err(|e| Error::Setup(e.to_string()))
+    let bytes = serde_json::to_vec_pretty(doc).map_err(|e| Error::Failed(e.to_string()))?;
+    std::fs::write(out, bytes).map_err(|e| Error::Setup(format!("{}: {e}", out.display())))
 }
 
 /// `target/criterion/<group>/<id>/new/estimates.json` → `{"group/id": mean_ns}`.
@@ -362,6 +377,53 @@ async fn cold_start(
     Ok(())
 }
 
+async fn run_workload(
+    seconds: f64,
+    cli_runs: usize,
+    agent_token_seconds: u64,
+    out: PathBuf,
+) -> Result<(), Error> {
+    let server = Server::start(&iamjwt_bin()?)?;
+    println!(
+        "{:<6} {:<28} {:>8} {:>11} {:>9} {:>9}",
+        "alg", "tokens from", "calls", "tokens/s", "p50 ms", "p99 ms"
+    );
+    let mut rows = Vec::new();
+    for alg in ["ES256", "RS256"] {
+        let r = workload::cache_vs_issuer(&server, alg, seconds, cli_runs).await?;
+        for (name, rate) in [
+            ("issuer (Client::token)", &r.library_issuer),
+            ("cache (Client::token)", &r.library_cache),
+            ("issuer (iamjwt token)", &r.cli_issuer),
+            ("cache (iamjwt token)", &r.cli_cache),
+        ] {
+            println!(
+                "{alg:<6} {name:<28} {:>8} {:>11.0} {:>9.3} {:>9.3}",
+                rate.calls, rate.per_s, rate.ms.p50, rate.ms.p99
+            );
+        }
+        if r.issuer_requests_while_cached != 0 {
+            return Err(Error::Failed(format!(
+                "{alg}: {} issuer requests while the cache was warm, expected 0",
+                r.issuer_requests_while_cached
+            )));
+        }
+        rows.push(to_json(&r)?);
+    }
+    let agent = workload::agent_per_hour(agent_token_seconds, 20).await?;
+    println!(
+        "agent, {} s tokens: {:.2} issuer calls per hour (min {:.2}, max {:.2}; {} runs of one virtual day)",
+        agent.token_seconds,
+        agent.calls_per_hour.mean,
+        agent.calls_per_hour.min,
+        agent.calls_per_hour.max,
+        agent.runs
+    );
+    let mut doc = read_results(&out);
+    doc["workload"] = serde_json::json!({ "cache_vs_issuer": rows, "agent": to_json(&agent)? });
+    write_results(&out, &doc)
+}
+
 async fn run_soak(seconds: u64, concurrency: usize) -> Result<(), Error> {
     let server = Server::start(&iamjwt_bin()?)?;
     let cfg = SoakConfig {
@@ -392,6 +454,12 @@ async fn main() -> ExitCode {
             seconds,
             concurrency,
         } => run_soak(seconds, concurrency).await,
+        Cmd::Workload {
+            seconds,
+            cli_runs,
+            agent_token_seconds,
+            out,
+        } => run_workload(seconds, cli_runs, agent_token_seconds, out).await,
         Cmd::CollectMicro { criterion, out } => collect_micro(criterion, out),
         Cmd::Kms {
             tokens,
