@@ -11,7 +11,7 @@ CARGO       ?= cargo
 # Honour a shared CARGO_TARGET_DIR (CI caches, worktrees); binaries are looked up there.
 TARGET_DIR  ?= $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: help run build test test-rust test-cdk bench soak fuzz venv venv-lambda lambdas synth deploy fmt fmt-check lint clippy clean
+.PHONY: help run build test test-rust test-cdk bench soak fuzz venv venv-lambda lambdas dist synth deploy fmt fmt-check lint clippy clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,12 +50,13 @@ $(VENV)/.installed: requirements-dev.txt
 BENCH_OUT = $(TARGET_DIR)/bench/results.json
 LOADGEN   = IAMJWT_BIN=$(TARGET_DIR)/release/iamjwt IAMJWT_VENV=$(CURDIR)/$(VENV) $(TARGET_DIR)/release/iamjwt-loadgen
 
-bench: venv ## Benchmarks (release): micro, raw baseline, gateway load, KMS path (moto, also across key-TTL expiries), cold starts (KMS calls counted); target/bench/results.json
+bench: venv ## Benchmarks (release): micro, raw baseline, gateway load, KMS path (moto, also across key-TTL expiries), token cache vs issuer, agent calls/hour, cold starts (KMS calls counted); target/bench/results.json
 	$(CARGO) build --release -p iamjwt-cli -p iamjwt-bench -p iamjwt-lambda
 	$(CARGO) bench -p iamjwt-lambda --bench handler
 	$(CARGO) bench -p iamjwt-local --bench crypto
 	$(LOADGEN) bench --seconds $(or $(BENCH_SECONDS),20) --out $(BENCH_OUT)
 	$(LOADGEN) kms --tokens 1000 --ttl-ms 2000 --ttl-run-seconds 6 --out $(BENCH_OUT)
+	$(LOADGEN) workload --out $(BENCH_OUT)
 	$(LOADGEN) cold-start --runs 20 --token-bin $(TARGET_DIR)/release/token --lambda-dir $(CURDIR)/target/lambda --out $(BENCH_OUT)
 	$(LOADGEN) collect-micro --criterion $(TARGET_DIR)/criterion --out $(BENCH_OUT)
 
@@ -68,6 +69,9 @@ fuzz: ## Fuzz the parsers of untrusted input (cargo fuzz, FUZZ_SECONDS per targe
 
 lambdas: venv-lambda ## Build the token and rotate Lambdas (provided.al2023, arm64) into target/lambda/ and print zip sizes
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/build-lambdas.sh
+
+dist: venv-lambda ## Static iamjwt binaries (musl) for x86_64 and aarch64 Linux into target/dist/ and print their sizes
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/build-dist.sh
 
 venv-lambda: $(VENV)/.lambda-installed
 

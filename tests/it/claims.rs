@@ -1,6 +1,7 @@
 //! Shaped claims end to end: `iamjwt serve` with a policy rule that has a `sub` template, extra claims and request
 //! tags; botocore (SigV4) asks for a token with `tag=job=42`; PyJWT verifies it through discovery and sees
-//! exactly the shaped claims. A policy whose `sub` can exceed 255 bytes stops the server at start.
+//! exactly the shaped claims; `iamjwt verify --for gcp` passes a templated `sub` within 127 bytes and fails one over
+//! it. A policy whose `sub` can exceed 255 bytes stops the server at start.
 
 use crate::support::*;
 use std::collections::BTreeSet;
@@ -113,4 +114,49 @@ fn a_sub_template_that_can_exceed_255_bytes_stops_the_server() {
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// GCP maps `google.subject` from `sub` and refuses more than 127 bytes (VERIFIERS.md). A template within the
+/// 255-byte start-up bound can still exceed GCP's limit for a given caller: `verify --for gcp` says so, naming the
+/// rule, and passes the short one.
+#[test]
+fn verify_for_gcp_passes_a_short_templated_sub_and_fails_one_over_127_bytes() {
+    let padding = "p".repeat(100);
+    let policy = format!(
+        r#"{{"rules": [
+            {{"principals": ["arn:aws:iam::000000000000:role/iamjwt-dev"], "audiences": ["api://gcp-short"],
+              "sub": "{{account}}/{{name}}/{{session_name}}"}},
+            {{"principals": ["arn:aws:iam::000000000000:role/iamjwt-dev"], "audiences": ["api://gcp-long"],
+              "sub": "{{account}}/{{name}}/{{session_name}}/{padding}"}}
+        ]}}"#
+    );
+    let s = Server::start_with(&[("IAMJWT_AUDIENCE_POLICY", &policy)]);
+    let verify = |aud: &str| {
+        let token = ok(s.token(&["--aud", aud]));
+        let sub = jwt_part(&token, 1)["sub"].as_str().unwrap().to_owned();
+        let o = run(iamjwt(&[
+            "verify", &token, "--issuer", &s.url, "--aud", aud, "--for", "gcp",
+        ]));
+        (sub, o)
+    };
+
+    let (sub, o) = verify("api://gcp-short");
+    assert_eq!(sub, "000000000000/iamjwt-dev/dev-session");
+    let out = ok(o);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("gcp-subject") && !l.contains("FAIL")),
+        "{out}"
+    );
+
+    let (sub, o) = verify("api://gcp-long");
+    assert_eq!(sub.len(), 136, "{sub}");
+    assert!(!o.status.success(), "a 136-byte sub passed --for gcp");
+    let out = stdout(&o);
+    let failed: Vec<&str> = out.lines().filter(|l| l.contains("FAIL")).collect();
+    assert_eq!(failed.len(), 1, "{out}");
+    assert!(
+        failed[0].contains("gcp-subject") && failed[0].contains("127"),
+        "{out}"
+    );
 }
