@@ -8,8 +8,6 @@ use crate::jwt::{self, TokenTimes};
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials as _, SharedCredentialsProvider};
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use aws_smithy_http_client::tls;
 use serde::Deserialize;
 use std::time::SystemTime;
@@ -268,45 +266,20 @@ impl Client {
     }
 }
 
-/// Signs `GET uri` for API Gateway (`execute-api`) with SigV4 headers.
+/// Signs `GET uri` for API Gateway (`execute-api`) with SigV4 headers (the workspace's one signer,
+/// [`iamjwt_sigv4::sign_get`]) and asks for JSON.
 pub fn sign_get(
     uri: &http::Uri,
     credentials: &Credentials,
     region: &str,
     time: SystemTime,
 ) -> Result<http::Request<()>, Error> {
-    let host = uri
-        .authority()
-        .ok_or_else(|| Error::Usage(format!("{uri} has no host")))?
-        .as_str()
-        .to_owned();
-    let mut request = http::Request::get(uri.clone())
-        .header(http::header::HOST, &host)
-        .header(http::header::ACCEPT, "application/json")
-        .body(())
-        .map_err(|e| Error::Usage(format!("bad request for {uri}: {e}")))?;
-    let identity = credentials.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("execute-api")
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| Error::Usage(format!("signing parameters: {e}")))?
-        .into();
-    let uri_string = uri.to_string();
-    let signable = SignableRequest::new(
-        "GET",
-        uri_string.as_str(),
-        std::iter::once(("host", host.as_str())),
-        SignableBody::Bytes(&[]),
-    )
-    .map_err(|e| Error::Usage(format!("signing: {e}")))?;
-    let (instructions, _signature) = sign(signable, &params)
-        .map_err(|e| Error::Usage(format!("signing: {e}")))?
-        .into_parts();
-    instructions.apply_to_request_http1x(&mut request);
+    let mut request = iamjwt_sigv4::sign_get(uri, credentials, region, "execute-api", time, None)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    request.headers_mut().insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
     Ok(request)
 }
 

@@ -18,6 +18,7 @@ use aws_sigv4::sign::v4;
 use http::HeaderMap;
 use iamjwt_core::UnixTime;
 use iamjwt_core::request::SIGV4_QUERY_PARAMS;
+use iamjwt_sigv4::presigned_payload;
 use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq as _;
@@ -27,17 +28,6 @@ const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 pub const MAX_SKEW_SECONDS: u64 = 300;
 /// SigV4 caps presigned URL lifetime at 7 days.
 const MAX_EXPIRES_SECONDS: u64 = 604_800;
-
-/// The payload a presigned request signs: S3 alone uses the constant `UNSIGNED-PAYLOAD`; every other service
-/// (`execute-api` included) the SHA-256 of the body, like a header-signed request. Only the payload rule is
-/// S3-aware: S3's other differences (single URI encoding, no path normalisation) are not implemented.
-fn presigned_payload<'a>(service: &str, body: &'a [u8]) -> SignableBody<'a> {
-    if service == "s3" {
-        SignableBody::UnsignedPayload
-    } else {
-        SignableBody::Bytes(body)
-    }
-}
 
 /// The parts of a request that SigV4 covers.
 #[derive(Debug, Clone, Copy)]
@@ -504,56 +494,5 @@ fn clip(s: &str) -> String {
 #[cfg(test)]
 mod tests;
 
-/// Client side: a SigV4-signed `GET` for `uri` (header form, or presigned query form with `presign`), exactly as
-/// botocore's `SigV4Auth` / `SigV4QueryAuth` sign it (checked against a botocore fixture in the tests).
-/// Used by the CLI and by tests; the verifier above never uses it.
-pub fn sign_get(
-    uri: &http::Uri,
-    credentials: &Credentials,
-    region: &str,
-    service: &str,
-    time: std::time::SystemTime,
-    presign: Option<Duration>,
-) -> Result<http::Request<()>, Error> {
-    let host = uri
-        .authority()
-        .ok_or_else(|| Error::Key(format!("{uri} has no host")))?
-        .as_str()
-        .to_owned();
-    let mut request = http::Request::get(uri.clone())
-        .header(http::header::HOST, &host)
-        .body(())
-        .map_err(|e| Error::Key(format!("bad request for {uri}: {e}")))?;
-    let mut settings = SigningSettings::default();
-    if let Some(expires) = presign {
-        settings.signature_location = SignatureLocation::QueryParams;
-        settings.expires_in = Some(expires);
-    }
-    let identity = credentials.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(time)
-        .settings(settings)
-        .build()
-        .map_err(|e| Error::Key(format!("signing parameters: {e}")))?
-        .into();
-    let uri_string = uri.to_string();
-    let signable = SignableRequest::new(
-        "GET",
-        uri_string.as_str(),
-        std::iter::once(("host", host.as_str())),
-        if presign.is_some() {
-            presigned_payload(service, &[])
-        } else {
-            SignableBody::Bytes(&[])
-        },
-    )
-    .map_err(|e| Error::Key(format!("signing: {e}")))?;
-    let (instructions, _signature) = sign(signable, &params)
-        .map_err(|e| Error::Key(format!("signing: {e}")))?
-        .into_parts();
-    instructions.apply_to_request_http1x(&mut request);
-    Ok(request)
-}
+/// The client side (header or presigned form), for tests and tools that drive the gateway.
+pub use iamjwt_sigv4::sign_get;
