@@ -4,7 +4,7 @@ use crate::error::classify;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use iamjwt_core::discovery::{DISCOVERY_PATH, IssuerDocuments, JWKS_PATH};
+use iamjwt_core::discovery::{IssuerDocuments, JWKS_PATH};
 use iamjwt_core::jwk::Jwks;
 use iamjwt_core::ports::Publisher;
 use iamjwt_core::{PortError, PortErrorKind};
@@ -80,15 +80,11 @@ impl Publisher for S3Publisher {
             .map_err(|e| PortError::other(format!("s3://{}/{JWKS_PATH}: {e}", self.bucket)))
     }
 
-    /// JWKS first, then discovery: discovery never points at a JWKS that lacks the signing key.
+    /// In [`IssuerDocuments::files`] order (JWKS first, then discovery).
     async fn publish(&self, docs: &IssuerDocuments) -> Result<(), PortError> {
-        let jwks = docs
-            .jwks_json()
-            .map_err(|e| PortError::other(e.to_string()))?;
-        let discovery = docs
-            .discovery_json()
-            .map_err(|e| PortError::other(e.to_string()))?;
-        self.put(JWKS_PATH, jwks).await?;
-        self.put(DISCOVERY_PATH, discovery).await
+        for (path, bytes) in docs.files().map_err(|e| PortError::other(e.to_string()))? {
+            self.put(path, bytes).await?;
+        }
+        Ok(())
     }
 }

@@ -63,6 +63,15 @@ impl IssuerDocuments {
         serde_json::to_vec_pretty(&self.jwks)
             .map_err(|e| Error::KeyMaterial(format!("cannot serialise the JWKS: {e}")))
     }
+
+    /// Both documents as (path under the issuer URL, bytes), in the order a publisher must write them: JWKS
+    /// first, then discovery, so discovery never points at a JWKS that lacks the signing key.
+    pub fn files(&self) -> Result<[(&'static str, Vec<u8>); 2], Error> {
+        Ok([
+            (JWKS_PATH, self.jwks_json()?),
+            (DISCOVERY_PATH, self.discovery_json()?),
+        ])
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::fsutil::{read_optional, write_atomic};
 use async_trait::async_trait;
 use iamjwt_core::PortError;
-use iamjwt_core::discovery::{DISCOVERY_PATH, IssuerDocuments, JWKS_PATH};
+use iamjwt_core::discovery::{IssuerDocuments, JWKS_PATH};
 use iamjwt_core::jwk::Jwks;
 use iamjwt_core::ports::Publisher;
 use std::path::PathBuf;
@@ -49,15 +49,11 @@ impl Publisher for DirPublisher {
         })
     }
 
+    /// In [`IssuerDocuments::files`] order (JWKS first, then discovery), each file replaced atomically.
     async fn publish(&self, docs: &IssuerDocuments) -> Result<(), PortError> {
-        let jwks = docs
-            .jwks_json()
-            .map_err(|e| PortError::other(e.to_string()))?;
-        let discovery = docs
-            .discovery_json()
-            .map_err(|e| PortError::other(e.to_string()))?;
-        write_atomic(&self.root.join(JWKS_PATH), &jwks, 0o644)?;
-        write_atomic(&self.root.join(DISCOVERY_PATH), &discovery, 0o644)?;
+        for (path, bytes) in docs.files().map_err(|e| PortError::other(e.to_string()))? {
+            write_atomic(&self.root.join(path), &bytes, 0o644)?;
+        }
         Ok(())
     }
 }
