@@ -6,6 +6,7 @@
 #   4. cdk synth (offline, stub Lambdas)   the app as `make deploy` would build it, two configurations
 #   5. logical ids                         both templates against test/fixtures/logical-ids.json (no replacement on update)
 #   6. Lambda environment contract         each function's synthesized variables through `token|rotate --check-config`
+#                                          (the full configuration sets the tag reader role and tag cache: checked too)
 #   7. cfn-lint                            on both synthesized templates
 #   8. asl-validator                       on infra/rotation.asl.json
 #   9. pytest tests/workflow               the ASL executed by moto's Step Functions engine
@@ -86,10 +87,11 @@ synth() {
 step "cdk synth: default app (offline, stub Lambda binaries)"
 synth default
 
-step "cdk synth: custom domain + construct WAF + organization"
+step "cdk synth: custom domain + construct WAF + organization + principal tags read across accounts"
 synth full -c stackName=IamJwtFull -c hostedZoneId=Z0123456789ABCDEFGHIJ -c hostedZoneName=example.com \
   -c apiGwWaf=ConstructProvided -c orgId=o-a1b2c3d4e5 -c allowedAccountIds=444455556666 \
-  -c algorithms=ES256 -c rotationSchedule="rate(60 days)"
+  -c algorithms=ES256 -c rotationSchedule="rate(60 days)" \
+  -c sessionTags=true -c tagReaderRoleName=iamjwt/tag-reader -c tagCacheSeconds=600
 
 TEMPLATES=("$OUT/default/IamJwt.template.json" "$OUT/full/IamJwtFull.template.json")
 
@@ -97,7 +99,8 @@ step "logical ids unchanged (test/fixtures/logical-ids.json)"
 node scripts/logical-ids.cjs check default="${TEMPLATES[0]}" full="${TEMPLATES[1]}"
 
 step "Lambda environments accepted by the Rust binaries (--check-config)"
-"$VENV/bin/python" scripts/check_lambda_env.py --bin-dir "${CARGO_TARGET_DIR:-$REPO/target}/debug" "${TEMPLATES[@]}"
+"$VENV/bin/python" scripts/check_lambda_env.py --bin-dir "${CARGO_TARGET_DIR:-$REPO/target}/debug" \
+  --require IAMJWT_TAG_READER_ROLE --require IAMJWT_TAG_CACHE_SECONDS "${TEMPLATES[@]}"
 
 step "cfn-lint"
 # W3005 ("dependency already enforced by a Ref/GetAtt") is CDK's style: it adds explicit DependsOn on

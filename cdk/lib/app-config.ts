@@ -52,6 +52,8 @@ export const CONTEXT_KEYS: Record<string, string> = {
   jwksMaxAgeSeconds: 'Cache-Control max-age of discovery and JWKS (default 3600)',
   keyDeletionWindowDays: 'KMS deletion window of retired keys, 7-30 (default 30)',
   sessionTags: 'true to emit the https://aws.amazon.com/tags claim',
+  tagReaderRoleName: 'role (name, or path/name) assumed in a caller\'s account to read tags of other accounts\' principals (needs tags in use and orgId or allowedAccountIds)',
+  tagCacheSeconds: 'how long a principal\'s IAM tags are reused, 1-86400 (default 300; needs tags in use)',
   logRetentionDays: 'log retention in days, one of CloudWatch Logs\' values (default 365)',
   keyRefreshSeconds: 'token Lambda alias re-resolution interval (default 300)',
 };
@@ -194,6 +196,8 @@ export function appConfigFromContext(node: Node, baseDir: string): AppConfig {
     jwksMaxAge: seconds('jwksMaxAgeSeconds'),
     keyDeletionWindow: deletionDays === undefined ? undefined : Duration.days(deletionDays),
     sessionTags: bool('sessionTags'),
+    tagReaderRoleName: str('tagReaderRoleName'),
+    tagCacheSeconds: num('tagCacheSeconds'),
     logRetention: retentionDays as logs.RetentionDays | undefined,
     keyRefreshInterval: seconds('keyRefreshSeconds'),
   };

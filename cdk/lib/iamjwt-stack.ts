@@ -50,6 +50,12 @@ export class IamJwtStack extends Stack {
       description: 'Subscribe here for rotation failures and alarms',
       value: this.issuer.alarmTopic.topicArn,
     });
+    if (this.issuer.config.tagReaderRoleName !== undefined) {
+      new CfnOutput(this, 'TokenRoleName', {
+        description: 'The token function\'s role: TokenFunctionRoleName of the tag reader role StackSet (docs/tag-reader-role.md)',
+        value: this.issuer.tokenFunction.role!.roleName,
+      });
+    }
     new CfnOutput(this, 'DashboardName', {
       description: 'CloudWatch dashboard',
       value: this.issuer.dashboard.dashboardName,

@@ -14,7 +14,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { policyNeedsTags } from './audience-policy';
 import { algorithmSpec } from './closed-sets';
 import { acknowledge, acknowledgeWildcard, keyArnPattern, logGroup } from './parts';
 import { ISSUER_TAG, KEY_FACT_TAGS, ResolvedConfig } from './props';
@@ -30,6 +29,7 @@ export interface IssuerFunctionsProps {
 /**
  * The configuration both binaries read at start-up (DESIGN.md §9; `Settings::from_lookup` in
  * iamjwt-core). cdk/check.sh runs the binaries with `--check-config` on what this synthesizes.
+ * The token function gets `tokenEnvironment` (this plus the principal-tag settings only it uses).
  */
 export function lambdaEnvironment(config: ResolvedConfig, issuerUrl: string): Record<string, string> {
   return {
@@ -48,6 +48,19 @@ export function lambdaEnvironment(config: ResolvedConfig, issuerUrl: string): Re
     IAMJWT_KEY_REFRESH_SECONDS: String(config.keyRefreshSeconds),
     RUST_LOG: 'info',
   };
+}
+
+/**
+ * The token function's environment: `lambdaEnvironment` plus, when it reads principal tags, their cache lifetime
+ * and (if set) the reader role for callers of other accounts. The rotate function never reads tags.
+ */
+export function tokenEnvironment(config: ResolvedConfig, issuerUrl: string): Record<string, string> {
+  const environment = lambdaEnvironment(config, issuerUrl);
+  if (config.tagsUsed) {
+    environment.IAMJWT_TAG_CACHE_SECONDS = String(config.tagCacheSeconds);
+    if (config.tagReaderRoleName !== undefined) environment.IAMJWT_TAG_READER_ROLE = config.tagReaderRoleName;
+  }
+  return environment;
 }
 
 export class IssuerFunctions {
@@ -74,7 +87,7 @@ export class IssuerFunctions {
       timeout: Duration.seconds(10),
       role: this.tokenRole,
       logGroup: logGroup(scope, 'TokenLogs', config.logRetention, this.tokenRole),
-      environment,
+      environment: tokenEnvironment(config, props.issuerUrl),
     });
 
     this.rotateRole = new iam.Role(scope, 'RotateRole', {
@@ -95,8 +108,8 @@ export class IssuerFunctions {
     });
 
     grantKeyUse(this.tokenRole, config);
-    if (config.sessionTags || policyNeedsTags(config.audiencePolicyJson)) {
-      grantTagReads(this.tokenRole);
+    if (config.tagsUsed) {
+      grantTagReads(this.tokenRole, config.tagReaderRoleName);
     }
     grantKeyManagement(this.rotateRole, config);
     this.rotateRole.addToPrincipalPolicy(new iam.PolicyStatement({
@@ -127,9 +140,10 @@ function aliasArnPattern(scope: Construct, config: ResolvedConfig): string {
 
 /**
  * Token Lambda, only when tokens carry principal tags: read the tags of the caller's role or user in this account
- * (`iamjwt_aws::iam_tags`). Callers of other accounts need a reader role (IAMJWT_TAG_READER_ROLE), not granted here.
+ * (`iamjwt_aws::iam_tags`), and, with a reader role, assume it in other accounts to read theirs there. The reader
+ * role itself (and its trust of this role) is deployed in those accounts (docs/tag-reader-role.md).
  */
-function grantTagReads(role: iam.Role): void {
+function grantTagReads(role: iam.Role, readerRoleName: string | undefined): void {
   const stack = Stack.of(role);
   const resources = ['role/*', 'user/*'].map((r) => stack.formatArn({ service: 'iam', region: '', resource: r }));
   role.addToPrincipalPolicy(new iam.PolicyStatement({
@@ -139,6 +153,20 @@ function grantTagReads(role: iam.Role): void {
   }));
   for (const r of resources) {
     acknowledgeWildcard(role, r, 'Any role or user of this account may call the token API; its tags are read (not changed) to build the claims the audience policy asks for.');
+  }
+  if (readerRoleName !== undefined) {
+    // iam_tags.rs assumes arn:<caller's partition>:iam::<caller's account>:role/<name>, without session tags
+    // (so no sts:TagSession); a role can only assume roles of its own partition.
+    const readerRoles = `arn:${stack.partition}:iam::*:role/${readerRoleName}`;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'AssumeTagReaderRole',
+      actions: ['sts:AssumeRole'],
+      resources: [readerRoles],
+    }));
+    acknowledgeWildcard(role, readerRoles, 'Callers come from any account the API resource policy admits (orgId, allowedAccountIds), '
+      + `and their tags are read by assuming the role of exactly this name (${readerRoleName}) in the caller's account, which is not known `
+      + 'before the request; a role is only assumed if its own trust policy names this token role (docs/tag-reader-role.md), '
+      + 'and the reader role there may only list role and user tags.');
   }
 }
 

@@ -10,7 +10,7 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { AudiencePolicy, validateAudiencePolicy } from './audience-policy';
+import { AudiencePolicy, policyNeedsTags, validateAudiencePolicy } from './audience-policy';
 import {
   DEFAULT_ALGORITHM, DEFAULT_ALGORITHMS, isSigningAlgorithm, KEY_SLOTS, SIGNING_ALGORITHMS, SigningAlgorithm,
 } from './closed-sets';
@@ -107,6 +107,21 @@ export interface IamJwtIssuerProps {
   readonly keyDeletionWindow?: Duration;
   /** Emit the `https://aws.amazon.com/tags` claim (principal tags). @default false */
   readonly sessionTags?: boolean;
+  /**
+   * Name of a role the token Lambda assumes in a caller's account to read the IAM tags of callers from other
+   * accounts (`IAMJWT_TAG_READER_ROLE`; deploy it with docs/tag-reader-role.md). IAM role name `[\w+=,.@-]{1,64}`,
+   * optionally after its IAM path (`path/name`, no leading or trailing `/`). The token role gets `sts:AssumeRole`
+   * on `arn:<partition>:iam::*:role/<this>`. Only when principal tags are used (`sessionTags`, or an audience
+   * policy rule with `session_tags` or a `{tag:KEY}` template).
+   * @default - only callers of this stack's account can have tags read; others' requests that need tags fail
+   */
+  readonly tagReaderRoleName?: string;
+  /**
+   * How long the token Lambda reuses a principal's IAM tags, in seconds (1–86400; `IAMJWT_TAG_CACHE_SECONDS`).
+   * Only when principal tags are used (see `tagReaderRoleName`).
+   * @default 300
+   */
+  readonly tagCacheSeconds?: number;
   /** Retention of every log group the construct creates. @default ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
   /** How often the token Lambda re-resolves the key aliases. @default 5 minutes */
@@ -164,6 +179,12 @@ export interface ResolvedConfig {
   readonly jwksMaxAgeSeconds: number;
   readonly keyDeletionDays: number;
   readonly sessionTags: boolean;
+  /** Whether the token Lambda reads principal tags (`sessionTags` or an audience policy that needs them). */
+  readonly tagsUsed: boolean;
+  /** IAMJWT_TAG_READER_ROLE (only with tagsUsed). */
+  readonly tagReaderRoleName?: string;
+  /** IAMJWT_TAG_CACHE_SECONDS (meaningful only with tagsUsed). */
+  readonly tagCacheSeconds: number;
   readonly logRetention: logs.RetentionDays;
   readonly keyRefreshSeconds: number;
   readonly lambdaCodeDir: string;
@@ -362,6 +383,30 @@ export function resolveConfig(props: IamJwtIssuerProps, stackRegion: string): Re
     }
   }
 
+  // ---- principal tags (DESIGN.md §4, §9): the reader role and the cache only matter when tags are read
+  const sessionTags = props.sessionTags ?? false;
+  const policyUsable = props.audiencePolicy === undefined || audiencePolicyJson !== undefined;
+  const tagsUsed = sessionTags || policyNeedsTags(audiencePolicyJson);
+  const tagReaderRoleName = props.tagReaderRoleName;
+  if (tagReaderRoleName !== undefined && known(tagReaderRoleName) && !isRoleName(tagReaderRoleName)) {
+    err(`tagReaderRoleName must be an IAM role name (1–64 letters, digits and _+=,.@-), optionally after its IAM path `
+      + `(path/name, no leading or trailing '/', at most 512 characters), got '${tagReaderRoleName}'`);
+  }
+  const tagCacheSeconds = props.tagCacheSeconds ?? 300;
+  if (!Number.isInteger(tagCacheSeconds) || tagCacheSeconds < 1 || tagCacheSeconds > 86_400) {
+    err(`tagCacheSeconds must be a whole number of seconds between 1 and 86400, got ${tagCacheSeconds}`);
+  }
+  if (!tagsUsed && policyUsable) {
+    const unused = (name: string) => err(`${name} has no effect: the token Lambda reads principal tags only with sessionTags: true `
+      + 'or an audiencePolicy rule with session_tags or a {tag:KEY} template; set one of those, or remove ' + name);
+    if (tagReaderRoleName !== undefined) unused('tagReaderRoleName');
+    if (props.tagCacheSeconds !== undefined) unused('tagCacheSeconds');
+  }
+  if (tagReaderRoleName !== undefined && props.orgId === undefined && allowedAccountIds.length === 0) {
+    err('tagReaderRoleName has no effect without orgId or allowedAccountIds: only principals of this account can call the token API, '
+      + 'and their tags are read with the token function\'s own role; admit other accounts, or remove tagReaderRoleName');
+  }
+
   // ---- names
   const apiName = props.apiName ?? 'iamjwt';
   if (known(apiName) && (apiName.length < 1 || apiName.length > 1024)) err('apiName must be 1–1024 characters');
@@ -423,7 +468,10 @@ export function resolveConfig(props: IamJwtIssuerProps, stackRegion: string): Re
     minPublishAgeSeconds,
     jwksMaxAgeSeconds,
     keyDeletionDays,
-    sessionTags: props.sessionTags ?? false,
+    sessionTags,
+    tagsUsed,
+    tagReaderRoleName,
+    tagCacheSeconds,
     logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
     keyRefreshSeconds,
     lambdaCodeDir,
@@ -436,6 +484,17 @@ export function resolveConfig(props: IamJwtIssuerProps, stackRegion: string): Re
 function longestAliasSuffix(): number {
   const longest = (xs: readonly string[]) => Math.max(...xs.map((x) => x.length));
   return '/'.length + longest(SIGNING_ALGORITHMS) + '/'.length + longest(KEY_SLOTS);
+}
+
+/**
+ * What the Rust side accepts in IAMJWT_TAG_READER_ROLE (`parse_role_name` in iamjwt-core's config.rs): a role name
+ * `[\w+=,.@-]{1,64}`, optionally after path segments of the same characters, at most 512 characters in all.
+ */
+export function isRoleName(value: string): boolean {
+  const segment = /^[\w+=,.@-]+$/;
+  const parts = value.split('/');
+  const name = parts[parts.length - 1];
+  return value.length <= 512 && name.length <= 64 && parts.every((p) => segment.test(p));
 }
 
 /** Seconds between runs of an EventBridge `rate(...)` expression, or undefined for cron. */

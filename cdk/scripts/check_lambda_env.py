@@ -8,9 +8,12 @@ which parses them as the Lambda does at start-up. A prop combination the CDK acc
 side refuses fails here, with the binary's one-line error.
 
 Two negative controls prove the check can fail: the token binary must refuse an unknown algorithm,
-and the rotate binary must refuse an environment without IAMJWT_BUCKET.
+and the rotate binary must refuse an environment without IAMJWT_BUCKET. Each variable named with
+--require must be set on the token function of at least one template, and the token binary must
+refuse that environment once the variable holds a bad value: so the CDK's variable name is one the
+binary reads (a misspelled name would be ignored, and the environment accepted).
 
-usage: check_lambda_env.py --bin-dir DIR TEMPLATE...
+usage: check_lambda_env.py --bin-dir DIR [--require VARIABLE]... TEMPLATE...
 """
 
 import argparse
@@ -23,6 +26,12 @@ from pathlib import Path
 
 # Which binary runs which function: the construct ids in cdk/lib/issuer-functions.ts.
 FUNCTIONS = {"TokenFunction": "token", "RotateFunction": "rotate"}
+
+# A value the token binary refuses, for each variable --require can name.
+BAD_TOKEN_VALUES = {
+    "IAMJWT_TAG_READER_ROLE": "arn:aws:iam::111122223333:role/not-a-name",
+    "IAMJWT_TAG_CACHE_SECONDS": "0",
+}
 
 PSEUDO = {
     "AWS::AccountId": "111122223333",
@@ -109,6 +118,8 @@ def check_config(binary: Path, env: dict) -> tuple:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin-dir", required=True, type=Path, help="directory with the token and rotate debug binaries")
+    parser.add_argument("--require", action="append", default=[], choices=sorted(BAD_TOKEN_VALUES),
+                        help="a token variable some template must set, and that the binary must check")
     parser.add_argument("templates", nargs="+", type=Path)
     args = parser.parse_args()
 
@@ -121,6 +132,8 @@ def main() -> int:
 
     failures = []
     controls = None
+    # variable -> an accepted token environment that sets it
+    required = {}
     for template in args.templates:
         try:
             functions = functions_of(template)
@@ -137,6 +150,10 @@ def main() -> int:
                 print(f"{template.name}: {name} accepts the {len(env)} variables of {logical_id}")
         if accepted and controls is None:
             controls = functions
+        if accepted:
+            for variable in args.require:
+                if variable in functions["token"][1]:
+                    required.setdefault(variable, (template.name, functions["token"][1]))
 
     # Negative controls, on an environment the binaries accepted: a check that cannot fail proves nothing.
     if controls:
@@ -146,6 +163,18 @@ def main() -> int:
             code, output = check_config(binaries[name], env)
             if code != 1 or variable not in output:
                 failures.append(f"negative control: {name} --check-config should refuse a bad {variable} with exit 1, got exit {code}: {output!r}")
+
+    for variable in args.require:
+        if variable not in required:
+            failures.append(f"no template gives the token function {variable} (an accepted one was required)")
+            continue
+        template_name, env = required[variable]
+        bad = BAD_TOKEN_VALUES[variable]
+        code, output = check_config(binaries["token"], {**env, variable: bad})
+        if code != 1 or variable not in output:
+            failures.append(f"{template_name}: token --check-config should refuse {variable}={bad!r} with exit 1, got exit {code}: {output!r}")
+        else:
+            print(f"{template_name}: token reads {variable} (accepts {env[variable]!r}, refuses {bad!r})")
 
     for f in failures:
         print(f"error: {f}", file=sys.stderr)

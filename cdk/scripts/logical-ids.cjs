@@ -41,6 +41,9 @@ const CONFIGS = {
       allowedAccountIds: '444455556666',
       algorithms: 'ES256',
       rotationSchedule: 'rate(60 days)',
+      sessionTags: 'true',
+      tagReaderRoleName: 'iamjwt/tag-reader',
+      tagCacheSeconds: '600',
     },
   },
 };

@@ -52,6 +52,16 @@ describe('app configuration from CDK context', () => {
     expect(inline.stackProps.issuer.audiencePolicy).toBe('{"rules":[]}');
   });
 
+  test('the tag reader role and tag cache: from -c strings or JSON values', () => {
+    const fromCli = config({ defaultAudience: 'a', sessionTags: 'true', tagReaderRoleName: 'iamjwt/tag-reader', tagCacheSeconds: '600' }).stackProps.issuer;
+    expect(fromCli).toMatchObject({ sessionTags: true, tagReaderRoleName: 'iamjwt/tag-reader', tagCacheSeconds: 600 });
+    const fromJson = config({ defaultAudience: 'a', sessionTags: true, tagReaderRoleName: 'reader', tagCacheSeconds: 60 }).stackProps.issuer;
+    expect(fromJson).toMatchObject({ tagReaderRoleName: 'reader', tagCacheSeconds: 60 });
+    const unset = config({ defaultAudience: 'a' }).stackProps.issuer;
+    expect(unset).not.toHaveProperty('tagReaderRoleName');
+    expect(unset).not.toHaveProperty('tagCacheSeconds');
+  });
+
   test('certificate ARNs go to the stack, which imports them', () => {
     const c = config({ defaultAudience: 'a', oidcCertificateArn: 'arn:aws:acm:us-east-1:111122223333:certificate/x' });
     expect(c.stackProps.oidcCertificateArn).toBe('arn:aws:acm:us-east-1:111122223333:certificate/x');
@@ -69,6 +79,9 @@ describe('app configuration from CDK context', () => {
     [{ defaultAudience: 'a', audiencePolicyFile: 'nope.json' }, /audiencePolicyFile: cannot read nope.json/],
     [{ defaultAudience: 'a', audiencePolicy: '{}', audiencePolicyFile: 'x' }, /give audiencePolicy or audiencePolicyFile, not both/],
     [{ defaultAudience: 'a', allowedAccountIds: '[1,2]' }, /allowedAccountIds must be a JSON array of strings or a comma-separated list/],
+    [{ defaultAudience: 'a', tagCacheSeconds: '5m' }, /tagCacheSeconds must be a whole number/],
+    [{ defaultAudience: 'a', tagReaderRoleName: 42 }, /tagReaderRoleName must be a string/],
+    [{ defaultAudience: 'a', tagReaderRole: 'reader' }, /unknown context key 'tagReaderRole'/],
   ])('%j is refused', (context, message) => {
     expect(() => config(context)).toThrow(message);
   });

@@ -6,7 +6,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { IssuerFunctions, lambdaEnvironment } from '../lib/issuer-functions';
+import { IssuerFunctions, lambdaEnvironment, tokenEnvironment } from '../lib/issuer-functions';
 import { resolveConfig } from '../lib/props';
 import { actions, allowedActions, allowing, BASE_PROPS, CDK_CONTEXT, flat, logicalId, roleStatements, Statement, synth } from './helpers';
 
@@ -45,7 +45,7 @@ describe('Lambdas', () => {
     }
   });
 
-  test('environment carries the whole configuration (DESIGN.md §9); only rotate gets the bucket', () => {
+  test('environment carries the whole configuration (DESIGN.md §9); only rotate gets the bucket, only token the tag cache', () => {
     const expected = {
       IAMJWT_ISSUER: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [Match.stringLikeRegexp('IssuerDistribution'), 'DomainName'] }]] },
       IAMJWT_DEFAULT_AUDIENCE: 'api://iamjwt-test',
@@ -64,7 +64,8 @@ describe('Lambdas', () => {
     };
     s.template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('GET /token'),
-      Environment: { Variables: Match.exact({ ...expected }) },
+      // Tags are used (sessionTags), so their cache lifetime is explicit; no reader role was given.
+      Environment: { Variables: Match.exact({ ...expected, IAMJWT_TAG_CACHE_SECONDS: '300' }) },
     });
     s.template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('key-rotation step'),
@@ -80,6 +81,70 @@ describe('Lambdas', () => {
 
   test('log groups have the configured retention', () => {
     s.template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
+  });
+});
+
+describe('principal tags of other accounts: the reader role', () => {
+  const READER_ARN = 'arn:<AWS::Partition>:iam::*:role/iamjwt/tag-reader';
+  const reader = synth({ sessionTags: true, orgId: 'o-a1b2c3d4e5', tagReaderRoleName: 'iamjwt/tag-reader', tagCacheSeconds: 600 });
+  const variables = (s: ReturnType<typeof synth>, c: { node: { defaultChild?: unknown } }): Record<string, unknown> =>
+    s.template.toJSON().Resources[logicalId(s, c)].Properties.Environment.Variables;
+  const TAG_VARIABLES = ['IAMJWT_TAG_CACHE_SECONDS', 'IAMJWT_TAG_READER_ROLE'];
+
+  test('the token function gets both settings; the rotate function, which reads no tags, neither', () => {
+    expect(variables(reader, reader.issuer.tokenFunction)).toMatchObject({
+      IAMJWT_SESSION_TAGS: 'true', IAMJWT_TAG_READER_ROLE: 'iamjwt/tag-reader', IAMJWT_TAG_CACHE_SECONDS: '600',
+    });
+    expect(Object.keys(variables(reader, reader.issuer.rotateFunction))).not.toEqual(expect.arrayContaining([expect.stringMatching(/^IAMJWT_TAG_/)]));
+  });
+
+  test('no tag variable when tags are not used; the cache lifetime alone (default 300) when no reader role is set', () => {
+    const plain = synth();
+    for (const f of [plain.issuer.tokenFunction, plain.issuer.rotateFunction]) {
+      expect(Object.keys(variables(plain, f)).filter((k) => TAG_VARIABLES.includes(k))).toEqual([]);
+    }
+    const sameAccount = synth({ audiencePolicy: { rules: [{ audiences: ['api://ci'], session_tags: { keys: ['team'] } }] } });
+    const env = variables(sameAccount, sameAccount.issuer.tokenFunction);
+    expect(env.IAMJWT_TAG_CACHE_SECONDS).toBe('300');
+    expect(env).not.toHaveProperty('IAMJWT_TAG_READER_ROLE');
+  });
+
+  test('the token role may assume exactly that role name in any account of its partition, and nothing else in STS', () => {
+    const token = roleStatements(reader, reader.issuer.tokenFunction.role!);
+    const sts = token.filter((st) => actions(st).some((a) => a.startsWith('sts:')));
+    expect(sts).toHaveLength(1);
+    expect(sts[0]).toMatchObject({ Sid: 'AssumeTagReaderRole', Effect: 'Allow', Action: 'sts:AssumeRole' });
+    expect(flat(sts[0].Resource)).toBe(READER_ARN);
+    expect(sts[0].Condition).toBeUndefined();
+    // iam_tags.rs passes no session tags to AssumeRole: no sts:TagSession.
+    expect(allowedActions(token)).toEqual([
+      'iam:ListRoleTags', 'iam:ListUserTags', 'kms:GetPublicKey', 'kms:Sign', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sts:AssumeRole',
+    ]);
+  });
+
+  test('without the prop there is no sts: grant at all, even with tags in use', () => {
+    for (const s of [synth({ sessionTags: true, orgId: 'o-a1b2c3d4e5' }), synth()]) {
+      const all = [...roleStatements(s, s.issuer.tokenFunction.role!), ...roleStatements(s, s.issuer.rotateFunction.role!)];
+      expect(allowedActions(all).filter((a) => a.startsWith('sts:'))).toEqual([]);
+    }
+  });
+
+  test('the app stack outputs the token role name the reader roles must trust, only when a reader role is set', () => {
+    const outputs = reader.template.toJSON().Outputs;
+    expect(outputs.TokenRoleName.Value).toEqual({ Ref: logicalId(reader, reader.issuer.tokenFunction.role! as never) });
+    expect(synth({ sessionTags: true }).template.toJSON().Outputs).not.toHaveProperty('TokenRoleName');
+  });
+
+  test('the grant follows the stack partition', () => {
+    // The functions alone: the whole issuer needs CloudFront, which GovCloud lacks.
+    const stack = new Stack(new App({ context: CDK_CONTEXT }), 'Gov', { env: { region: 'us-gov-west-1', account: '111122223333' } });
+    const config = resolveConfig({ ...BASE_PROPS, sessionTags: true, allowedAccountIds: ['444455556666'], tagReaderRoleName: 'iamjwt-tag-reader' }, stack.region);
+    const fns = new IssuerFunctions(stack, { config, issuerUrl: 'https://id.example.com', bucket: s3.Bucket.fromBucketName(stack, 'Docs', 'docs') });
+    const tokenRole = stack.getLogicalId(fns.tokenRole.node.defaultChild as never);
+    const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: tokenRole }] } });
+    const sts = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+      .filter((st) => actions(st).includes('sts:AssumeRole'));
+    expect(sts.map((st) => flat(st.Resource))).toEqual(['arn:aws-us-gov:iam::*:role/iamjwt-tag-reader']);
   });
 });
 
@@ -271,6 +336,17 @@ describe('IssuerFunctions on its own', () => {
       IAMJWT_KEY_REFRESH_SECONDS: '300',
       RUST_LOG: 'info',
     });
+  });
+
+  test('the token environment adds the tag settings only when tags are used', () => {
+    const issuerUrl = 'https://id.example.com';
+    const tagged = resolveConfig({ ...BASE_PROPS, sessionTags: true, orgId: 'o-a1b2c3d4e5', tagReaderRoleName: 'reader', tagCacheSeconds: 42 }, 'us-east-1');
+    expect(tokenEnvironment(tagged, issuerUrl)).toEqual({
+      ...lambdaEnvironment(tagged, issuerUrl), IAMJWT_TAG_CACHE_SECONDS: '42', IAMJWT_TAG_READER_ROLE: 'reader',
+    });
+    expect(lambdaEnvironment(tagged, issuerUrl)).not.toHaveProperty('IAMJWT_TAG_CACHE_SECONDS');
+    const untagged = resolveConfig(BASE_PROPS, 'us-east-1');
+    expect(tokenEnvironment(untagged, issuerUrl)).toEqual(lambdaEnvironment(untagged, issuerUrl));
   });
 
   test('with an existing bucket: rotate gets its name and may write only its .well-known/ objects', () => {

@@ -63,6 +63,15 @@ const CONFIGS: Record<string, IamJwtStackProps> = {
       apiGatewayCloudWatchRole: false,
     },
   },
+  'principal tags read in this account and through a reader role in others (environment-agnostic)': {
+    issuer: {
+      ...BASE_PROPS,
+      orgId: 'o-a1b2c3d4e5',
+      sessionTags: true,
+      tagReaderRoleName: 'iamjwt/tag-reader',
+      tagCacheSeconds: 600,
+    },
+  },
 };
 
 describe('cdk-nag AwsSolutions', () => {

@@ -13,6 +13,9 @@ function cert(arn: string): acm.ICertificate {
   return acm.Certificate.fromCertificateArn(new Stack(new App(), 'Certs'), `C${arn.length}${arn.slice(-4)}`, arn);
 }
 
+/** Principal tags read for callers of other accounts: what tagReaderRoleName needs. */
+const TAGS_ACROSS_ACCOUNTS: Partial<IamJwtIssuerProps> = { sessionTags: true, allowedAccountIds: ['444455556666'] };
+
 /** Each case: props, and the error line (regexp) synthesis must stop with. */
 const cases: [string, Partial<IamJwtIssuerProps>, RegExp, { region?: string }?][] = [
   ['defaultAudience missing', { defaultAudience: '' }, /defaultAudience is required/],
@@ -75,6 +78,19 @@ const cases: [string, Partial<IamJwtIssuerProps>, RegExp, { region?: string }?][
   ['audience policy too big for the Lambda environment', {
     audiencePolicy: { rules: Array.from({ length: 40 }, (_, i) => ({ audiences: [`https://service-${i}.example.com/audience`, `api://service-${i}`] })) },
   }, /at most 3000 fit in the Lambda environment/],
+  ...['a b', 'arn:aws:iam::111122223333:role/reader', '/reader', 'reader/', 'a//reader', 'r'.repeat(65), `${'p/'.repeat(254)}reader`, 'rôle', '']
+    .map((name): [string, Partial<IamJwtIssuerProps>, RegExp] => [`tag reader role name ${JSON.stringify(name.slice(0, 40))} (${name.length} chars)`,
+      { ...TAGS_ACROSS_ACCOUNTS, tagReaderRoleName: name }, /tagReaderRoleName must be an IAM role name \(1–64 letters, digits and _\+=,\.@-\), optionally after its IAM path/]),
+  ...[0, 86_401, 1.5, -300].map((value): [string, Partial<IamJwtIssuerProps>, RegExp] => [`tag cache of ${value} seconds`,
+    { sessionTags: true, tagCacheSeconds: value }, /tagCacheSeconds must be a whole number of seconds between 1 and 86400/]),
+  ['tag reader role without tags in use', { orgId: 'o-a1b2c3d4e5', tagReaderRoleName: 'iamjwt-tag-reader' },
+    /tagReaderRoleName has no effect: the token Lambda reads principal tags only with sessionTags: true or an audiencePolicy rule with session_tags or a \{tag:KEY\} template/],
+  ['tag reader role with sessionTags: false and a policy without tags', {
+    orgId: 'o-a1b2c3d4e5', sessionTags: false, tagReaderRoleName: 'iamjwt-tag-reader', audiencePolicy: { rules: [{ audiences: ['api://ci'], sub: '{account}/{name}' }] },
+  }, /tagReaderRoleName has no effect: the token Lambda reads principal tags only/],
+  ['tag cache without tags in use', { tagCacheSeconds: 60 }, /tagCacheSeconds has no effect: the token Lambda reads principal tags only/],
+  ['tag reader role when only this account can call', { sessionTags: true, tagReaderRoleName: 'iamjwt-tag-reader' },
+    /tagReaderRoleName has no effect without orgId or allowedAccountIds: only principals of this account can call the token API/],
   ['bad stage name', { apiStageName: 'prod stage' }, /apiStageName may contain only letters, digits/],
   ['empty api name', { apiName: '' }, /apiName must be 1–1024 characters/],
   ['duplicate alarm names', { alarmNameApiGateway5xx: 'iamjwt', alarmNameSignLambdaFailed: 'iamjwt' }, /alarmNameSignLambdaFailed and alarmNameApiGateway5xx are both 'iamjwt'/],
@@ -118,6 +134,35 @@ describe('props are validated at synth time with clear errors', () => {
       rotationSchedule: events.Schedule.expression('cron(0 3 1 */2 ? *)'),
       audiencePolicy: '{"rules":[{"principals":["arn:aws:iam::111122223333:role/ci-*"],"audiences":["api://ci"],"max_duration":900}]}',
     }, { region: 'eu-west-1' })).not.toThrow();
+  });
+
+  test('principal-tag settings: what the Rust side accepts is accepted, and tags can be turned on by the policy alone', () => {
+    for (const name of ['iamjwt-tag-reader', 'r'.repeat(64), 'a+=,.@_-Z9', 'iamjwt/tag-reader', 'team/a/reader', `${'p/'.repeat(100)}reader`]) {
+      expect(build({ ...TAGS_ACROSS_ACCOUNTS, tagReaderRoleName: name }).config.tagReaderRoleName).toBe(name);
+    }
+    for (const seconds of [1, 300, 86_400]) {
+      expect(build({ sessionTags: true, tagCacheSeconds: seconds }).config.tagCacheSeconds).toBe(seconds);
+    }
+    const byPolicy = build({
+      orgId: 'o-a1b2c3d4e5',
+      audiencePolicy: { rules: [{ audiences: ['api://ci'], sub: '{account}/{tag:team|64}' }] },
+      tagReaderRoleName: 'iamjwt-tag-reader',
+      tagCacheSeconds: 60,
+    }).config;
+    expect(byPolicy).toMatchObject({ sessionTags: false, tagsUsed: true, tagReaderRoleName: 'iamjwt-tag-reader', tagCacheSeconds: 60 });
+    expect(build({ sessionTags: true }).config).toMatchObject({ tagsUsed: true, tagReaderRoleName: undefined, tagCacheSeconds: 300 });
+    expect(build({}).config.tagsUsed).toBe(false);
+  });
+
+  test('an unusable audience policy is reported alone, not also as "tags unused"', () => {
+    let message = '';
+    try {
+      build({ orgId: 'o-a1b2c3d4e5', audiencePolicy: '{rules:', tagReaderRoleName: 'iamjwt-tag-reader' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/audiencePolicy: not valid JSON/);
+    expect(message).not.toMatch(/has no effect/);
   });
 
   test('with only ES256 enabled the default algorithm follows', () => {
