@@ -6,15 +6,20 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Responses larger than this are refused (JWKS and tokens are a few KiB).
 const MAX_RESPONSE: usize = 1024 * 1024;
 const TIMEOUT: Duration = Duration::from_secs(15);
 
-#[derive(Clone)]
+type Inner = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Built on first use: loading the system's CA certificates costs milliseconds that a command answered from the
+/// token cache should not pay.
+#[derive(Clone, Default)]
 pub struct HttpClient {
-    inner: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    inner: Arc<OnceLock<Inner>>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -32,15 +37,23 @@ pub struct HttpResponse {
 
 impl HttpClient {
     pub fn new() -> Result<Self, Error> {
+        Ok(Self::default())
+    }
+
+    fn inner(&self) -> Result<&Inner, Error> {
+        if let Some(c) = self.inner.get() {
+            return Ok(c);
+        }
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
             .map_err(|e| Error::Http(format!("cannot load the system's CA certificates: {e}")))?
             .https_or_http()
             .enable_http1()
             .build();
-        Ok(Self {
-            inner: Client::builder(TokioExecutor::new()).build(https),
-        })
+        // Two first uses at once both build; one wins, the other's is dropped.
+        Ok(self
+            .inner
+            .get_or_init(|| Client::builder(TokioExecutor::new()).build(https)))
     }
 
     /// Sends a request with an empty body.
@@ -54,7 +67,7 @@ impl HttpClient {
         let what = format!("{} {}", req.method(), redact(req.uri()));
         let (parts, body) = req.into_parts();
         let req = http::Request::from_parts(parts, Full::new(body));
-        let resp = tokio::time::timeout(TIMEOUT, self.inner.request(req))
+        let resp = tokio::time::timeout(TIMEOUT, self.inner()?.request(req))
             .await
             .map_err(|_| Error::Http(format!("{what}: timed out after {}s", TIMEOUT.as_secs())))?
             .map_err(|e| Error::Http(format!("{what}: {}", chain(&e))))?;
