@@ -79,6 +79,8 @@ pub struct LambdaInit {
     pub runs: usize,
     /// Process start → first poll for an invocation.
     pub init_ms: Summary,
+    /// The same, run by run, in order (the first run after the moto setup has been the slow one).
+    pub init_ms_per_run: Vec<f64>,
     /// Process start → first token returned (init plus one warm `Sign`).
     pub first_token_ms: Summary,
     /// KMS requests on the wire before the first poll (most over the runs).
@@ -210,7 +212,8 @@ pub async fn run(bin: &Path, proxy: &CountingProxy, runs: usize) -> Result<Lambd
     }
     Ok(LambdaInit {
         runs,
-        init_ms: Summary::of(init),
+        init_ms: Summary::of(init.clone()),
+        init_ms_per_run: init,
         first_token_ms: Summary::of(first),
         kms_calls_at_init: at_init,
         kms_calls_before_first_token: most.len(),

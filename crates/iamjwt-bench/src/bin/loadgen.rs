@@ -344,6 +344,12 @@ async fn cold_start(
     };
     line("token Lambda init (start → first poll)", &lambda.init_ms);
     line("token Lambda start → first token", &lambda.first_token_ms);
+    let per_run: Vec<String> = lambda
+        .init_ms_per_run
+        .iter()
+        .map(|ms| format!("{ms:.1}"))
+        .collect();
+    println!("token Lambda init per run (ms): {}", per_run.join(" "));
     println!(
         "token Lambda KMS requests: {} at init, {} before the first token ({})",
         lambda.kms_calls_at_init,
