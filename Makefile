@@ -25,12 +25,16 @@ build: ## Build every crate (debug)
 
 test: venv lint test-rust test-cdk ## Everything CI runs: fmt, clippy, unit/adapter/moto tests, end-to-end + interop, CDK checks
 
+# One build command for every binary `make test` runs (the e2e suites, cdk/check.sh): `--workspace --bins` resolves
+# the same dependency features as `cargo test --workspace`, so the dependencies compile once, not once per command.
+BUILD_BINS = $(CARGO) build --workspace --bins
+
 test-rust: venv
-	$(CARGO) build -p iamjwt-cli -p iamjwt-lambda
+	$(BUILD_BINS)
 	IAMJWT_BIN=$(TARGET_DIR)/debug/iamjwt IAMJWT_TOKEN_BIN=$(TARGET_DIR)/debug/token IAMJWT_VENV=$(CURDIR)/$(VENV) $(CARGO) test --workspace
 
 test-cdk: venv ## CDK: tsc, jest, cdk-nag, offline synth, logical ids, Lambda env contract, cfn-lint, ASL validation, the workflow in moto
-	$(CARGO) build -p iamjwt-lambda --bins
+	$(BUILD_BINS)
 	VENV=$(CURDIR)/$(VENV) CARGO_TARGET_DIR=$(TARGET_DIR) cdk/check.sh
 
 synth: ## Synthesize the CloudFormation template offline (cdk synth)
