@@ -25,9 +25,11 @@ build: ## Build every crate (debug)
 
 test: venv lint test-rust test-cdk ## Everything CI runs: fmt, clippy, unit/adapter/moto tests, end-to-end + interop, CDK checks
 
-# One build command for every binary `make test` runs (the e2e suites, cdk/check.sh): `--workspace --bins` resolves
-# the same dependency features as `cargo test --workspace`, so the dependencies compile once, not once per command.
-BUILD_BINS = $(CARGO) build --workspace --bins
+# One build for everything `make test` runs: the binaries the e2e suites and cdk/check.sh start (iamjwt, token,
+# rotate, iamjwt-loadgen: each package has integration tests, so `cargo test` builds them) and the test
+# executables, with one dependency feature set. A separate `cargo build` resolves other features (no
+# dev-dependencies) and compiles the dependencies a second time.
+BUILD_BINS = $(CARGO) test --workspace --no-run
 
 test-rust: venv
 	$(BUILD_BINS)

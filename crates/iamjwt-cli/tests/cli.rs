@@ -1,0 +1,58 @@
+//! The `iamjwt` binary's own contract for bad input, run as a process: a usage error exits 2 with clap's message, a
+//! setting that cannot work is refused at start with one line naming the cause, and `describe --json` prints the
+//! algorithm table. (The end-to-end suites in tests/ drive every command against real servers and clients.)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+
+fn iamjwt(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_iamjwt"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_unknown_algorithm_is_a_usage_error_listing_the_known_ones() {
+    let o = iamjwt(&["token", "--alg", "HS256"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("HS256") && err.contains("RS256") && err.contains("ES256"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_agent_file_in_a_missing_directory_is_refused_at_start_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("missing/token.jwt");
+    let o = iamjwt(&[
+        "agent",
+        "--url",
+        "http://127.0.0.1:9/token",
+        "--file",
+        file.to_str().unwrap(),
+        "--once",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("does not exist") && err.contains("missing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn describe_json_prints_the_algorithm_table() {
+    let o = iamjwt(&["describe", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let text = v.to_string();
+    for alg in ["RS256", "ES256", "ES384"] {
+        assert!(text.contains(alg), "{alg} missing from {text}");
+    }
+}
