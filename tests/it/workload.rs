@@ -15,9 +15,11 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/workload";
 const GCP_AUD: &str = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/iamjwt";
 
 /// A TCP proxy that records what clients send and can play "issuer down" (refuses and cuts connections).
+/// Bytes are recorded before they are forwarded, so a request is counted before the issuer can answer it (a client
+/// that has its answer has been counted); each connection has its own record, so concurrent ones never interleave.
 struct Proxy {
     url: String,
-    sent: Arc<Mutex<Vec<u8>>>,
+    sent: Arc<Mutex<Vec<Vec<u8>>>>,
     down: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
 }
@@ -45,13 +47,21 @@ impl Proxy {
                 let (mut c_r, mut c_w) = (client.try_clone().unwrap(), client);
                 let (mut s_r, mut s_w) = (server.try_clone().unwrap(), server);
                 let rec = s.clone();
+                let slot = {
+                    let mut all = rec.lock().unwrap();
+                    all.push(Vec::new());
+                    all.len() - 1
+                };
                 std::thread::spawn(move || {
                     let mut buf = [0u8; 16384];
                     while let Ok(n) = c_r.read(&mut buf) {
-                        if n == 0 || s_w.write_all(&buf[..n]).is_err() {
+                        if n == 0 {
                             break;
                         }
-                        rec.lock().unwrap().extend_from_slice(&buf[..n]);
+                        rec.lock().unwrap()[slot].extend_from_slice(&buf[..n]);
+                        if s_w.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
                     }
                     let _ = s_w.shutdown(Shutdown::Write);
                 });
@@ -70,9 +80,12 @@ impl Proxy {
     }
 
     fn count(&self, needle: &str) -> usize {
-        String::from_utf8_lossy(&self.sent.lock().unwrap())
-            .matches(needle)
-            .count()
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).matches(needle).count())
+            .sum()
     }
 
     fn token_requests(&self) -> usize {
@@ -89,7 +102,8 @@ impl Proxy {
     }
 
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.sent.lock().unwrap()).into_owned()
+        let all = self.sent.lock().unwrap();
+        all.iter().map(|c| String::from_utf8_lossy(c)).collect()
     }
 }
 
