@@ -131,8 +131,7 @@ pub async fn cache_vs_issuer(
     seconds: f64,
     cli_runs: usize,
 ) -> Result<CacheVsIssuer, Error> {
-    let client = Client::with_credentials(server.credentials(), "us-east-1")
-        .map_err(|e| Error::Setup(e.to_string()))?;
+    let client = Client::with_credentials(server.credentials(), "us-east-1");
     let mut request = TokenRequest::new(server.url.clone());
     request.alg = Some(alg.to_owned());
     let dir = tempfile::tempdir().map_err(|e| Error::Setup(e.to_string()))?;

@@ -48,7 +48,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
     };
     let assumed = args.role.assume(None).await?;
     let url = federation::console_url(
-        &HttpClient::new()?,
+        &HttpClient::new(),
         &endpoint,
         &assumed.credentials,
         args.duration,

@@ -107,7 +107,7 @@ pub struct Verified {
 /// Fetches an issuer's discovery document and the JWKS it points to; both must be JSON objects, the discovery's
 /// `issuer` must be exactly `issuer`, and the JWKS must hold keys.
 pub async fn fetch_issuer(issuer: &str) -> Result<(Value, Value), Error> {
-    let http = HttpClient::new()?;
+    let http = HttpClient::new();
     let url = format!("{issuer}/.well-known/openid-configuration");
     let discovery: Value = get_json(&http, &url, "discovery document").await?;
     match discovery["issuer"].as_str() {

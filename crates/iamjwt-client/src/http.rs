@@ -36,8 +36,9 @@ pub struct HttpResponse {
 }
 
 impl HttpClient {
-    pub fn new() -> Result<Self, Error> {
-        Ok(Self::default())
+    /// Nothing is loaded until the first request (see the type's docs), so this cannot fail.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     fn inner(&self) -> Result<&Inner, Error> {

@@ -162,22 +162,19 @@ impl Client {
             .credentials_provider()
             .ok_or_else(|| Error::Credentials("no AWS credential provider is configured".into()))?;
         Ok(Self {
-            http: HttpClient::new()?,
+            http: HttpClient::new(),
             provider,
             region,
         })
     }
 
     /// A client that signs with fixed credentials.
-    pub fn with_credentials(
-        credentials: Credentials,
-        region: impl Into<String>,
-    ) -> Result<Self, Error> {
-        Ok(Self {
-            http: HttpClient::new()?,
+    pub fn with_credentials(credentials: Credentials, region: impl Into<String>) -> Self {
+        Self {
+            http: HttpClient::new(),
             provider: SharedCredentialsProvider::new(credentials),
             region: region.into(),
-        })
+        }
     }
 
     pub fn region(&self) -> &str {
