@@ -775,3 +775,53 @@ fn agent_keeps_the_last_good_token_through_an_outage_and_never_exposes_a_partial
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), untouched);
 }
+
+#[test]
+fn agent_once_gives_the_file_the_owner_and_mode_asked_or_refuses_at_start() {
+    use std::os::unix::fs::MetadataExt as _;
+    let s = server();
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    // root may give the file to nobody; anyone else may not give it to root
+    let root = std::fs::metadata(dir.path()).unwrap().uid() == 0;
+    let other = if root { "65534" } else { "0" };
+    let owner = format!("{other}:{other}");
+    let o = run(as_dev(
+        &s,
+        cache.path(),
+        &[
+            "agent",
+            "--once",
+            "--url",
+            &s.url,
+            "--region",
+            "us-east-1",
+            "--file",
+            file.to_str().unwrap(),
+            "--mode",
+            "0640",
+            "--owner",
+            &owner,
+        ],
+    ));
+    if root {
+        assert!(o.status.success(), "{}", stderr(&o));
+        let m = std::fs::metadata(&file).unwrap();
+        assert_eq!((m.uid(), m.gid()), (65534, 65534));
+        assert_eq!(mode(&file), 0o640);
+        ok(pyjwt_verify(
+            &s.url,
+            "sts.amazonaws.com",
+            std::fs::read_to_string(&file).unwrap().trim(),
+        ));
+    } else {
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            stderr(&o).contains("needs root or CAP_CHOWN"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!file.exists());
+    }
+}

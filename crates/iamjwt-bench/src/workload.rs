@@ -215,6 +215,7 @@ pub async fn agent_per_hour(token_seconds: u64, runs: usize) -> Result<AgentPerH
             request: TokenRequest::new("http://127.0.0.1:9/token"),
             json_field: None,
             mode: 0o600,
+            owner: agent::Owner::default(),
         };
         let (tx, _rx) = tokio::sync::mpsc::channel(1);
         tokio::select! {

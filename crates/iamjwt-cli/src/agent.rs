@@ -4,10 +4,10 @@
 //! file → outputs, one task per file, `--once`, `--startup-timeout`, SIGTERM/SIGINT, JSON logs on stderr.
 
 use crate::error::Error;
-use iamjwt_client::agent::{self, Output, Schedule, SystemClock};
+use iamjwt_client::agent::{self, Output, Owner, Schedule, SystemClock};
 use iamjwt_client::{Client, ClientOptions, TokenRequest};
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -34,8 +34,12 @@ pub struct Args {
     /// File mode, octal.
     #[arg(long, default_value = "0600", value_parser = parse_mode)]
     mode: u32,
+    /// File owner: USER, USER:GROUP or :GROUP, names or numeric ids (default: the agent's). Another user needs
+    /// root or CAP_CHOWN; it is tried at start.
+    #[arg(long, value_parser = Owner::parse)]
+    owner: Option<Owner>,
     /// JSON config with several outputs: {"url": …, "outputs": [{"file": …, "aud": […], "alg": …,
-    /// "duration": …, "json_field": …, "mode": "0600"}]}.
+    /// "duration": …, "json_field": …, "mode": "0600", "owner": "app:app"}]}.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Write every file once, then exit (cron jobs, init containers).
@@ -85,6 +89,7 @@ struct OutputConfig {
     duration: Option<u64>,
     json_field: Option<String>,
     mode: Option<String>,
+    owner: Option<String>,
 }
 
 fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
@@ -137,6 +142,11 @@ fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
                         Some(m) => parse_mode(&m).map_err(Error::Usage)?,
                         None => 0o600,
                     },
+                    owner: match o.owner {
+                        Some(s) => Owner::parse(&s)
+                            .map_err(|e| Error::Usage(format!("{}: owner {e}", path.display())))?,
+                        None => Owner::default(),
+                    },
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?
@@ -158,15 +168,13 @@ fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
             },
             json_field: args.json_field.clone(),
             mode: args.mode,
+            owner: args.owner.unwrap_or_default(),
         }]
     };
     // Refuse at start what cannot work later.
     for (i, o) in outputs.iter().enumerate() {
         o.request.uri()?;
-        let dir = match o.file.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
+        let dir = iamjwt_fs::parent(&o.file);
         if !dir.is_dir() {
             return Err(Error::Usage(format!(
                 "{}: directory {} does not exist",
@@ -174,6 +182,19 @@ fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
                 dir.display()
             )));
         }
+        // A file the agent could not write (directory not writable, an owner it may not give) fails now.
+        iamjwt_fs::probe_dir(dir, o.mode, o.owner).map_err(|e| {
+            let fix = if o.owner.is_writer() {
+                "make the directory writable by the agent's user".to_owned()
+            } else {
+                format!("--owner ({}) needs root or CAP_CHOWN for another user, or run the agent as that user", o.owner)
+            };
+            Error::Usage(format!(
+                "{}: cannot write a file in {}: {e}; {fix}",
+                o.file.display(),
+                dir.display()
+            ))
+        })?;
         if outputs[..i].iter().any(|p| p.file == o.file) {
             return Err(Error::Usage(format!(
                 "{} is listed twice",

@@ -56,3 +56,62 @@ fn describe_json_prints_the_algorithm_table() {
         assert!(text.contains(alg), "{alg} missing from {text}");
     }
 }
+
+/// This process's effective uid: the owner of a file it creates.
+fn my_uid(dir: &std::path::Path) -> u32 {
+    use std::os::unix::fs::MetadataExt as _;
+    let probe = dir.join("whoami");
+    std::fs::write(&probe, b"").unwrap();
+    let uid = std::fs::metadata(&probe).unwrap().uid();
+    std::fs::remove_file(&probe).unwrap();
+    uid
+}
+
+#[test]
+fn an_agent_owner_that_does_not_exist_or_cannot_be_given_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token.jwt");
+    let agent = |owner: &str| {
+        iamjwt(&[
+            "agent",
+            "--url",
+            "http://127.0.0.1:9/token",
+            "--file",
+            file.to_str().unwrap(),
+            "--once",
+            "--startup-timeout",
+            "1",
+            "--owner",
+            owner,
+        ])
+    };
+    // a name nobody has: a usage error naming it
+    let o = agent("no-such-user-iamjwt");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no user \"no-such-user-iamjwt\""), "{err}");
+    // another user: only root or CAP_CHOWN may give a file away; without it, refused before any request, in one
+    // line naming the fix; with it, start-up passes and only the (absent) issuer fails
+    let root = my_uid(dir.path()) == 0;
+    let o = agent(if root { "65534:65534" } else { "0:0" });
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    if root {
+        assert!(
+            err.lines()
+                .last()
+                .unwrap()
+                .contains("no first token within --startup-timeout 1s"),
+            "{err}"
+        );
+    } else {
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("needs root or CAP_CHOWN"), "{err}");
+    }
+    assert!(!file.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no probe file left"
+    );
+}

@@ -11,6 +11,7 @@
 //! runs an hour of refreshes in microseconds through this same loop.
 
 use crate::{Client, Error, Token, TokenRequest};
+pub use iamjwt_fs::Owner;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +27,8 @@ pub struct Output {
     pub json_field: Option<String>,
     /// File mode (e.g. `0o600`).
     pub mode: u32,
+    /// File owner (default: the agent's user and group).
+    pub owner: Owner,
 }
 
 impl Output {
@@ -216,7 +219,7 @@ pub async fn keep_fresh<S: TokenSource, C: Clock>(
                 Ok(()) => output
                     .contents(&token)
                     .and_then(|bytes| {
-                        iamjwt_fs::write_atomic(&output.file, &bytes, output.mode)
+                        iamjwt_fs::write_atomic_as(&output.file, &bytes, output.mode, output.owner)
                             .map_err(|e| Error::io(&output.file, e))
                     })
                     .map(|()| token)
@@ -361,6 +364,7 @@ mod tests {
             request: TokenRequest::new("http://127.0.0.1:9/token"),
             json_field: None,
             mode: 0o600,
+            owner: Owner::default(),
         };
         let (tx, _rx) = mpsc::channel(1);
         tokio::select! {
@@ -418,6 +422,7 @@ mod tests {
             request: TokenRequest::new("http://127.0.0.1:9/token"),
             json_field: Some("access_token".into()),
             mode: 0o640,
+            owner: Owner::default(),
         };
         let (tx, mut rx) = mpsc::channel(1);
         keep_fresh(

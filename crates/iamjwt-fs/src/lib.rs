@@ -1,16 +1,112 @@
 //! Crash-safe file writes, shared by the local issuer (keys, principals, the published documents) and the
 //! workload client (token cache, agent token files): a reader sees the old file or the new one, never a torn or
-//! empty one. Unix only (modes are set exactly).
+//! empty one. Unix only (modes and owners are set exactly).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Who owns a written file: a user and/or a group; `None` keeps the writer's. Changing the user needs root (or
+/// `CAP_CHOWN`); a non-root writer may only pick one of its own groups. [`probe_dir`] proves it at start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+impl Owner {
+    /// `USER`, `USER:GROUP` or `:GROUP`, as names or numeric ids (`65534:65534`). Names are looked up now, in the
+    /// system's user and group databases, so a typo fails at start.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let (user, group) = match spec.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (spec, None),
+        };
+        if group == Some("") {
+            return Err(format!(
+                "{spec:?}: give a group after ':' (USER:GROUP or :GROUP)"
+            ));
+        }
+        let uid = match user {
+            "" if group.is_some() => None,
+            "" => return Err("empty owner: give USER, USER:GROUP or :GROUP".into()),
+            u => Some(match u.parse::<u32>() {
+                Ok(id) => id,
+                Err(_) => nix::unistd::User::from_name(u)
+                    .map_err(|e| format!("cannot look up user {u:?}: {e}"))?
+                    .ok_or_else(|| {
+                        format!("no user {u:?} on this system (a numeric uid also works)")
+                    })?
+                    .uid
+                    .as_raw(),
+            }),
+        };
+        let gid = match group {
+            None => None,
+            Some(g) => Some(match g.parse::<u32>() {
+                Ok(id) => id,
+                Err(_) => nix::unistd::Group::from_name(g)
+                    .map_err(|e| format!("cannot look up group {g:?}: {e}"))?
+                    .ok_or_else(|| {
+                        format!("no group {g:?} on this system (a numeric gid also works)")
+                    })?
+                    .gid
+                    .as_raw(),
+            }),
+        };
+        Ok(Self { uid, gid })
+    }
+
+    /// Nothing to change: the file belongs to the writer.
+    pub fn is_writer(&self) -> bool {
+        *self == Self::default()
+    }
+
+    fn apply(&self, f: &File) -> io::Result<()> {
+        if self.is_writer() {
+            return Ok(());
+        }
+        std::os::unix::fs::fchown(f, self.uid, self.gid)
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let id = |v: Option<u32>| v.map_or_else(|| "unchanged".to_owned(), |v| v.to_string());
+        write!(f, "uid {}, gid {}", id(self.uid), id(self.gid))
+    }
+}
+
+/// A fresh temp file name beside `name` in `dir` (hidden, random, `.tmp`).
+fn temp_in(dir: &Path, name: &str) -> io::Result<PathBuf> {
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|e| io::Error::other(format!("no randomness: {e}")))?;
+    Ok(dir.join(format!(".{name}.{:016x}.tmp", u64::from_le_bytes(nonce))))
+}
+
+/// Creates `tmp` (it must not exist) with exactly `mode` whatever the umask, owned by `owner`.
+fn create_exact(tmp: &Path, mode: u32, owner: Owner) -> io::Result<File> {
+    let f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(tmp)?;
+    owner.apply(&f)?;
+    // The umask may have narrowed the mode (and a change of owner may clear set-id bits); set it exactly.
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    Ok(f)
+}
 
 /// Writes `bytes` to `path` atomically: a temp file in the same directory (created with `mode`, then set to
 /// exactly `mode` whatever the umask), fsync, rename over `path`, fsync the directory. The directory must exist.
 /// On failure the temp file is removed and `path` is untouched.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    write_atomic_as(path, bytes, mode, Owner::default())
+}
+
+/// [`write_atomic`], the file owned by `owner` from the moment it appears under `path`.
+pub fn write_atomic_as(path: &Path, bytes: &[u8], mode: u32, owner: Owner) -> io::Result<()> {
     let dir = parent(path);
     let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
         io::Error::new(
@@ -18,17 +114,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
             format!("{} is not a file path", path.display()),
         )
     })?;
-    let mut nonce = [0u8; 8];
-    getrandom::fill(&mut nonce).map_err(|e| io::Error::other(format!("no randomness: {e}")))?;
-    let tmp = dir.join(format!(".{name}.{:016x}.tmp", u64::from_le_bytes(nonce)));
+    let tmp = temp_in(dir, name)?;
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        // The umask may have narrowed the mode; set it exactly.
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        let mut f = create_exact(&tmp, mode, owner)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -38,6 +126,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Proves that [`write_atomic_as`] can work in `dir` with `mode` and `owner`: creates a temp file there the same
+/// way, then removes it. For programs that must refuse at start what would fail at the first write.
+pub fn probe_dir(dir: &Path, mode: u32, owner: Owner) -> io::Result<()> {
+    let tmp = temp_in(dir, "iamjwt-probe")?;
+    let result = create_exact(&tmp, mode, owner).map(drop);
+    let removed = fs::remove_file(&tmp);
+    match (result, removed) {
+        (Err(e), _) => Err(e),
+        (Ok(()), r) => r,
+    }
 }
 
 /// The directory `path` lives in (`.` for a bare file name).
@@ -96,6 +196,98 @@ mod tests {
         assert!(write_atomic(&target, b"new", 0o600).is_err());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
         assert!(write_atomic(Path::new("/"), b"", 0o600).is_err());
+    }
+
+    fn ids(p: &Path) -> (u32, u32) {
+        use std::os::unix::fs::MetadataExt as _;
+        let m = fs::metadata(p).unwrap();
+        (m.uid(), m.gid())
+    }
+
+    #[test]
+    fn owner_specs_parse_names_and_ids_and_refuse_the_rest() {
+        let o = |s: &str| Owner::parse(s);
+        assert_eq!(
+            o("1000"),
+            Ok(Owner {
+                uid: Some(1000),
+                gid: None
+            })
+        );
+        assert_eq!(
+            o("1000:2000"),
+            Ok(Owner {
+                uid: Some(1000),
+                gid: Some(2000)
+            })
+        );
+        assert_eq!(
+            o(":2000"),
+            Ok(Owner {
+                uid: None,
+                gid: Some(2000)
+            })
+        );
+        // every Unix system has root (uid 0) and its group 0
+        assert_eq!(
+            o("root:0"),
+            Ok(Owner {
+                uid: Some(0),
+                gid: Some(0)
+            })
+        );
+        assert!(o("").unwrap_err().contains("empty owner"));
+        assert!(o("1000:").unwrap_err().contains("give a group after"));
+        let e = o("no-such-user-iamjwt").unwrap_err();
+        assert!(e.contains("no user \"no-such-user-iamjwt\""), "{e}");
+        let e = o(":no-such-group-iamjwt").unwrap_err();
+        assert!(e.contains("no group"), "{e}");
+        assert!(Owner::default().is_writer());
+        assert_eq!(o("7:8").unwrap().to_string(), "uid 7, gid 8");
+        assert_eq!(o(":8").unwrap().to_string(), "uid unchanged, gid 8");
+    }
+
+    #[test]
+    fn owned_writes_set_the_owner_or_fail_cleanly_without_the_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("token");
+        let (me, my_group) = ids(dir.path());
+        // giving a file to oneself always works
+        let mine = Owner {
+            uid: Some(me),
+            gid: Some(my_group),
+        };
+        probe_dir(dir.path(), 0o640, mine).unwrap();
+        write_atomic_as(&p, b"one", 0o640, mine).unwrap();
+        assert_eq!((ids(&p), mode(&p)), ((me, my_group), 0o640));
+        // another user (nobody for root, root for anyone else): only root (CAP_CHOWN) may; without the right,
+        // nothing changes and no temp is left
+        let root = nix::unistd::Uid::effective().is_root();
+        let other = if root { 65534 } else { 0 };
+        let someone_else = Owner {
+            uid: Some(other),
+            gid: Some(other),
+        };
+        let probe = probe_dir(dir.path(), 0o640, someone_else);
+        let write = write_atomic_as(&p, b"two", 0o640, someone_else);
+        if root {
+            probe.unwrap();
+            write.unwrap();
+            assert_eq!(ids(&p), (other, other));
+            assert_eq!(fs::read(&p).unwrap(), b"two");
+            assert_eq!(mode(&p), 0o640, "the mode survives the change of owner");
+        } else {
+            assert_eq!(probe.unwrap_err().kind(), io::ErrorKind::PermissionDenied);
+            assert_eq!(write.unwrap_err().kind(), io::ErrorKind::PermissionDenied);
+            assert_eq!(fs::read(&p).unwrap(), b"one");
+        }
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp or probe file left"
+        );
+        // a directory that does not exist fails the probe
+        assert!(probe_dir(&dir.path().join("missing"), 0o600, Owner::default()).is_err());
     }
 
     #[test]
