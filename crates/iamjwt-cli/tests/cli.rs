@@ -25,18 +25,25 @@ fn an_unknown_algorithm_is_a_usage_error_listing_the_known_ones() {
     );
 }
 
-#[test]
-fn an_agent_file_in_a_missing_directory_is_refused_at_start_in_one_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("missing/token.jwt");
-    let o = iamjwt(&[
+/// `iamjwt agent --once` writing `file`, against an issuer URL where nothing listens, with `extra` flags.
+fn agent_once(file: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
         "agent",
         "--url",
         "http://127.0.0.1:9/token",
         "--file",
         file.to_str().unwrap(),
         "--once",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    iamjwt(&args)
+}
+
+#[test]
+fn an_agent_file_in_a_missing_directory_is_refused_at_start_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("missing/token.jwt");
+    let o = agent_once(&file, &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -71,20 +78,7 @@ fn my_uid(dir: &std::path::Path) -> u32 {
 fn an_agent_owner_that_does_not_exist_or_cannot_be_given_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("token.jwt");
-    let agent = |owner: &str| {
-        iamjwt(&[
-            "agent",
-            "--url",
-            "http://127.0.0.1:9/token",
-            "--file",
-            file.to_str().unwrap(),
-            "--once",
-            "--startup-timeout",
-            "1",
-            "--owner",
-            owner,
-        ])
-    };
+    let agent = |owner: &str| agent_once(&file, &["--startup-timeout", "1", "--owner", owner]);
     // a name nobody has: a usage error naming it
     let o = agent("no-such-user-iamjwt");
     assert_eq!(o.status.code(), Some(2));

@@ -31,29 +31,15 @@ impl Owner {
         let uid = match user {
             "" if group.is_some() => None,
             "" => return Err("empty owner: give USER, USER:GROUP or :GROUP".into()),
-            u => Some(match u.parse::<u32>() {
-                Ok(id) => id,
-                Err(_) => nix::unistd::User::from_name(u)
-                    .map_err(|e| format!("cannot look up user {u:?}: {e}"))?
-                    .ok_or_else(|| {
-                        format!("no user {u:?} on this system (a numeric uid also works)")
-                    })?
-                    .uid
-                    .as_raw(),
-            }),
+            u => Some(id_of("user", "uid", u, |n| {
+                Ok(nix::unistd::User::from_name(n)?.map(|x| x.uid.as_raw()))
+            })?),
         };
         let gid = match group {
             None => None,
-            Some(g) => Some(match g.parse::<u32>() {
-                Ok(id) => id,
-                Err(_) => nix::unistd::Group::from_name(g)
-                    .map_err(|e| format!("cannot look up group {g:?}: {e}"))?
-                    .ok_or_else(|| {
-                        format!("no group {g:?} on this system (a numeric gid also works)")
-                    })?
-                    .gid
-                    .as_raw(),
-            }),
+            Some(g) => Some(id_of("group", "gid", g, |n| {
+                Ok(nix::unistd::Group::from_name(n)?.map(|x| x.gid.as_raw()))
+            })?),
         };
         Ok(Self { uid, gid })
     }
@@ -69,6 +55,21 @@ impl Owner {
         }
         std::os::unix::fs::fchown(f, self.uid, self.gid)
     }
+}
+
+/// `name` as a numeric id, else looked up with `by_name` (`kind` "user" or "group", `id` "uid" or "gid").
+fn id_of(
+    kind: &str,
+    id: &str,
+    name: &str,
+    by_name: impl Fn(&str) -> nix::Result<Option<u32>>,
+) -> Result<u32, String> {
+    if let Ok(n) = name.parse() {
+        return Ok(n);
+    }
+    by_name(name)
+        .map_err(|e| format!("cannot look up {kind} {name:?}: {e}"))?
+        .ok_or_else(|| format!("no {kind} {name:?} on this system (a numeric {id} also works)"))
 }
 
 impl std::fmt::Display for Owner {
