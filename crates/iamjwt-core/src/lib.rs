@@ -29,7 +29,6 @@ pub mod template;
 pub mod testing;
 pub mod time;
 pub mod types;
-pub mod verifiers;
 
 pub use error::{Error, PortError, PortErrorKind};
 pub use time::UnixTime;

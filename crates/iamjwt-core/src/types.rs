@@ -114,7 +114,7 @@ impl fmt::Display for Audience {
 }
 
 /// Shortens untrusted input before it is echoed in an error message.
-pub(crate) fn truncate(s: &str, max: usize) -> String {
+pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_owned()
     } else {
