@@ -12,11 +12,13 @@ pub mod closed_sets;
 pub mod config;
 pub mod discovery;
 pub mod error;
+pub mod glob;
 pub mod identity;
 pub mod issuer;
 pub mod jwk;
 pub mod jws;
 pub mod keys;
+pub mod limits;
 pub mod policy;
 pub mod ports;
 #[cfg(test)]
