@@ -7,6 +7,8 @@
 //! Data walks one way: request → [`identity`] → [`policy`] → [`claims`] → [`jws`] → signer → compact token.
 
 pub mod alg;
+#[cfg(test)]
+mod boundary;
 pub mod claims;
 pub mod closed_sets;
 pub mod config;
