@@ -46,7 +46,6 @@ fn audience_granted(pattern: &str, audience: &str) -> bool {
 }
 
 #[test]
-#[ignore = "fails on main: the attack crosses the boundary (issue 19); un-ignored with the fix"]
 fn a_user_whose_path_holds_role_never_matches_a_role_pattern() {
     // IAM paths may hold any printable ASCII, `:` and `role/` included.
     for user in [
@@ -68,7 +67,6 @@ fn a_user_whose_path_holds_role_never_matches_a_role_pattern() {
 }
 
 #[test]
-#[ignore = "fails on main: the attack crosses the boundary (issue 19); un-ignored with the fix"]
 fn a_star_in_one_field_never_reaches_into_another() {
     // `arn:*:` was meant to be "any partition"; one glob over the string let it eat a whole foreign ARN prefix.
     let pattern = "arn:*:iam::111122223333:role/deploy";
@@ -93,7 +91,6 @@ fn a_star_in_one_field_never_reaches_into_another() {
 }
 
 #[test]
-#[ignore = "fails on main: the attack crosses the boundary (issue 19); un-ignored with the fix"]
 fn a_star_in_a_name_never_crosses_a_path_segment() {
     let pattern = "arn:aws:iam::111122223333:user/ci-*";
     assert!(granted(
@@ -141,7 +138,6 @@ fn each_principal_type_matches_only_its_own_patterns() {
 }
 
 #[test]
-#[ignore = "fails on main: the attack crosses the boundary (issue 19); un-ignored with the fix"]
 fn patterns_that_cannot_be_parsed_are_refused_naming_the_rule() {
     for bad in [
         "arn:aws:iam::111122223333",
@@ -180,7 +176,6 @@ fn patterns_that_cannot_be_parsed_are_refused_naming_the_rule() {
 }
 
 #[test]
-#[ignore = "fails on main: the attack crosses the boundary (issue 19); un-ignored with the fix"]
 fn an_audience_star_stays_inside_one_url_component() {
     let pattern = "https://*.example.com";
     assert!(audience_granted(pattern, "https://a.example.com"));
@@ -217,7 +212,6 @@ fn an_audience_star_stays_inside_one_url_component() {
 }
 
 #[test]
-#[ignore = "fails on main: the attack crosses the boundary (issue 19); un-ignored with the fix"]
 fn a_sub_that_cannot_keep_principals_apart_is_refused() {
     // The collision itself: one name, three principal types, one sub.
     let t = Template::parse("{account}/{name}").unwrap();

@@ -380,13 +380,14 @@ mod tests {
                 .unwrap()
                 .needs_tags()
         );
-        let templ = r#"{"rules": [{"audiences": ["b"], "sub": "{account}/{tag:team|32}"}]}"#;
+        let templ = r#"{"rules": [{"audiences": ["b"], "sub": "{principal_type}/{account}/{name}/{tag:team|32}"}]}"#;
         assert!(
             settings(&[("IAMJWT_AUDIENCE_POLICY", templ)])
                 .unwrap()
                 .needs_tags()
         );
-        let no_tags = r#"{"rules": [{"audiences": ["b"], "sub": "{account}/{name}"}]}"#;
+        let no_tags =
+            r#"{"rules": [{"audiences": ["b"], "sub": "{principal_type}/{account}/{name}"}]}"#;
         assert!(
             !settings(&[("IAMJWT_AUDIENCE_POLICY", no_tags)])
                 .unwrap()

@@ -51,6 +51,48 @@ pub enum PrincipalKind {
     Root,
 }
 
+/// The resource type of a principal's ARN, as a policy's principal pattern names it (DESIGN.md §4). An
+/// assumed-role session's is its role's: the policy matches the principal, never the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResourceType {
+    Role,
+    User,
+    FederatedUser,
+    Root,
+}
+
+impl ResourceType {
+    pub const ALL: [Self; 4] = [Self::Role, Self::User, Self::FederatedUser, Self::Root];
+
+    /// As written in an ARN: `role`, `user`, `federated-user`, `root`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Role => "role",
+            Self::User => "user",
+            Self::FederatedUser => "federated-user",
+            Self::Root => "root",
+        }
+    }
+
+    /// The service in the principal's ARN: federated users are STS's, the rest IAM's.
+    pub fn service(self) -> &'static str {
+        match self {
+            Self::FederatedUser => "sts",
+            Self::Role | Self::User | Self::Root => "iam",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+impl fmt::Display for ResourceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A parsed caller ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -173,6 +215,16 @@ impl Principal {
         }
     }
 
+    /// The principal's resource type (an assumed role's is `role`).
+    pub fn resource_type(&self) -> ResourceType {
+        match self.kind {
+            PrincipalKind::AssumedRole { .. } => ResourceType::Role,
+            PrincipalKind::User { .. } => ResourceType::User,
+            PrincipalKind::FederatedUser { .. } => ResourceType::FederatedUser,
+            PrincipalKind::Root => ResourceType::Root,
+        }
+    }
+
     /// `aws:PrincipalType` vocabulary.
     pub fn principal_type(&self) -> &'static str {
         match self.kind {
@@ -196,7 +248,7 @@ impl Principal {
 }
 
 /// `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`, `aws-eusc`, … : `aws` then `-[a-z]+` groups.
-fn valid_partition(p: &str) -> bool {
+pub(crate) fn valid_partition(p: &str) -> bool {
     let Some(rest) = p.strip_prefix("aws") else {
         return false;
     };
@@ -210,9 +262,17 @@ fn valid_partition(p: &str) -> bool {
 
 /// IAM's name character set `[\w+=,.@-]` (ASCII word characters) with a length range.
 fn iam_name(s: &str, len: RangeInclusive<usize>) -> bool {
-    len.contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+    len.contains(&s.len()) && s.chars().all(is_name_char)
+}
+
+/// A character of IAM's role, user and session names: `[\w+=,.@-]`, ASCII only.
+pub(crate) fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
+}
+
+/// A character of an IAM path: printable ASCII (`/` separates the segments).
+pub(crate) fn is_path_char(c: char) -> bool {
+    ('\x21'..='\x7e').contains(&c)
 }
 
 /// IAM path: `/` or `/…/` of printable ASCII.
@@ -220,7 +280,7 @@ fn iam_path(p: &str) -> bool {
     p.len() <= IAM_PATH_MAX_CHARS
         && p.starts_with('/')
         && p.ends_with('/')
-        && p.bytes().all(|b| (0x21..=0x7e).contains(&b))
+        && p.chars().all(is_path_char)
         && !p.contains("//")
 }
 

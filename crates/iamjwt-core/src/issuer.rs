@@ -385,7 +385,7 @@ mod tests {
             Err(Error::Port(_))
         ));
         // A sub template that needs a missing tag: 403.
-        let pol = r#"{"rules":[{"audiences":["api://t"],"sub":"{tag:team|40}"}]}"#;
+        let pol = r#"{"rules":[{"audiences":["api://t"],"sub":"{tag:team|40}/{principal_type}/{account}/{name}"}]}"#;
         let (i, _) = issuer(Some(pol), None);
         let i = i.with_tags(tag_source(&[("other", "x")], None));
         assert!(matches!(

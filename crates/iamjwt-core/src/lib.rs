@@ -23,11 +23,13 @@ pub mod keys;
 pub mod limits;
 pub mod policy;
 pub mod ports;
+pub mod principal_pattern;
 #[cfg(test)]
 mod props;
 pub mod request;
 pub mod rotation;
 pub mod shape;
+pub mod subject;
 pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -5,10 +5,12 @@
 //! A rule may also shape the token it grants ([`crate::shape`]).
 
 use crate::error::Error;
-use crate::glob::Glob;
+use crate::glob::AudiencePattern;
 use crate::identity::Caller;
 use crate::limits::{ACCOUNT_ID_DIGITS, MIN_DURATION, ORG_ID_SUFFIX_CHARS};
+use crate::principal_pattern::PrincipalPattern;
 use crate::shape::{SessionTagsDoc, Shape, ShapeDoc};
+use crate::subject::{self, Admitted};
 use crate::types::Audience;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -45,10 +47,10 @@ struct RuleDoc {
 /// One validated rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
-    principals: Option<Vec<Glob>>,
+    principals: Option<Vec<PrincipalPattern>>,
     accounts: Option<Vec<String>>,
     org_ids: Option<Vec<String>>,
-    audiences: Vec<Glob>,
+    audiences: Vec<AudiencePattern>,
     max_duration: Option<u64>,
     shape: Shape,
 }
@@ -59,10 +61,10 @@ impl Rule {
         &self.shape
     }
 
-    fn applies_to(&self, caller: &Caller, sub: &str) -> bool {
+    fn applies_to(&self, caller: &Caller) -> bool {
         self.principals
             .as_ref()
-            .is_none_or(|ps| ps.iter().any(|g| g.matches(sub)))
+            .is_none_or(|ps| ps.iter().any(|p| p.matches(&caller.principal)))
             && self
                 .accounts
                 .as_ref()
@@ -148,13 +150,15 @@ impl AudiencePolicy {
                     )));
                 }
             }
-            for p in r.principals.iter().flatten() {
-                if !p.starts_with("arn:") {
-                    return Err(ctx(&format!(
-                        "principal pattern {p:?} must start with arn:"
-                    )));
-                }
-            }
+            let principals = r
+                .principals
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| PrincipalPattern::parse(p))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()
+                .map_err(|e| ctx(&e))?;
             for a in &r.audiences {
                 Audience::parse(a).map_err(|e| ctx(&format!("audience {a:?}: {e}")))?;
             }
@@ -172,13 +176,19 @@ impl AudiencePolicy {
                 request_tags: r.request_tags,
             })
             .map_err(|e| ctx(&e))?;
+            if let Some(sub) = shape.sub() {
+                let admitted = Admitted::of(principals.as_deref(), r.accounts.as_deref());
+                subject::check(sub, &admitted).map_err(|e| ctx(&e))?;
+            }
             rules.push(Rule {
-                principals: r
-                    .principals
-                    .map(|v| v.iter().map(|s| Glob::new(s)).collect()),
+                principals,
                 accounts: r.accounts,
                 org_ids: r.org_ids,
-                audiences: r.audiences.iter().map(|s| Glob::new(s)).collect(),
+                audiences: r
+                    .audiences
+                    .iter()
+                    .map(|s| AudiencePattern::new(s))
+                    .collect(),
                 max_duration: r.max_duration,
                 shape,
             });
@@ -191,7 +201,8 @@ impl AudiencePolicy {
 
     /// The policy as JSON that [`AudiencePolicy::from_json`] reads back to an equal policy.
     pub fn to_json(&self) -> String {
-        let sources = |g: &[Glob]| g.iter().map(|g| g.pattern().to_owned()).collect();
+        let audiences = |a: &[AudiencePattern]| a.iter().map(|a| a.pattern().to_owned()).collect();
+        let principals = |p: &[PrincipalPattern]| p.iter().map(|p| p.source().to_owned()).collect();
         let doc = PolicyDoc {
             rules: self
                 .rules
@@ -199,10 +210,10 @@ impl AudiencePolicy {
                 .map(|r| {
                     let shape = r.shape.to_doc();
                     RuleDoc {
-                        principals: r.principals.as_deref().map(sources),
+                        principals: r.principals.as_deref().map(principals),
                         accounts: r.accounts.clone(),
                         org_ids: r.org_ids.clone(),
-                        audiences: sources(&r.audiences),
+                        audiences: audiences(&r.audiences),
                         max_duration: r.max_duration,
                         sub: shape.sub,
                         claims: shape.claims,
@@ -247,9 +258,7 @@ impl AudiencePolicy {
         let sub = caller.principal.sub();
         if extra.is_empty() {
             let shaping = self.rules.iter().enumerate().find(|(_, r)| {
-                !r.shape.is_empty()
-                    && r.applies_to(caller, &sub)
-                    && requested.iter().all(|a| r.grants(a))
+                !r.shape.is_empty() && r.applies_to(caller) && requested.iter().all(|a| r.grants(a))
             });
             return Ok(Grant {
                 max_duration: shaping.and_then(|(_, r)| r.max_duration),
@@ -259,7 +268,7 @@ impl AudiencePolicy {
         self.rules
             .iter()
             .enumerate()
-            .find(|(_, r)| r.applies_to(caller, &sub) && extra.iter().all(|a| r.grants(a)))
+            .find(|(_, r)| r.applies_to(caller) && extra.iter().all(|a| r.grants(a)))
             .map(|(i, r)| Grant {
                 max_duration: r.max_duration,
                 rule: Some(i),

@@ -188,6 +188,11 @@ impl Shape {
         }
     }
 
+    /// The `sub` template, if the rule sets one.
+    pub fn sub(&self) -> Option<&Template> {
+        self.sub.as_ref()
+    }
+
     /// Whether this rule changes the token at all (or accepts request tags).
     pub fn is_empty(&self) -> bool {
         self == &Self::default()

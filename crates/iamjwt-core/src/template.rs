@@ -123,8 +123,10 @@ impl fmt::Display for Var {
     }
 }
 
+/// One piece of a parsed template: literal text (escapes resolved; never two in a row) or a variable with the most
+/// bytes its value may have.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece {
+pub enum Piece {
     Lit(String),
     Var { var: Var, bound: usize },
 }
@@ -234,6 +236,11 @@ impl Template {
     /// The most bytes [`Template::render`] can ever return.
     pub fn bound(&self) -> usize {
         self.bound
+    }
+
+    /// The literal text and variables, in order.
+    pub fn pieces(&self) -> &[Piece] {
+        &self.pieces
     }
 
     pub fn vars(&self) -> impl Iterator<Item = &Var> {
