@@ -21,6 +21,8 @@ pub mod jwk;
 pub mod jws;
 pub mod keys;
 pub mod limits;
+#[cfg(any(test, feature = "testing"))]
+pub mod oracle;
 pub mod policy;
 pub mod ports;
 pub mod principal_pattern;

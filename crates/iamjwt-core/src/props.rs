@@ -27,6 +27,25 @@ proptest! {
     }
 
     #[test]
+    fn glob_with_stops_agrees_with_reference(p in "[ab/*]{0,8}", s in "[ab/]{0,10}") {
+        // `*` matches any run without `/`: plain recursion.
+        fn reference(p: &[u8], s: &[u8]) -> bool {
+            match p.split_first() {
+                None => s.is_empty(),
+                Some((b'*', rest)) => (0..=s.len())
+                    .take_while(|&i| i == 0 || s[i - 1] != b'/')
+                    .any(|i| reference(rest, &s[i..])),
+                Some((c, rest)) => s.first() == Some(c) && reference(rest, &s[1..]),
+            }
+        }
+        prop_assert_eq!(
+            Glob::stopping_at(&p, &['/']).matches(&s),
+            reference(p.as_bytes(), s.as_bytes()),
+            "{:?} vs {:?}", p, s
+        );
+    }
+
+    #[test]
     fn principal_parse_never_panics(s in ".{0,300}") {
         let _ = Principal::parse(&s);
     }
