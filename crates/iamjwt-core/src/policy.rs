@@ -21,6 +21,19 @@ struct PolicyDoc {
     rules: Vec<RuleDoc>,
 }
 
+/// The JSON fields of a rule, as `RuleDoc` names them (a test in [`crate::closed_sets`] keeps the two equal).
+pub const RULE_FIELDS: [&str; 9] = [
+    "principals",
+    "accounts",
+    "org_ids",
+    "audiences",
+    "max_duration",
+    "sub",
+    "claims",
+    "session_tags",
+    "request_tags",
+];
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleDoc {
