@@ -77,6 +77,31 @@ def uses(code: str, name: str) -> bool:
     return re.search(rf"(?<![\w:.$]){n}\s*::|\buse\s+{n}\b", code) is not None
 
 
+CFG_TEST_MOD = re.compile(r"#\[cfg\(test\)\]\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([\w:]+\))?\s+)?mod\s+(\w+)\s*([;{])")
+
+
+def without_test_modules(path: Path, code: str) -> tuple[str, list[Path]]:
+    """`code` without its inline `#[cfg(test)] mod x { ... }` blocks, and the files of its `#[cfg(test)] mod x;`."""
+    files = []
+    out, pos = [], 0
+    for m in CFG_TEST_MOD.finditer(code):
+        if m.start() < pos:
+            continue
+        if m.group(2) == ";":
+            # mod x; declared in lib.rs/main.rs/mod.rs lives next to it, otherwise in a directory named after the file.
+            base = path.parent if path.name in ("lib.rs", "main.rs", "mod.rs") else path.parent / path.stem
+            files += [base / f"{m.group(1)}.rs", base / m.group(1) / "mod.rs"]
+            continue
+        depth, i = 1, m.end()
+        while i < len(code) and depth:
+            depth += {"{": 1, "}": -1}.get(code[i], 0)
+            i += 1
+        out.append(code[pos:m.start()])
+        pos = i
+    out.append(code[pos:])
+    return "".join(out), files
+
+
 def rust_files(root: Path, skip: set[Path]) -> list[Path]:
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -106,7 +131,13 @@ def unused_dependencies(meta: dict) -> list[str]:
         }
         all_files = rust_files(root, set())
         code = {f: code_of(f) for f in all_files}
-        normal_files = [f for f in all_files if f not in build and any(r in f.parents for r in normal_roots)]
+        # What the library and binaries compile outside tests: `#[cfg(test)]` modules do not count for [dependencies].
+        normal_code, test_files = {}, set()
+        for f in all_files:
+            if f not in build and any(r in f.parents for r in normal_roots):
+                normal_code[f], tests = without_test_modules(f, code[f])
+                test_files.update(tests)
+        normal_code = {f: c for f, c in normal_code.items() if f not in test_files}
         ignored = set(((pkg.get("metadata") or {}).get("cargo-machete") or {}).get("ignored", []))
         # Several entries for one dependency (e.g. a dev entry that only adds features): judge each kind once.
         seen = set()
@@ -123,9 +154,9 @@ def unused_dependencies(meta: dict) -> list[str]:
             if name in ignored or dep.get("rename") in ignored:
                 continue
             if kind == "normal":
-                files = normal_files
+                sources = normal_code
             elif kind == "dev":
-                files = all_files
+                sources = code
                 # A dev entry may repeat a normal dependency to add features for tests; one that adds none is noise.
                 normal = [d for d in pkg["dependencies"] if (d["kind"] or "normal") == "normal" and d["name"] == name
                           and d.get("rename") == dep.get("rename") and d.get("target") == dep.get("target")]
@@ -135,8 +166,8 @@ def unused_dependencies(meta: dict) -> list[str]:
                                     f"[dependencies] entry and adds no feature; remove it")
                     continue
             else:
-                files = list(build)
-            if not any(uses(code[f], lib) for f in files):
+                sources = {f: code[f] for f in build}
+            if not any(uses(c, lib) for c in sources.values()):
                 where = {"normal": "its library and binaries (src/)", "dev": "any of its code",
                          "build": "build.rs"}[kind]
                 section = {"normal": "dependencies", "dev": "dev-dependencies", "build": "build-dependencies"}[kind]
@@ -154,7 +185,7 @@ def unused_dependencies(meta: dict) -> list[str]:
 
 def sdk_in_trees(packages: list[str], manifest: Path) -> list[str]:
     """One `cargo tree` for all the packages (`--prefix depth`: a root is at depth 0)."""
-    args = ["tree", "--locked", "-e", "normal,build", "--prefix", "depth", "--format", "{p}"]
+    args = ["tree", "--locked", "-e", "normal,build", "--prefix", "depth", "--no-dedupe", "--format", "{p}"]
     for p in packages:
         args += ["-p", p]
     found: dict[str, set[str]] = {}
@@ -186,8 +217,11 @@ def main() -> int:
         try:
             cargo("metadata", "--format-version", "1", "--locked", manifest=manifest)
         except CommandFailed as e:
-            problems.append(f"{rel.parent / 'Cargo.lock'} is stale (run `cargo update -w --manifest-path {rel}` "
-                            f"and commit it): {e}")
+            if "--locked was passed" in e.stderr:
+                problems.append(f"{rel.parent / 'Cargo.lock'} is stale: run `cargo update --workspace --manifest-path "
+                                f"{rel}` and commit it")
+            else:
+                problems.append(str(e))
             continue
         meta = json.loads(cargo("metadata", "--format-version", "1", "--no-deps", "--locked", manifest=manifest))
         problems += unused_dependencies(meta)
