@@ -1,5 +1,5 @@
 //! `iamjwt describe`: the closed sets this build knows (algorithms with their KMS specs, rotation steps, key
-//! slots) — as a table, or with `--json` the document `infra/closed-sets.json` is a copy of.
+//! slots) and its version — as a table, or with `--json` the document `infra/closed-sets.json` is a copy of.
 
 use crate::error::Error;
 use iamjwt_core::closed_sets::closed_sets;
@@ -38,5 +38,6 @@ pub fn run(args: &Args) -> Result<(), Error> {
         sets.rotation_steps.join(" → ")
     ));
     crate::print_stdout(&format!("key slots: {}", sets.key_slots.join(", ")));
+    crate::print_stdout(&format!("version: {}", sets.version));
     Ok(())
 }
