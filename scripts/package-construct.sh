@@ -12,7 +12,8 @@
 #   6. sizes and SHA-256 of both, also written to <out>/SHA256SUMS
 #
 # The zips are the last `make lambdas`; they are refused when older than a Rust source or Cargo.toml/Cargo.lock (run
-# `make lambdas` again). Output: PACKAGE_OUT (default ${CARGO_TARGET_DIR:-<repo>/target}/package).
+# `make lambdas` again); `--zips-ready` only checks that. Output: PACKAGE_OUT (default
+# ${CARGO_TARGET_DIR:-<repo>/target}/package).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +27,31 @@ START=$SECONDS
 step() { printf '\n==> [%3ss] %s\n' "$((SECONDS - START))" "$1"; }
 fail() { echo "error: $*" >&2; exit 1; }
 
+# Why the zips of `make lambdas` cannot be packaged (empty when they can): missing, or older than the Rust source.
+zips_problem() {
+  local f arch newer
+  for f in token.zip rotate.zip ARCH; do
+    [ -f "$LAMBDA_DIR/$f" ] || { echo "$LAMBDA_DIR/$f is missing: run \`make lambdas\` first"; return; }
+  done
+  arch="$(tr -d '[:space:]' < "$LAMBDA_DIR/ARCH")"
+  case "$arch" in arm64|x86_64) ;; *) echo "$LAMBDA_DIR/ARCH says '$arch' (arm64 or x86_64): run \`make lambdas\`"; return ;; esac
+  for f in token.zip rotate.zip; do
+    newer="$(find "$REPO/crates" "$REPO/Cargo.toml" "$REPO/Cargo.lock" -type f \( -name '*.rs' -o -name 'Cargo.*' \) \
+      -newer "$LAMBDA_DIR/$f" -print -quit)"
+    if [ -n "$newer" ]; then
+      echo "$LAMBDA_DIR/$f is older than ${newer#"$REPO/"}: run \`make lambdas\` so the package carries this source's build"
+      return
+    fi
+  done
+}
+
+# --zips-ready: only say whether the zips can be packaged (exit 0) or why not (exit 1); `make test` asks.
+if [ "${1:-}" = --zips-ready ]; then
+  problem="$(zips_problem)"
+  [ -z "$problem" ] || { echo "$problem"; exit 1; }
+  exit 0
+fi
+
 command -v node >/dev/null || fail "node is not installed (Node 20+ needed)"
 command -v python3 >/dev/null || fail "python3 is not installed (jsii-pacmak builds the wheel with it)"
 
@@ -37,18 +63,9 @@ regenerate it with \`iamjwt describe --json > infra/closed-sets.json\`"
 echo "iamjwt $version"
 
 step "Lambda zips ($LAMBDA_DIR)"
-for f in token.zip rotate.zip ARCH; do
-  [ -f "$LAMBDA_DIR/$f" ] || fail "$LAMBDA_DIR/$f is missing: run \`make lambdas\` first"
-done
+problem="$(zips_problem)" || true
+[ -z "$problem" ] || fail "$problem"
 arch="$(tr -d '[:space:]' < "$LAMBDA_DIR/ARCH")"
-case "$arch" in arm64|x86_64) ;; *) fail "$LAMBDA_DIR/ARCH says '$arch' (arm64 or x86_64): run \`make lambdas\`" ;; esac
-newer="$(find "$REPO/crates" "$REPO/Cargo.toml" "$REPO/Cargo.lock" -type f \( -name '*.rs' -o -name 'Cargo.*' \) \
-  -newer "$LAMBDA_DIR/token.zip" -print -quit)"
-if [ -z "$newer" ]; then
-  newer="$(find "$REPO/crates" "$REPO/Cargo.toml" "$REPO/Cargo.lock" -type f \( -name '*.rs' -o -name 'Cargo.*' \) \
-    -newer "$LAMBDA_DIR/rotate.zip" -print -quit)"
-fi
-[ -z "$newer" ] || fail "the Lambda zips are older than ${newer#"$REPO/"}: run \`make lambdas\` so the package carries this source's build"
 echo "token.zip, rotate.zip ($arch)"
 
 step "node dependencies (cdk/construct: jsii, jsii-pacmak)"
