@@ -2,12 +2,12 @@
 # `make package-test`: the packages of `make package` used the way a newcomer uses them, in temporary directories.
 #
 #   1. TypeScript  a fresh app `npm install`s iamjwt-cdk-<version>.tgz (+ aws-cdk-lib, constructs, cdk-nag, and
-#                  aws-cdk + typescript to build and synthesize) and synthesizes cdk/construct/consumer/app.ts
+#                  aws-cdk + typescript to build and synthesize) and synthesizes cdk/construct/consumer/app.ts,
+#                  which runs cdk-nag AwsSolutions (a finding fails the synth; a probe proves the plugin is active)
 #   2. Python      a fresh venv `pip install`s iamjwt_cdk-<version>-py3-none-any.whl (+ aws-cdk-lib, constructs,
-#                  cdk-nag from PyPI) and synthesizes cdk/construct/consumer/app.py (with the same cdk CLI)
-#   3. checks      both assemblies: cdk-nag AwsSolutions ran and passed, every asset is in cdk.out, the Lambdas
-#                  deploy the packaged zips byte for byte, the templates are equal resource for resource
-#                  (consumer/check_templates.py); cfn-lint on both templates
+#                  cdk-nag from PyPI) and synthesizes cdk/construct/consumer/app.py the same way (same cdk CLI)
+#   3. checks      both assemblies: every asset is in cdk.out, the Lambdas deploy the packaged zips byte for byte,
+#                  the templates are equal resource for resource (consumer/check_templates.py); cfn-lint on both
 #   4. tampering   one flipped byte in the installed package's token.zip: the synth must fail on its SHA-256
 #
 # Both apps get the repository app's feature flags (cdk/cdk.json "context") and the library versions the package
@@ -34,7 +34,9 @@ step() {
   printf '\n==> [%3ss] %s\n' "$((SECONDS - START))" "$STEP"
 }
 WORK="$(mktemp -d)"
-trap 'rc=$?; rm -rf "$WORK"; if [ $rc -ne 0 ]; then printf "\npackage-test: FAILED at step: %s (exit %s)\n" "$STEP" "$rc" >&2; fi' EXIT
+# Kept when a step fails, for a look at the apps and their cdk.out.
+trap 'rc=$?; if [ $rc -ne 0 ]; then printf "\npackage-test: FAILED at step: %s (exit %s); the apps are in %s\n" "$STEP" "$rc" "$WORK" >&2; \
+  else rm -rf "$WORK"; fi' EXIT
 fail() { echo "error: $*" >&2; exit 1; }
 
 [ -x "$VENV/bin/cfn-lint" ] || fail "$VENV/bin/cfn-lint is missing (make venv)"
@@ -57,7 +59,23 @@ cdk_json() {
     const context = require('$REPO/cdk/cdk.json').context;
     process.stdout.write(JSON.stringify({ app: process.env.APP, context }, null, 2));" > cdk.json
 }
-synth() { "$WORK/ts/node_modules/.bin/cdk" synth --quiet --no-notices --output cdk.out; }
+# synth OUTDIR [ARGS...]: the cdk CLI of the TypeScript app, for both apps.
+synth() {
+  local out="$1"
+  shift
+  "$WORK/ts/node_modules/.bin/cdk" synth --quiet --no-notices --output "$out" "$@"
+}
+# The app's cdk-nag plugin is active: with `-c nagProbe=true` the app adds a bucket cdk-nag refuses, and the synth
+# must fail on that finding (on success cdk-nag leaves no trace, so this is the proof that it ran).
+nag_probe() {
+  if synth "$WORK/probe.out" -c nagProbe=true > "$WORK/probe.log" 2>&1; then
+    cat "$WORK/probe.log" >&2
+    fail "$1: a bucket without access logs passed the synth: cdk-nag's AwsSolutions checks are not running"
+  fi
+  grep -q "AwsSolutions-S1" "$WORK/probe.log" || { cat "$WORK/probe.log" >&2; fail "$1: the probe synth failed, but not on AwsSolutions-S1"; }
+  echo "$1: cdk-nag AwsSolutions is active (a probe bucket without access logs fails the synth: AwsSolutions-S1)"
+  rm -rf "$WORK/probe.out"
+}
 
 step "TypeScript app: npm install the tarball, tsc, cdk synth"
 mkdir -p "$WORK/ts" && cd "$WORK/ts"
@@ -76,8 +94,9 @@ cat > tsconfig.json <<'JSON'
 JSON
 npx --no-install tsc -p .
 cdk_json "node app.js"
-synth
+synth cdk.out
 echo "synthesized: $(ls cdk.out/*.template.json)"
+nag_probe typescript
 
 step "Python app: pip install the wheel in a fresh venv, cdk synth"
 mkdir -p "$WORK/py" && cd "$WORK/py"
@@ -85,10 +104,11 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet "$WHL" "aws-cdk-lib==$CDK_LIB" "constructs==$CONSTRUCTS" "cdk-nag==$CDK_NAG"
 cp "$CONSUMER/app.py" .
 cdk_json "$WORK/py/.venv/bin/python app.py"
-synth
+synth cdk.out
 echo "synthesized: $(ls cdk.out/*.template.json)"
+nag_probe python
 
-step "template checks: cdk-nag report, assets in cdk.out, packaged zips deployed, TypeScript = Python"
+step "template checks: assets in cdk.out, packaged zips deployed, TypeScript = Python"
 "$VENV/bin/python" "$CONSUMER/check_templates.py" --manifest "$WORK/ts/node_modules/iamjwt-cdk/cdk/lambda/manifest.json" \
   typescript="$WORK/ts/cdk.out" python="$WORK/py/cdk.out"
 
@@ -108,7 +128,7 @@ data[len(data) // 2] ^= 0x01
 open(path, "wb").write(bytes(data))
 PY
 rm -rf cdk.out
-if synth > "$WORK/tampered.log" 2>&1; then
+if synth cdk.out > "$WORK/tampered.log" 2>&1; then
   cat "$WORK/tampered.log" >&2
   fail "the synth accepted a token.zip whose SHA-256 differs from the recorded one"
 fi

@@ -2,11 +2,11 @@
 
     python3 check_templates.py --manifest <installed package>/cdk/lambda/manifest.json NAME=CDK_OUT ...
 
-For each assembly: the stack template exists; cdk-nag's AwsSolutions plugin ran and passed (its entry in the
-validation report, so a plugin that silently did not run fails here); every file asset of the stack is present in
-cdk.out; the token and rotate functions deploy the packaged zips byte for byte (their SHA-256 is the one the package
-recorded). Across assemblies: the templates are equal resource for resource (CDK's own AWS::CDK::Metadata resource
-records the app's language, so it is left out). cfn-lint runs separately on the same templates.
+For each assembly: the stack template exists; every file asset of the stack is present in cdk.out; the token and
+rotate functions deploy the packaged zips byte for byte (their SHA-256 is the one the package recorded). Across
+assemblies: the templates are equal resource for resource (CDK's own AWS::CDK::Metadata resource records the app's
+language, so it is left out). cdk-nag runs inside the apps (a synth with a finding fails; the script proves the
+plugin is active with a probe) and cfn-lint separately on the same templates.
 """
 
 import argparse
@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 STACK = "Consumer"
-NAG_PLUGIN = "AwsSolutions"
 
 
 def sha256(path: Path) -> str:
@@ -29,18 +28,6 @@ def check_assembly(name: str, out: Path, zips: dict[str, str]) -> tuple[dict, li
     if not template_file.is_file():
         return {}, [f"{name}: no {template_file}"]
     template = json.loads(template_file.read_text())
-
-    reports = [p for p in out.glob("*validation-report.json")]
-    plugins = []
-    for report in reports:
-        plugins += json.loads(report.read_text()).get("pluginReports", [])
-    nag = [p for p in plugins if NAG_PLUGIN in json.dumps(p.get("summary", {})) or NAG_PLUGIN in p.get("pluginName", "")]
-    if not nag:
-        problems.append(f"{name}: cdk-nag's {NAG_PLUGIN} plugin left no report in {out} (did it run?): {[r.name for r in reports]}")
-    for p in nag:
-        status = p.get("summary", {}).get("status")
-        if status != "success" or p.get("violations"):
-            problems.append(f"{name}: cdk-nag {NAG_PLUGIN}: status {status}, violations {json.dumps(p.get('violations'))[:2000]}")
 
     assets = json.loads((out / f"{STACK}.assets.json").read_text())
     by_key: dict[str, dict] = {}
@@ -111,16 +98,16 @@ def main() -> int:
         templates[name] = template
         problems += found
         if not found:
-            print(f"{name}: {len(template['Resources'])} resources; cdk-nag {NAG_PLUGIN} passed; assets present; "
-                  f"token and rotate deploy the packaged zips")
+            print(f"{name}: {len(template['Resources'])} resources; every asset in cdk.out; "
+                  f"token and rotate deploy the packaged zips byte for byte")
     names = list(templates)
     for other in names[1:]:
         if templates[names[0]] and templates[other]:
             diff = compare(names[0], templates[names[0]], other, templates[other])
             problems += diff
             if not diff:
-                print(f"{names[0]} and {other}: equal resource for resource "
-                      f"({len(templates[other]['Resources']) - 1} resources besides AWS::CDK::Metadata)")
+                count = sum(1 for r in templates[other]["Resources"].values() if r["Type"] != "AWS::CDK::Metadata")
+                print(f"{names[0]} and {other}: equal resource for resource ({count} resources besides AWS::CDK::Metadata)")
     if problems:
         print("consumer template checks failed:\n  - " + "\n  - ".join(problems), file=sys.stderr)
         return 1
