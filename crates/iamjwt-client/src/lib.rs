@@ -29,6 +29,7 @@
 
 pub mod agent;
 pub mod cache;
+mod client;
 mod error;
 pub mod federation;
 pub mod http;
@@ -38,8 +39,9 @@ pub mod sts;
 mod token;
 
 pub use cache::{CacheKey, TokenCache};
+pub use client::{Client, ClientOptions, region_from_url, sign_get};
 pub use error::Error;
-pub use token::{Client, ClientOptions, Token, TokenRequest, region_from_url, sign_get};
+pub use token::{Token, TokenRequest};
 
 /// Seconds since the epoch (0 for a clock before 1970).
 pub fn unix(t: std::time::SystemTime) -> u64 {
