@@ -34,6 +34,7 @@ mod error;
 pub mod federation;
 pub mod http;
 pub mod identity_center;
+pub mod issuer;
 pub mod jwt;
 pub mod sdk_http;
 pub mod sts;
