@@ -32,7 +32,9 @@ use std::time::SystemTime;
 
 /// The OAuth grant a trusted token issuer's token is exchanged with (RFC 7523).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-/// `sts:AssumeRole` `DurationSeconds` and `GetDataAccess` `DurationSeconds` bounds.
+/// `GetDataAccess` `Permission` values (the SDK model's enum).
+pub const PERMISSIONS: &[&str] = Permission::values();
+/// `GetDataAccess` `DurationSeconds` bounds.
 pub const DATA_ACCESS_DURATION: std::ops::RangeInclusive<i32> = 900..=43200;
 
 const HOP_OIDC: &str = "Identity Center CreateTokenWithIAM";
@@ -155,11 +157,11 @@ impl DataAccessRequest {
                 r.target
             )));
         }
-        if !Permission::values().contains(&r.permission.as_str()) {
+        if !PERMISSIONS.contains(&r.permission.as_str()) {
             return Err(Error::Usage(format!(
                 "--permission {:?} must be one of {}",
                 r.permission,
-                Permission::values().join(", ")
+                PERMISSIONS.join(", ")
             )));
         }
         if let Some(d) = r.duration.filter(|d| !DATA_ACCESS_DURATION.contains(d)) {
@@ -196,8 +198,8 @@ pub fn oidc_hint(code: &str) -> Option<&'static str> {
     Some(match code {
         "InvalidGrantException" => {
             "user not found / audience / issuer mismatch: the token's user claim must name exactly one Identity \
-             Store user assigned to the application, its aud must be one of the grant's authorized audiences and its \
-             iss the trusted token issuer's URL (and each token is exchanged once)"
+             Store user assigned to the application, its aud be an authorized audience of the application's grant, \
+             its iss the trusted token issuer's URL, its alg RS256; each token is exchanged once"
         }
         "InvalidClientException" => {
             "--identity-center-app must be a customer-managed application of the Identity Center instance in \
