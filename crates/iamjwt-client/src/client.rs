@@ -5,7 +5,7 @@ use crate::cache::{CacheKey, TokenCache};
 use crate::error::Error;
 use crate::http::HttpClient;
 use crate::token::{Token, TokenRequest};
-use aws_config::BehaviorVersion;
+use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials as _, SharedCredentialsProvider};
 use aws_smithy_http_client::tls;
@@ -30,6 +30,25 @@ pub struct Client {
     region: String,
 }
 
+/// The AWS config the SDKs load (credentials: environment, profile — `profile`, else `AWS_PROFILE` or `default` —,
+/// SSO, web identity, ECS/EKS container credentials, IMDS; endpoints: `AWS_ENDPOINT_URL_<SERVICE>` and the profile's
+/// `services` section). A `region` we already know is set explicitly, so the SDK does not go looking for one (IMDS).
+pub async fn load_aws_config(profile: Option<&str>, region: Option<&str>) -> SdkConfig {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client);
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_owned()));
+    }
+    loader.load().await
+}
+
 /// `https://abc.execute-api.eu-west-1.amazonaws.com/prod` → `eu-west-1`.
 pub fn region_from_url(url: &str) -> Option<String> {
     let uri: http::Uri = url.parse().ok()?;
@@ -49,22 +68,14 @@ struct ErrorResponse {
 impl Client {
     /// A client with the standard AWS credential chain.
     pub async fn from_environment(options: ClientOptions) -> Result<Self, Error> {
-        let http_client = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client);
-        if let Some(p) = &options.profile {
-            loader = loader.profile_name(p);
-        }
-        // A region we already know is set explicitly, so the SDK does not go looking for one (IMDS).
-        if let Some(r) = &options.region {
-            loader = loader.region(aws_config::Region::new(r.clone()));
-        }
-        let config = loader.load().await;
-        let region = options
-            .region
+        let config = load_aws_config(options.profile.as_deref(), options.region.as_deref()).await;
+        Self::from_sdk_config(&config, options.region)
+    }
+
+    /// A client that signs with `config`'s credentials provider, for `region` (else the config's region, else
+    /// us-east-1): for a caller that also calls AWS services with the same config.
+    pub fn from_sdk_config(config: &SdkConfig, region: Option<String>) -> Result<Self, Error> {
+        let region = region
             .or_else(|| config.region().map(ToString::to_string))
             .unwrap_or_else(|| "us-east-1".to_owned());
         let provider = config
