@@ -21,6 +21,7 @@ pub mod policy;
 pub mod ports;
 #[cfg(test)]
 mod props;
+pub mod region;
 pub mod request;
 pub mod rotation;
 pub mod shape;

@@ -74,7 +74,12 @@ impl Rotator<'_> {
         )))
     }
 
-    async fn apply(&self, action: &Action, state: &KeyState, now: UnixTime) -> Result<(), Error> {
+    pub(super) async fn apply(
+        &self,
+        action: &Action,
+        state: &KeyState,
+        now: UnixTime,
+    ) -> Result<(), Error> {
         match action {
             Action::Create { alg, slot } => {
                 self.store.create_key(*alg, *slot, now).await.map(|_| ())?
