@@ -33,6 +33,7 @@ mod error;
 pub mod federation;
 pub mod http;
 pub mod jwt;
+pub mod regions;
 pub mod sts;
 mod token;
 
