@@ -2,6 +2,7 @@
  * Synth-time check of the audience policy (DESIGN.md §4). The Lambdas refuse a malformed policy at
  * start-up; checking the same rules here turns that runtime outage into a `cdk synth` error.
  */
+import { POLICY_RULE_FIELDS } from './closed-sets';
 
 /** One rule: when every selector it has matches the caller, it grants `audiences`. */
 export interface AudiencePolicyRule {
@@ -32,7 +33,7 @@ export interface AudiencePolicy {
 // The shaping fields (sub, claims, session_tags, request_tags) are passed through: their templates and limits are
 // checked by the Rust policy parser, which cdk/check.sh runs on the synthesized environment (`token --check-config`)
 // and the token Lambda runs at start-up.
-const RULE_FIELDS = new Set(['principals', 'accounts', 'org_ids', 'audiences', 'max_duration', 'sub', 'claims', 'session_tags', 'request_tags']);
+const RULE_FIELDS = new Set(POLICY_RULE_FIELDS);
 
 /** True when the policy makes the token Lambda read principal tags (a `{tag:KEY}` template or `session_tags`). */
 export function policyNeedsTags(policyJson: string | undefined): boolean {

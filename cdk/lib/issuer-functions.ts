@@ -14,9 +14,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { algorithmSpec } from './closed-sets';
+import { algorithmSpec, ISSUER_TAG, KEY_FACT_TAGS } from './closed-sets';
 import { acknowledge, acknowledgeWildcard, keyArnPattern, logGroup } from './parts';
-import { ISSUER_TAG, KEY_FACT_TAGS, ResolvedConfig } from './props';
+import { ResolvedConfig } from './props';
 
 export interface IssuerFunctionsProps {
   readonly config: ResolvedConfig;

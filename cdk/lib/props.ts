@@ -143,15 +143,6 @@ export interface IamJwtIssuerProps {
 /** Longest CloudFront keeps the issuer documents before asking S3 again. */
 export const CDN_MAX_TTL = Duration.minutes(5);
 
-/**
- * The KMS tag keys the rotate Lambda may write (DESIGN.md §5, §6; `iamjwt_aws::tags`): the issuer tag that
- * scopes every permission, and the key facts rotation records.
- */
-export const ISSUER_TAG = 'iamjwt:issuer';
-export const KEY_FACT_TAGS = [
-  'iamjwt:alg', 'iamjwt:kid', 'iamjwt:created-at', 'iamjwt:published-at', 'iamjwt:demoted-at', 'iamjwt:compromised',
-];
-
 export const DEFAULT_LAMBDA_CODE_DIR = path.resolve(__dirname, '..', '..', 'target', 'lambda');
 
 export interface ResolvedConfig {
