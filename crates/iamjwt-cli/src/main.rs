@@ -11,6 +11,7 @@ mod error;
 mod http;
 mod rotate;
 mod serve;
+mod targets;
 mod token;
 mod trust;
 mod verify;

@@ -32,6 +32,7 @@ pub mod cache;
 mod error;
 pub mod federation;
 pub mod http;
+pub mod issuer;
 pub mod jwt;
 pub mod regions;
 pub mod sts;

@@ -3,6 +3,10 @@
 //! Parsed and validated once at start-up; [`AudiencePolicy::decide`] is a pure function of the caller and the
 //! requested audiences. The default audience is always allowed; rules grant more. Secure default: no rules.
 //! A rule may also shape the token it grants ([`crate::shape`]).
+//!
+//! Matching is by structure, never one glob over a string: principal patterns field by field
+//! ([`crate::principal_pattern`]), audience patterns one URL component at a time ([`AudiencePattern`]). A rule's
+//! `sub` template must keep apart every principal the rule admits ([`crate::subject`]).
 
 use crate::error::Error;
 use crate::glob::AudiencePattern;
