@@ -22,7 +22,7 @@
 //!
 //! Every step first brings each reachable region up to date, then does its own work in the primary. A region that
 //! cannot be read or changed fails only its own part: the step goes on for the others and reports that region
-//! ([`RegionalReport::region_errors`]) for a retry. A down region never blocks the others from issuing and never
+//! ([`super::StepReport::region_errors`]) for a retry. A down region never blocks the others from issuing and never
 //! leads to a promotion of an unpublished key anywhere; at worst it delays retiring the keys it may still use.
 //! The invariants are [`super::region_invariant_violations`].
 
@@ -34,7 +34,7 @@ pub mod testing;
 mod tests;
 
 pub use decide::{RegionalDecide, next_move};
-pub use runner::{RegionalReport, RegionalRotator};
+pub use runner::RegionalRotator;
 
 use super::Action;
 use crate::error::PortError;

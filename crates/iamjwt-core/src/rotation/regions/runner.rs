@@ -7,25 +7,7 @@ use crate::region::Region;
 use crate::rotation::{Decide, Rotator, Step, StepReport};
 use crate::time::UnixTime;
 use crate::types::Kid;
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// What one multi-region step did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct RegionalReport {
-    #[serde(flatten)]
-    pub step: StepReport,
-    /// Regions whose part of the step failed, with why. Their part is retried by the next run of any step; the
-    /// other regions and the primary went on.
-    pub region_errors: BTreeMap<Region, String>,
-}
-
-impl RegionalReport {
-    /// Every region did its part.
-    pub fn complete(&self) -> bool {
-        self.region_errors.is_empty()
-    }
-}
 
 /// Upper bound on changes in one step: the primary's share plus a generous share per region.
 const MAX_PRIMARY_ACTIONS: usize = 32;
@@ -41,20 +23,17 @@ impl RegionalRotator<'_> {
     /// Runs one step to completion in the primary and every reachable region.
     ///
     /// Errors of the primary (its key store, the publisher, a refusal) fail the step as in a single region; a
-    /// region's errors do not: they are in [`RegionalReport::region_errors`].
+    /// region's errors do not: they are in [`StepReport::region_errors`].
     pub async fn run_step(
         &self,
         step: Step,
         emergency: bool,
         now: UnixTime,
-    ) -> Result<RegionalReport, Error> {
+    ) -> Result<StepReport, Error> {
         let p = &self.primary;
-        let mut report = RegionalReport {
-            step: StepReport {
-                step: Some(step),
-                ..StepReport::default()
-            },
-            ..RegionalReport::default()
+        let mut report = StepReport {
+            step: Some(step),
+            ..StepReport::default()
         };
         let mut failed: BTreeMap<Region, String> = BTreeMap::new();
         let budget = MAX_PRIMARY_ACTIONS + MAX_ACTIONS_PER_REGION * self.regions.regions().len();
@@ -92,7 +71,7 @@ impl RegionalRotator<'_> {
                 regions: &views,
             };
             let Some(next) = next_move(&decision)? else {
-                report.step.current_kids = state
+                report.current_kids = state
                     .algs
                     .iter()
                     .filter_map(|(alg, s)| s.current.as_ref().map(|c| (*alg, c.kid.clone())))
@@ -100,7 +79,7 @@ impl RegionalRotator<'_> {
                 report.region_errors = failed;
                 return Ok(report);
             };
-            report.step.actions.push(next.to_string());
+            report.actions.push(next.to_string());
             match next {
                 Move::Primary(action) => p.apply(&action, &state, now).await?,
                 Move::Region { region, action } => {

@@ -4,7 +4,7 @@ use super::*;
 use crate::error::{Error, Refusal};
 use crate::keys::KeyState;
 use crate::rotation::Action;
-use crate::rotation::{Decide, RotationPolicy, Rotator, Step};
+use crate::rotation::{Decide, RotationPolicy, Rotator, Step, StepReport};
 use crate::testing::{FaultMode, Harness, MemKeyStore, MemPublisher};
 use crate::types::Kid;
 use futures_executor::block_on;
@@ -50,25 +50,20 @@ fn rotator(w: &W) -> RegionalRotator<'_> {
     }
 }
 
-fn step(w: &W, s: Step, emergency: bool, now: UnixTime) -> Result<RegionalReport, Error> {
+fn step(w: &W, s: Step, emergency: bool, now: UnixTime) -> Result<StepReport, Error> {
     w.set_now(now);
     block_on(rotator(w).run_step(s, emergency, now))
 }
 
 /// The workflow's steps from `from` on, stopping at the first error (like the state machine).
-fn run_from(
-    w: &W,
-    from: usize,
-    emergency: bool,
-    now: UnixTime,
-) -> Result<Vec<RegionalReport>, Error> {
+fn run_from(w: &W, from: usize, emergency: bool, now: UnixTime) -> Result<Vec<StepReport>, Error> {
     Step::ALL[from..]
         .iter()
         .map(|s| step(w, *s, emergency, now))
         .collect()
 }
 
-fn run(w: &W, emergency: bool, now: UnixTime) -> Result<Vec<RegionalReport>, Error> {
+fn run(w: &W, emergency: bool, now: UnixTime) -> Result<Vec<StepReport>, Error> {
     run_from(w, 0, emergency, now)
 }
 
@@ -109,7 +104,7 @@ fn assert_converged(w: &W) {
     assert_eq!(w.violations(), Vec::<String>::new());
 }
 
-fn errors(reports: &[RegionalReport]) -> BTreeSet<Region> {
+fn errors(reports: &[StepReport]) -> BTreeSet<Region> {
     reports
         .iter()
         .flat_map(|r| r.region_errors.keys().cloned())
@@ -120,7 +115,7 @@ fn errors(reports: &[RegionalReport]) -> BTreeSet<Region> {
 fn bootstrap_replicates_into_every_region_and_points_every_alias() {
     let w = world();
     let reports = run(&w, false, T0).unwrap();
-    assert!(reports.iter().all(RegionalReport::complete));
+    assert!(reports.iter().all(StepReport::complete));
     assert_converged(&w);
     let (state, _) = observe(&w);
     // One key id, one kid everywhere: the replicas are the primary's keys.
@@ -137,7 +132,7 @@ fn bootstrap_replicates_into_every_region_and_points_every_alias() {
     // Idempotent: every step again changes nothing anywhere (promote refuses: the pending keys are young).
     let before = (observe(&w), w.regions.snapshot());
     for s in [Step::Retire, Step::Create, Step::Publish] {
-        assert!(step(&w, s, false, T0).unwrap().step.actions.is_empty());
+        assert!(step(&w, s, false, T0).unwrap().actions.is_empty());
     }
     assert!(matches!(
         step(&w, Step::Promote, false, T0),
@@ -166,7 +161,7 @@ fn rotation_moves_every_region_and_deletes_replicas_before_the_primary() {
     }
     let reports = run(&w, false, T0.plus(2 * DAY)).unwrap();
     assert_converged(&w);
-    let retire = &reports[0].step.actions;
+    let retire = &reports[0].actions;
     for alg in ALGS {
         let old = current_id(&s0, alg);
         let replica_deletions: Vec<usize> = retire
@@ -205,8 +200,7 @@ fn a_region_down_during_bootstrap_fails_only_its_part_and_is_repaired_later() {
     let r = step(&w, Step::Publish, false, T0.plus(60)).unwrap();
     assert!(r.complete());
     assert!(
-        r.step
-            .actions
+        r.actions
             .iter()
             .any(|a| a.starts_with("eu-west-1: replicate"))
     );
