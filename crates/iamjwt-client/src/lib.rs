@@ -37,6 +37,7 @@ pub mod http;
 pub mod identity_center;
 pub mod issuer;
 pub mod jwt;
+pub mod regions;
 pub mod sdk_http;
 pub mod sts;
 mod token;
