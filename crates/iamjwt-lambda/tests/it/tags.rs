@@ -10,7 +10,6 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use iamjwt_aws::iam_tags::IamTagSource;
 use iamjwt_aws::kms::KmsSigner;
 use iamjwt_aws::testing::{Moto, WireMeter, counted_kms, idle_sts};
-use iamjwt_core::UnixTime;
 use iamjwt_core::config::Settings;
 use iamjwt_core::issuer::{IssuePolicy, Issuer};
 use iamjwt_core::jwk::PublicJwk;
