@@ -278,7 +278,7 @@ async fn other_accounts_through_the_reader_role_once_then_the_cache() {
     let arn = format!("arn:aws:sts::{OTHER}:assumed-role/deployer/s1");
     let resp = r.handler.handle(event(&arn, OTHER, &[]), now()).await;
     let c = claims(&resp, &r.jwk);
-    assert_eq!(c["sub"], format!("{OTHER}/deployer"));
+    assert_eq!(c["sub"], format!("AssumedRole/{OTHER}/deployer"));
     assert_eq!(c["team"], "green", "read in the caller's account, not ours");
     assert_eq!(r.iam.take().0, 2, "AssumeRole + ListRoleTags");
 
