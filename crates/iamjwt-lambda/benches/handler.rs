@@ -82,7 +82,7 @@ fn shaped_handler(signer: Arc<dyn Signer>) -> TokenHandler {
     let policy = AudiencePolicy::from_json(
         Audience::parse("sts.amazonaws.com").unwrap(),
         r#"{"rules":[{"accounts":["111122223333"],"audiences":["sts.amazonaws.com","api://ci"],
-            "sub":"{account}/{name}/{session_name}",
+            "sub":"{principal_type}/{account}/{name}/{session_name}",
             "claims":{"email":"{name}@ci.example.com","team":"{tag:team|64}","env":"prod"},
             "session_tags":{"keys":["team","cost-*"],"transitive":["team"]},"request_tags":["job"]}]}"#,
         3600,
