@@ -163,7 +163,7 @@ fn bench_handler(c: &mut Criterion) {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(claims["sub"], "111122223333/ci-deploy/build-42");
+    assert_eq!(claims["sub"], "AssumedRole/111122223333/ci-deploy/build-42");
     assert_eq!(claims["team"], "blue");
     assert_eq!(claims["request_tags"]["job"], "42");
 
