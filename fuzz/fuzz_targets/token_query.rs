@@ -7,6 +7,7 @@
 #![no_main]
 
 use iamjwt_core::Audience;
+use iamjwt_core::limits::MAX_AUDIENCES;
 use iamjwt_core::request::{SIGV4_QUERY_PARAMS, TokenRequest};
 use libfuzzer_sys::fuzz_target;
 
@@ -18,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
-    assert!(req.audiences.len() <= TokenRequest::MAX_AUDIENCES);
+    assert!(req.audiences.len() <= MAX_AUDIENCES);
     assert!(pairs.len() <= 32, "accepted {} pairs", pairs.len());
     let values = |name: &str| -> Vec<&str> {
         pairs
