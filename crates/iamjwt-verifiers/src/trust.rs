@@ -6,6 +6,7 @@ use crate::facts::PlannedToken;
 use crate::targets::Target;
 use crate::targets::azure::AzureCloud;
 use iamjwt_core::identity::Principal;
+use iamjwt_core::limits::IAM_PATH_MAX_CHARS;
 use iamjwt_core::types::truncate;
 use serde_json::Value;
 
@@ -162,7 +163,7 @@ fn principal(arn: &str) -> Result<(Principal, Option<String>), Error> {
     // IAM paths: printable ASCII between slashes, at most 512 characters with them.
     if path.is_some_and(|p| {
         p.is_empty()
-            || p.len() > 510
+            || p.len() + 2 > IAM_PATH_MAX_CHARS
             || p.starts_with('/')
             || p.ends_with('/')
             || p.contains("//")

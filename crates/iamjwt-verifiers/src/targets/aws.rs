@@ -9,6 +9,9 @@ use crate::rule::{Check, Rule, Scope};
 use crate::serialize::{Script, json, shell_command, shell_word};
 use crate::trust::{Doc, Plan, Request, audience_or, host_path};
 use iamjwt_core::identity::{AccountId, Principal};
+use iamjwt_core::limits::{
+    IAM_NAME_CHARS, MAX_SESSION_TAGS, TAG_KEY_MAX_CHARS, TAG_VALUE_MAX_CHARS,
+};
 use iamjwt_core::types::truncate;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -249,19 +252,26 @@ fn session_tags_problem(tags: &Value) -> Option<String> {
     let Some(principal) = tags["principal_tags"].as_object() else {
         return Some("principal_tags is not an object".into());
     };
-    if principal.len() > 50 {
-        return Some(format!("{} tags, at most 50", principal.len()));
+    if principal.len() > MAX_SESSION_TAGS {
+        return Some(format!(
+            "{} tags, at most {MAX_SESSION_TAGS}",
+            principal.len()
+        ));
     }
     for (k, v) in principal {
-        if k.is_empty() || k.chars().count() > 128 {
+        if k.is_empty() || k.chars().count() > TAG_KEY_MAX_CHARS {
             return Some(format!(
-                "tag key {:?} is not 1-128 characters",
+                "tag key {:?} is not 1-{TAG_KEY_MAX_CHARS} characters",
                 truncate(k, 40)
             ));
         }
         match v.as_array().map(Vec::as_slice) {
-            Some([Value::String(s)]) if s.chars().count() <= 256 => {}
-            Some([Value::String(_)]) => return Some(format!("tag {k}: value over 256 characters")),
+            Some([Value::String(s)]) if s.chars().count() <= TAG_VALUE_MAX_CHARS => {}
+            Some([Value::String(_)]) => {
+                return Some(format!(
+                    "tag {k}: value over {TAG_VALUE_MAX_CHARS} characters"
+                ));
+            }
             _ => {
                 return Some(format!(
                     "tag {k}: value must be an array of exactly one string"
@@ -315,7 +325,7 @@ struct AwsDoc<'a> {
 /// A session tag key as STS takes it (`[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}`), or a glob of them (`*`, as the audience
 /// policy's `session_tags.keys` are written).
 fn tag_key_ok(k: &str) -> bool {
-    (1..=128).contains(&k.chars().count())
+    (1..=TAG_KEY_MAX_CHARS).contains(&k.chars().count())
         && k.chars()
             .all(|c| c.is_alphanumeric() || " _.:/=+-@*".contains(c))
 }
@@ -345,7 +355,7 @@ fn account(plan: &Plan) -> Result<String, Error> {
 
 fn document(plan: &Plan) -> Result<Doc, Error> {
     let account = account(plan)?;
-    let role_name_ok = (1..=64).contains(&plan.name.len())
+    let role_name_ok = IAM_NAME_CHARS.contains(&plan.name.len())
         && plan
             .name
             .bytes()

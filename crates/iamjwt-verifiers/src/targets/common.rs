@@ -3,6 +3,7 @@
 
 use crate::facts::{Context, JwkFacts, Subject};
 use crate::rule::{Check, Rule, Scope};
+use iamjwt_core::limits::SUB_MAX_BYTES;
 
 /// The rows every target's table starts with, in this order (a target's own [`crate::targets::Spec::rules`] follow).
 pub(crate) static EVERY: [&Rule; 4] = [
@@ -310,10 +311,13 @@ fn oidc_subject(ctx: &Context<'_>) -> Check {
     match ctx.sub() {
         None | Some("") => Check::Fail("no sub claim".into()),
         Some(s) if !s.is_ascii() => Check::Fail("sub is not ASCII (OIDC Core §2)".into()),
-        Some(s) if s.len() > 255 => Check::Fail(format!(
-            "sub is {} characters: OIDC Core limits it to 255",
+        Some(s) if s.len() > SUB_MAX_BYTES => Check::Fail(format!(
+            "sub is {} characters: OIDC Core limits it to {SUB_MAX_BYTES}",
             s.len()
         )),
-        Some(s) => Check::Pass(format!("sub is {} ASCII characters (limit 255)", s.len())),
+        Some(s) => Check::Pass(format!(
+            "sub is {} ASCII characters (limit {SUB_MAX_BYTES})",
+            s.len()
+        )),
     }
 }

@@ -8,6 +8,7 @@ use crate::facts::Context;
 use crate::rule::{Check, Rule, Scope};
 use crate::serialize::{Script, cel_string, gcloud_list, shell_word};
 use crate::trust::{Doc, Plan, Request, audience_required};
+use iamjwt_core::limits::GCP_SUBJECT_MAX_BYTES;
 use iamjwt_core::types::truncate;
 use serde_json::{Value, json};
 
@@ -68,7 +69,7 @@ static GCP_SUBJECT: Rule = Rule {
     id: "gcp-subject",
     scope: Scope::Token,
     fix: "shorten sub to at most 127 bytes (a shorter sub template in the audience policy), or map google.subject from a shorter claim",
-    check: |ctx| max_sub(ctx, 127, true, "GCP's google.subject"),
+    check: |ctx| max_sub(ctx, GCP_SUBJECT_MAX_BYTES, true, "GCP's google.subject"),
 };
 
 fn gcp_kid(ctx: &Context<'_>) -> Check {

@@ -7,6 +7,7 @@ use crate::Error;
 use crate::rule::{Rule, Scope};
 use crate::serialize::{Script, snowflake_string};
 use crate::trust::{Doc, Plan, Request, audience_or};
+use iamjwt_core::limits::SUB_MAX_BYTES;
 use iamjwt_core::types::truncate;
 use serde_json::json;
 
@@ -23,7 +24,7 @@ static SNOWFLAKE_SUBJECT: Rule = Rule {
     id: "snowflake-subject",
     scope: Scope::Token,
     fix: "shorten sub to at most 255 characters (a shorter sub template in the audience policy)",
-    check: |ctx| max_sub(ctx, 255, false, "Snowflake's SUBJECT"),
+    check: |ctx| max_sub(ctx, SUB_MAX_BYTES, false, "Snowflake's SUBJECT"),
 };
 
 /// An unquoted Snowflake identifier: the user name is written bare, so only these are accepted.
