@@ -12,8 +12,8 @@ use iamjwt_client::identity_center::{
 use iamjwt_client::sts::{AssumedRole, AwsCredentials};
 use iamjwt_client::{Client, TokenRequest};
 
-/// The token audience when `--aud` is not given: the one `iamjwt trust identity-center` authorizes by default.
-pub const DEFAULT_AUDIENCE: &str = "identity-center";
+// The token audience when `--aud` is not given: the one `iamjwt trust identity-center` authorizes by default.
+use iamjwt_verifiers::targets::identity_center::DEFAULT_AUDIENCE;
 /// Identity Center accepts RS256 tokens only (VERIFIERS.md).
 const ALG: &str = "RS256";
 
