@@ -176,7 +176,19 @@ fn rules(out: &str, status: &str) -> BTreeSet<String> {
 }
 
 fn verify_for(issuer: &str, token: &str, auds: &[&str], targets: &[&str]) -> Verdict {
+    verify_for_with(issuer, token, auds, targets, &[])
+}
+
+/// [`verify_for`] with more arguments (`--claim` for identity-center).
+fn verify_for_with(
+    issuer: &str,
+    token: &str,
+    auds: &[&str],
+    targets: &[&str],
+    extra: &[&str],
+) -> Verdict {
     let mut c = iamjwt(&["verify", token, "--issuer", issuer]);
+    c.args(extra);
     for a in auds {
         c.args(["--aud", a]);
     }
@@ -976,29 +988,13 @@ fn verify_for_identity_center() {
         c
     };
     let idc = |token: &str, claim: &str| {
-        let mut c = iamjwt(&[
-            "verify",
-            token,
-            "--issuer",
+        verify_for_with(
             iss,
-            "--aud",
-            aud,
-            "--for",
-            "identity-center",
-            "--claim",
-            claim,
-        ]);
-        c.args(["--aud", "other-app"]);
-        let o = run(c);
-        let out = stdout(&o);
-        let v = Verdict {
-            success: o.status.success(),
-            failed: rules(&out, "FAIL"),
-            warned: rules(&out, "warn"),
-            out: format!("{out}\n{}", stderr(&o)),
-        };
-        assert_eq!(v.success, v.failed.is_empty(), "{}", v.out);
-        v
+            token,
+            &[aud, "other-app"],
+            &["identity-center"],
+            &["--claim", claim],
+        )
     };
     let good = mint(&keys.rsa, true, &with_user(claims(iss, json!(aud))));
     let v = idc(&good, "userName");
