@@ -325,6 +325,14 @@ fn s3_access_reads_an_object_through_the_aws_cli_with_credential_process() {
     assert_eq!(ok(aws(OBJECT)), CONTENT.trim_end());
     let records = st.records();
     assert_eq!(exchanges(&records), 1, "{records}");
+    // iamjwt reached GetDataAccess through HTTP_PROXY, at the account-prefixed host the SDK's endpoint rules build
+    assert!(
+        records["s3control"][0]["host"]
+            .as_str()
+            .unwrap()
+            .starts_with("123456789012.127.0.0.1"),
+        "{records}"
+    );
     let vended = records["s3control"][0]["vended"]
         .as_str()
         .unwrap()
