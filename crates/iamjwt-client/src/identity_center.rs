@@ -15,10 +15,11 @@
 //! the fix.
 
 use crate::cache::TokenCache;
+use crate::client::Client;
 use crate::error::Error;
 use crate::sdk_http::service_http_client;
 use crate::sts::{self, AssumedRole, AssumedRoleUser, AwsCredentials, RoleArn};
-use crate::token::{Client, TokenRequest};
+use crate::token::TokenRequest;
 use aws_config::SdkConfig;
 use aws_sdk_s3control::types::Permission;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;

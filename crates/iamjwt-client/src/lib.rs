@@ -30,21 +30,22 @@
 
 pub mod agent;
 pub mod cache;
+mod client;
 mod error;
 pub mod federation;
 pub mod http;
 pub mod identity_center;
 pub mod issuer;
 pub mod jwt;
+pub mod regions;
 pub mod sdk_http;
 pub mod sts;
 mod token;
 
 pub use cache::{CacheKey, TokenCache};
+pub use client::{Client, ClientOptions, load_aws_config, region_from_url, sign_get};
 pub use error::Error;
-pub use token::{
-    Client, ClientOptions, Token, TokenRequest, load_aws_config, region_from_url, sign_get,
-};
+pub use token::{Token, TokenRequest};
 
 /// Seconds since the epoch (0 for a clock before 1970).
 pub fn unix(t: std::time::SystemTime) -> u64 {

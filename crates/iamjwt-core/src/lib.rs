@@ -28,6 +28,7 @@ pub mod ports;
 pub mod principal_pattern;
 #[cfg(test)]
 mod props;
+pub mod region;
 pub mod request;
 pub mod rotation;
 pub mod shape;

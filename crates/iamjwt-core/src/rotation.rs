@@ -13,10 +13,11 @@
 
 mod decide;
 mod invariants;
+pub mod regions;
 mod runner;
 
 pub use decide::{Decide, next_action};
-pub use invariants::invariant_violations;
+pub use invariants::{RegionalSnapshot, invariant_violations, region_invariant_violations};
 pub use runner::{Rotator, StepReport};
 
 use crate::error::Error;

@@ -2,11 +2,18 @@
 //!
 //! The workflow in `infra/rotation.asl.json` calls this four times per rotation. Failures carry an `error_type`
 //! the workflow can Retry (`Retryable`) or Catch (refusals and everything else).
+//!
+//! With replica regions ([`RotateHandler::with_regions`]) a region that fails only fails its own part: retire,
+//! promote and create report it and succeed, so the rotation (an emergency above all) goes on for the primary and
+//! the other regions. Publish, the last step, redoes every region's part and fails `Retryable` while a region
+//! still has not done it, so the workflow retries and, if the region stays down, the execution fails and alarms.
 
 use crate::error::Error;
 use iamjwt_core::UnixTime;
 use iamjwt_core::config::Settings;
+use iamjwt_core::error::{Error as CoreError, PortError, PortErrorKind};
 use iamjwt_core::ports::{KeyStore, Publisher};
+use iamjwt_core::rotation::regions::{RegionKeyStore, RegionalRotator};
 use iamjwt_core::rotation::{RotationPolicy, Rotator, Step, StepReport};
 use iamjwt_core::types::Algorithm;
 use serde::Deserialize;
@@ -32,6 +39,7 @@ impl StepEvent {
 pub struct RotateHandler {
     store: Arc<dyn KeyStore>,
     publisher: Arc<dyn Publisher>,
+    regions: Option<Arc<dyn RegionKeyStore>>,
     issuer: String,
     algs: Vec<Algorithm>,
     policy: RotationPolicy,
@@ -46,10 +54,17 @@ impl RotateHandler {
         Self {
             store,
             publisher,
+            regions: None,
             issuer: settings.issuer.clone(),
             algs: settings.algorithms.clone(),
             policy: settings.rotation_policy(),
         }
+    }
+
+    /// Keys are multi-Region keys replicated into these regions' stores (the primary is the key store's).
+    pub fn with_regions(mut self, regions: Arc<dyn RegionKeyStore>) -> Self {
+        self.regions = Some(regions);
+        self
     }
 
     pub async fn handle(&self, event: StepEvent, now: UnixTime) -> Result<StepReport, Error> {
@@ -60,8 +75,34 @@ impl RotateHandler {
             algs: &self.algs,
             policy: self.policy,
         };
-        match rotator.run_step(event.step, event.emergency, now).await {
+        let result = match &self.regions {
+            None => rotator.run_step(event.step, event.emergency, now).await,
+            Some(regions) => {
+                let regional = RegionalRotator {
+                    primary: rotator,
+                    regions: &**regions,
+                };
+                regional.run_step(event.step, event.emergency, now).await
+            }
+        };
+        let result = result.and_then(|report| {
+            if event.step == Step::Publish && !report.complete() {
+                return Err(CoreError::Port(PortError::new(
+                    PortErrorKind::Transient,
+                    format!(
+                        "published, but these regions are not up to date yet: {}",
+                        describe(&report)
+                    ),
+                )));
+            }
+            Ok(report)
+        });
+        match result {
             Ok(report) => {
+                if !report.complete() {
+                    tracing::warn!(step = %event.step, regions = %describe(&report),
+                        "rotation step done except in these regions; the next step retries them");
+                }
                 tracing::info!(
                     step = %event.step,
                     emergency = event.emergency,
@@ -84,10 +125,21 @@ impl RotateHandler {
     }
 }
 
+fn describe(report: &StepReport) -> String {
+    report
+        .region_errors
+        .iter()
+        .map(|(region, why)| format!("{region}: {why}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use iamjwt_core::error::{Error as CoreError, PortError, PortErrorKind, Refusal};
+    use iamjwt_core::error::Refusal;
+    use iamjwt_core::region::Region;
+    use iamjwt_core::rotation::regions::testing::{MemRegions, RegionHarness};
     use iamjwt_core::testing::{FaultMode, Harness, MemKeyStore, MemPublisher};
 
     fn settings() -> Settings {
@@ -206,5 +258,52 @@ mod tests {
         assert!(!report.actions.is_empty());
         assert_eq!(report.current_kids.len(), 2);
         assert_eq!(h.violations(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn a_down_region_fails_only_publish_and_never_an_emergency() {
+        let s = settings();
+        let eu = Region::parse("eu-west-1").unwrap();
+        let w = Arc::new(RegionHarness::new(
+            Harness::new(
+                MemKeyStore::new(),
+                MemPublisher::default(),
+                s.algorithms.clone(),
+                s.rotation_policy(),
+            ),
+            MemRegions::new(vec![eu.clone()]),
+        ));
+        let handler = RotateHandler::new(&s, w.clone(), w.clone()).with_regions(w.clone());
+        let at = |step, emergency| StepEvent { step, emergency };
+        let t = UnixTime(1000);
+        w.set_now(t);
+        w.regions.set_down(&eu, true);
+        for step in [Step::Retire, Step::Promote, Step::Create] {
+            let r = handler.handle(at(step, false), t).await.unwrap();
+            assert!(r.region_errors.contains_key(&eu), "{step}: {r:?}");
+        }
+        let publish = handler
+            .handle(at(Step::Publish, false), t)
+            .await
+            .unwrap_err();
+        assert_eq!(publish.error_type(), "Retryable");
+        assert!(publish.to_string().contains("eu-west-1"), "{publish}");
+        // The primary issues regardless; an emergency goes through every step with the region down.
+        let later = UnixTime(1060);
+        w.set_now(later);
+        for step in [Step::Retire, Step::Promote, Step::Create] {
+            handler.handle(at(step, true), later).await.unwrap();
+        }
+        // Back up: publish brings it up to date and succeeds.
+        w.regions.set_down(&eu, false);
+        let r = handler
+            .handle(at(Step::Publish, true), later)
+            .await
+            .unwrap();
+        assert!(r.complete() && r.actions.iter().any(|a| a.starts_with("eu-west-1:")));
+        assert_eq!(w.violations(), Vec::<String>::new());
+        // The report says which regions failed, and only when one did.
+        let json = serde_json::to_value(&r).unwrap();
+        assert!(json.get("region_errors").is_none(), "{json}");
     }
 }

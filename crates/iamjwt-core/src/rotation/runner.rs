@@ -5,6 +5,7 @@ use crate::discovery::{DiscoveryDocument, IssuerDocuments};
 use crate::error::Error;
 use crate::keys::KeyState;
 use crate::ports::{KeyStore, Publisher};
+use crate::region::Region;
 use crate::time::UnixTime;
 use crate::types::{Algorithm, Kid};
 use serde::Serialize;
@@ -16,6 +17,17 @@ pub struct StepReport {
     pub step: Option<Step>,
     pub actions: Vec<String>,
     pub current_kids: BTreeMap<Algorithm, Kid>,
+    /// Replica regions whose part of the step failed, with why ([`super::regions`]); their part is retried by the
+    /// next run of any step, while the primary and the other regions went on.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub region_errors: BTreeMap<Region, String>,
+}
+
+impl StepReport {
+    /// Every region did its part.
+    pub fn complete(&self) -> bool {
+        self.region_errors.is_empty()
+    }
 }
 
 /// Upper bound on actions in one step; a correct decision function needs far fewer.
@@ -74,7 +86,12 @@ impl Rotator<'_> {
         )))
     }
 
-    async fn apply(&self, action: &Action, state: &KeyState, now: UnixTime) -> Result<(), Error> {
+    pub(super) async fn apply(
+        &self,
+        action: &Action,
+        state: &KeyState,
+        now: UnixTime,
+    ) -> Result<(), Error> {
         match action {
             Action::Create { alg, slot } => {
                 self.store.create_key(*alg, *slot, now).await.map(|_| ())?
