@@ -171,6 +171,14 @@ fn count(
         .count()
 }
 
+/// GetDataAccess reached the stand-in through the proxy, at the host the endpoint rules build: the account id in
+/// front of the endpoint's.
+#[track_caller]
+fn assert_account_prefixed(records: &serde_json::Value) {
+    let host = records["s3control"][0]["host"].as_str().unwrap();
+    assert!(host.starts_with("123456789012.127.0.0.1"), "{records}");
+}
+
 fn exchanges(records: &serde_json::Value) -> usize {
     count(records, "oidc", |r| r.get("userName").is_some())
 }
@@ -221,13 +229,7 @@ fn standins_speak_the_wire_format_of_boto3_and_refuse_what_identity_center_refus
     );
     assert_eq!(carried[0]["access_key_id"], out["session_access_key_id"]);
     // GetDataAccess reached through the proxy, with the account in front of the host
-    assert!(
-        records["s3control"][0]["host"]
-            .as_str()
-            .unwrap()
-            .starts_with("123456789012.127.0.0.1"),
-        "{records}"
-    );
+    assert_account_prefixed(&records);
     assert_eq!(
         out["data_access"]["matched_grant_target"],
         "s3://lake/reports/*"
@@ -326,13 +328,7 @@ fn s3_access_reads_an_object_through_the_aws_cli_with_credential_process() {
     let records = st.records();
     assert_eq!(exchanges(&records), 1, "{records}");
     // iamjwt reached GetDataAccess through HTTP_PROXY, at the account-prefixed host the SDK's endpoint rules build
-    assert!(
-        records["s3control"][0]["host"]
-            .as_str()
-            .unwrap()
-            .starts_with("123456789012.127.0.0.1"),
-        "{records}"
-    );
+    assert_account_prefixed(&records);
     let vended = records["s3control"][0]["vended"]
         .as_str()
         .unwrap()
