@@ -129,9 +129,10 @@ impl StandIns {
     }
 }
 
-fn s3_access_args<'a>(s: &'a Server, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut a = vec![
-        "s3-access",
+/// `COMMAND --url … --identity-center-app APP --role-arn BEARER --region us-east-1`.
+fn chain_args<'a>(s: &'a Server, command: &'a str) -> Vec<&'a str> {
+    vec![
+        command,
         "--url",
         &s.url,
         "--identity-center-app",
@@ -140,11 +141,12 @@ fn s3_access_args<'a>(s: &'a Server, extra: &[&'a str]) -> Vec<&'a str> {
         BEARER,
         "--region",
         "us-east-1",
-        "--target",
-        "s3://lake/reports/*",
-        "--permission",
-        "READ",
-    ];
+    ]
+}
+
+fn s3_access_args<'a>(s: &'a Server, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = chain_args(s, "s3-access");
+    a.extend(["--target", "s3://lake/reports/*", "--permission", "READ"]);
     a.extend_from_slice(extra);
     a
 }
@@ -167,6 +169,14 @@ fn count(
         .iter()
         .filter(|r| pred(r))
         .count()
+}
+
+/// GetDataAccess reached the stand-in through the proxy, at the host the endpoint rules build: the account id in
+/// front of the endpoint's.
+#[track_caller]
+fn assert_account_prefixed(records: &serde_json::Value) {
+    let host = records["s3control"][0]["host"].as_str().unwrap();
+    assert!(host.starts_with("123456789012.127.0.0.1"), "{records}");
 }
 
 fn exchanges(records: &serde_json::Value) -> usize {
@@ -219,13 +229,7 @@ fn standins_speak_the_wire_format_of_boto3_and_refuse_what_identity_center_refus
     );
     assert_eq!(carried[0]["access_key_id"], out["session_access_key_id"]);
     // GetDataAccess reached through the proxy, with the account in front of the host
-    assert!(
-        records["s3control"][0]["host"]
-            .as_str()
-            .unwrap()
-            .starts_with("123456789012.127.0.0.1"),
-        "{records}"
-    );
+    assert_account_prefixed(&records);
     assert_eq!(
         out["data_access"]["matched_grant_target"],
         "s3://lake/reports/*"
@@ -323,6 +327,8 @@ fn s3_access_reads_an_object_through_the_aws_cli_with_credential_process() {
     assert_eq!(ok(aws(OBJECT)), CONTENT.trim_end());
     let records = st.records();
     assert_eq!(exchanges(&records), 1, "{records}");
+    // iamjwt reached GetDataAccess through HTTP_PROXY, at the account-prefixed host the SDK's endpoint rules build
+    assert_account_prefixed(&records);
     let vended = records["s3control"][0]["vended"]
         .as_str()
         .unwrap()
@@ -405,30 +411,17 @@ fn s3_access_reads_an_object_through_the_aws_cli_with_credential_process() {
     );
 
     // a grant to the user's group
-    let g: serde_json::Value = serde_json::from_str(&ok(run(st.iamjwt(
-        &s,
-        cache.path(),
-        &[
-            "s3-access",
-            "--url",
-            &s.url,
-            "--identity-center-app",
-            APP,
-            "--role-arn",
-            BEARER,
-            "--region",
-            "us-east-1",
+    let args = with(
+        with(
+            s3_access_args(&s, &["--duration", "900", "--output", "json"]),
             "--target",
             "s3://lake/shared/team/*",
-            "--permission",
-            "WRITE",
-            "--duration",
-            "900",
-            "--output",
-            "json",
-        ],
-    ))))
-    .unwrap();
+        ),
+        "--permission",
+        "WRITE",
+    );
+    let g: serde_json::Value =
+        serde_json::from_str(&ok(run(st.iamjwt(&s, cache.path(), &args)))).unwrap();
     assert_eq!(g["Grantee"]["GranteeType"], "DIRECTORY_GROUP");
     assert_eq!(g["MatchedGrantTarget"], "s3://lake/shared/*");
 }
@@ -439,25 +432,9 @@ fn credentials_identity_center_app_is_an_identity_enhanced_session_that_cannot_r
     let st = StandIns::start(&s);
     let cache = tempfile::tempdir().unwrap();
     let session = |output: &str| {
-        ok(run(st.iamjwt(
-            &s,
-            cache.path(),
-            &[
-                "credentials",
-                "--url",
-                &s.url,
-                "--identity-center-app",
-                APP,
-                "--role-arn",
-                BEARER,
-                "--region",
-                "us-east-1",
-                "--session-name",
-                "job-42",
-                "--output",
-                output,
-            ],
-        )))
+        let mut args = chain_args(&s, "credentials");
+        args.extend(["--session-name", "job-42", "--output", output]);
+        ok(run(st.iamjwt(&s, cache.path(), &args)))
     };
     let j: serde_json::Value = serde_json::from_str(&session("json")).unwrap();
     assert_eq!(

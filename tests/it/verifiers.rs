@@ -176,7 +176,19 @@ fn rules(out: &str, status: &str) -> BTreeSet<String> {
 }
 
 fn verify_for(issuer: &str, token: &str, auds: &[&str], targets: &[&str]) -> Verdict {
+    verify_for_with(issuer, token, auds, targets, &[])
+}
+
+/// [`verify_for`] with more arguments (`--claim` for identity-center).
+fn verify_for_with(
+    issuer: &str,
+    token: &str,
+    auds: &[&str],
+    targets: &[&str],
+    extra: &[&str],
+) -> Verdict {
     let mut c = iamjwt(&["verify", token, "--issuer", issuer]);
+    c.args(extra);
     for a in auds {
         c.args(["--aud", a]);
     }
@@ -962,4 +974,233 @@ fn verify_errors_name_the_cause() {
     c.stdin(Stdio::null());
     let err = one_line(&run(c));
     assert!(err.contains("empty token"), "{err}");
+}
+
+/// Issue 20: `verify --for identity-center` fails each hand-made token for its own rule only.
+#[test]
+fn verify_for_identity_center() {
+    let keys = Keys::load();
+    let si = StandIn::start(keys.jwks());
+    let iss = si.url.as_str();
+    let aud = "identity-center";
+    let with_user = |mut c: Value| {
+        c["userName"] = json!("ci-deploy");
+        c
+    };
+    let idc = |token: &str, claim: &str| {
+        verify_for_with(
+            iss,
+            token,
+            &[aud, "other-app"],
+            &["identity-center"],
+            &["--claim", claim],
+        )
+    };
+    let good = mint(&keys.rsa, true, &with_user(claims(iss, json!(aud))));
+    let v = idc(&good, "userName");
+    assert!(v.success, "{}", v.out);
+    assert_eq!(v.warned, set(&["identity-center/idc-issuer"]), "{}", v.out);
+    // ES256
+    let es256 = mint(&keys.p256, true, &with_user(claims(iss, json!(aud))));
+    expect_fail(&idc(&es256, "userName"), &["identity-center/idc-alg"]);
+    // two audiences (both accepted by verify)
+    let two = mint(
+        &keys.rsa,
+        true,
+        &with_user(claims(iss, json!([aud, "other-app"]))),
+    );
+    expect_fail(&idc(&two, "userName"), &["identity-center/idc-aud"]);
+    // no jti
+    let mut c = with_user(claims(iss, json!(aud)));
+    c.as_object_mut().unwrap().remove("jti");
+    expect_fail(
+        &idc(&mint(&keys.rsa, true, &c), "userName"),
+        &["identity-center/idc-jti"],
+    );
+    // a claim path that is not letters only (the token carries it)
+    let mut c = claims(iss, json!(aud));
+    c["user-name"] = json!("ci-deploy");
+    let v = idc(&mint(&keys.rsa, true, &c), "user-name");
+    expect_fail(&v, &["identity-center/idc-claim"]);
+    assert!(v.out.contains("not letters"), "{}", v.out);
+    // a letters-only path the token lacks
+    expect_fail(
+        &idc(&mint(&keys.rsa, true, &claims(iss, json!(aud))), "userName"),
+        &["identity-center/idc-claim"],
+    );
+    // a lifetime over an hour
+    let mut c = with_user(claims(iss, json!(aud)));
+    c["exp"] = json!(c["iat"].as_u64().unwrap() + 3601);
+    expect_fail(
+        &idc(&mint(&keys.rsa, true, &c), "userName"),
+        &["identity-center/idc-lifetime"],
+    );
+}
+
+/// Issue 20: `trust identity-center` — the text runs in a POSIX shell (a stand-in `aws` records what it receives)
+/// and every request validates against botocore's sso-admin, iam and identitystore models; so does the JSON.
+#[test]
+fn trust_identity_center_runs_and_validates() {
+    let keys = Keys::load();
+    let si = StandIn::start(keys.jwks());
+    let iss = si.url.as_str();
+    let instance = "arn:aws:sso:::instance/ssoins-72230000aaaabbbb";
+    let base = |user: &str, output: &str| {
+        let o = run(iamjwt(&[
+            "trust",
+            "identity-center",
+            "--issuer",
+            iss,
+            "--instance-arn",
+            instance,
+            "--principal",
+            "arn:aws:iam::111122223333:role/team/ci-deploy",
+            "--claim",
+            "userName",
+            "--user",
+            user,
+            "--app-name",
+            "data-jobs",
+            "--output",
+            output,
+        ]));
+        let err = stderr(&o);
+        (ok(o), err)
+    };
+    let (text, err) = base("ci-deploy's", "text");
+    assert!(
+        err.contains("idc-issuer") && err.contains("loopback"),
+        "{err}"
+    );
+    let ran = python("identity_center_trust.py", &["run"], &text);
+    let calls = ran["calls"].as_array().unwrap();
+    let ops: Vec<&str> = calls.iter().map(|c| c["op"].as_str().unwrap()).collect();
+    assert_eq!(
+        ops,
+        [
+            "CreateTrustedTokenIssuer",
+            "CreateApplication",
+            "PutApplicationGrant",
+            "PutApplicationAuthenticationMethod",
+            "PutApplicationAccessScope",
+            "PutApplicationAssignmentConfiguration",
+            "DescribeInstance",
+            "GetUserId",
+            "CreateApplicationAssignment",
+            "CreateRole",
+            "PutRolePolicy",
+        ],
+        "{ran}"
+    );
+    let input = |op: &str| &calls.iter().find(|c| c["op"] == op).unwrap()["input"];
+    let tti = &input("CreateTrustedTokenIssuer")["TrustedTokenIssuerConfiguration"]["OidcJwtConfiguration"];
+    assert_eq!(tti["IssuerUrl"], iss);
+    assert_eq!(tti["ClaimAttributePath"], "userName");
+    assert_eq!(tti["IdentityStoreAttributePath"], "userName");
+    assert_eq!(tti["JwksRetrievalOption"], "OPEN_ID_DISCOVERY");
+    assert_eq!(
+        input("CreateApplication")["ApplicationProviderArn"],
+        "arn:aws:sso::aws:applicationProvider/custom"
+    );
+    // the shell carried the ARNs AWS answered with into the later requests
+    let grant = input("PutApplicationGrant");
+    let app = "arn:aws:sso::123456789012:application/ssoins-1234567890abcdef/apl-1234567890abcdef";
+    assert_eq!(grant["ApplicationArn"], app);
+    assert_eq!(
+        grant["GrantType"],
+        "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    );
+    let issuer = &grant["Grant"]["JwtBearer"]["AuthorizedTokenIssuers"][0];
+    assert!(
+        issuer["TrustedTokenIssuerArn"]
+            .as_str()
+            .unwrap()
+            .contains(":trustedTokenIssuer/")
+    );
+    assert_eq!(issuer["AuthorizedAudiences"], json!(["identity-center"]));
+    let actor =
+        &input("PutApplicationAuthenticationMethod")["AuthenticationMethod"]["Iam"]["ActorPolicy"];
+    assert_eq!(
+        actor["Statement"][0]["Principal"]["AWS"],
+        "arn:aws:iam::111122223333:role/team/ci-deploy"
+    );
+    assert_eq!(
+        actor["Statement"][0]["Action"],
+        "sso-oauth:CreateTokenWithIAM"
+    );
+    assert_eq!(
+        input("PutApplicationAccessScope")["Scope"],
+        "s3:access_grants:read_write"
+    );
+    assert_eq!(
+        input("PutApplicationAssignmentConfiguration")["AssignmentRequired"],
+        true
+    );
+    assert_eq!(
+        input("GetUserId")["AlternateIdentifier"]["UniqueAttribute"]["AttributeValue"],
+        "ci-deploy's"
+    );
+    assert_eq!(
+        input("CreateApplicationAssignment")["PrincipalId"],
+        "90677c2e-9081-7081-7c2d-1f2e3d4c5b6a"
+    );
+    let trust = &input("CreateRole")["AssumeRolePolicyDocument"];
+    assert_eq!(
+        trust["Statement"][0]["Action"],
+        json!(["sts:AssumeRole", "sts:SetContext"])
+    );
+    assert_eq!(input("CreateRole")["RoleName"], "data-jobs-identity-bearer");
+    // the audience policy rule, printed for IAMJWT_AUDIENCE_POLICY: the role's sub, one audience, the claim
+    let rule_line = text.lines().find(|l| l.contains("\"principals\"")).unwrap();
+    let rule: Value = serde_json::from_str(rule_line.trim_start_matches(['#', ' '])).unwrap();
+    assert_eq!(
+        rule,
+        json!({"principals": [ROLE], "audiences": ["identity-center"], "claims": {"userName": "ci-deploy's"}})
+    );
+
+    // JSON: the same requests, botocore-valid; a template user is not assigned (assignment not required)
+    let (out, _) = base("{tag:iic-user}", "json");
+    let doc = python("identity_center_trust.py", &["json"], &out);
+    assert_eq!(doc["put_application_grant"]["ApplicationArn"], "${APP_ARN}");
+    assert_eq!(
+        doc["put_application_assignment_configuration"]["AssignmentRequired"],
+        false
+    );
+    assert!(doc.get("create_application_assignment").is_none());
+    assert_eq!(
+        doc["audience_policy_rule"]["claims"]["userName"],
+        "{tag:iic-user}"
+    );
+
+    // refused before any request: a claim path Identity Center cannot read, a missing instance
+    for (flag, value, says) in [
+        ("--claim", "user-name", "--claim \"user-name\""),
+        ("--claim", "user.name", "top-level claim"),
+        (
+            "--instance-arn",
+            "arn:aws:sso:::instance/x",
+            "--instance-arn",
+        ),
+    ] {
+        let mut args = vec![
+            "trust",
+            "identity-center",
+            "--issuer",
+            iss,
+            "--principal",
+            ROLE,
+            "--claim",
+            "userName",
+            "--user",
+            "u",
+            "--instance-arn",
+            instance,
+        ];
+        let i = args.iter().position(|a| *a == flag).unwrap();
+        args[i + 1] = value;
+        let o = run(iamjwt(&args));
+        assert!(!o.status.success());
+        let e = stderr(&o);
+        assert!(e.contains(says) && e.lines().count() == 1, "{e}");
+    }
 }

@@ -2,34 +2,26 @@
 //! `credential_process` (default), as shell `export` lines, or as STS's full answer. Cached like the AWS CLI
 //! caches assumed-role credentials (0600 JSON, refreshed 5 minutes before `Expiration`).
 
+use crate::credential_output::Output;
 use crate::error::Error;
 use crate::token::IssuerArgs;
 use iamjwt_client::TokenRequest;
 use iamjwt_client::sts::{self, AssumeRole, AssumedRole};
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Output {
-    /// AWS `credential_process` JSON (Version 1).
-    Process,
-    /// `export AWS_ACCESS_KEY_ID=…` lines for a shell's `eval`.
-    Env,
-    /// STS's whole answer (Credentials, AssumedRoleUser, SubjectFromWebIdentityToken, Audience, Provider).
-    Json,
-}
 
 /// The role to assume with an iamjwt token; shared by `credentials` and `console`.
 #[derive(clap::Args)]
 pub struct RoleArgs {
     #[command(flatten)]
     pub issuer: IssuerArgs,
-    /// The role to assume (its partition picks the STS endpoint: aws, aws-cn, aws-us-gov, …).
+    /// The role to assume (its partition picks the STS endpoint: aws, aws-cn, aws-us-gov, …); with
+    /// --identity-center-app, the identity bearer role.
     #[arg(long)]
     pub role_arn: String,
     /// Token audience: one of the OIDC provider's client IDs (default: sts.amazonaws.com; with
     /// --identity-center-app: identity-center).
     #[arg(long = "aud")]
     pub aud: Option<String>,
-    /// Token signing algorithm (default: the issuer's).
+    /// Token signing algorithm (default: the issuer's; with --identity-center-app: RS256, all it accepts).
     #[arg(long, value_parser = crate::alg_parser())]
     pub alg: Option<String>,
     /// Token lifetime in seconds (default: the issuer's).
@@ -38,8 +30,9 @@ pub struct RoleArgs {
     /// RoleSessionName (default: iamjwt-<unix time>).
     #[arg(long)]
     pub session_name: Option<String>,
-    /// STS region (default: the partition's: us-east-1, cn-north-1, us-gov-west-1, …).
-    /// AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL override the endpoint, as in the AWS SDKs.
+    /// STS region (default: the partition's: us-east-1, cn-north-1, us-gov-west-1, …; with --identity-center-app:
+    /// the Identity Center instance's, default the AWS config's). AWS_ENDPOINT_URL_STS (_SSO_OIDC, _S3_CONTROL) /
+    /// AWS_ENDPOINT_URL override the endpoint, as in the AWS SDKs.
     #[arg(long)]
     pub region: Option<String>,
 }
@@ -90,31 +83,8 @@ pub struct Args {
     identity_center_app: Option<String>,
 }
 
-/// A value safe inside single quotes in a POSIX shell.
-fn shell_quote(v: &str) -> String {
-    format!("'{}'", v.replace('\'', r"'\''"))
-}
-
 fn render(assumed: &AssumedRole, output: Output) -> Result<String, Error> {
-    let c = &assumed.credentials;
-    Ok(match output {
-        Output::Process => to_json(&c.credential_process())?,
-        Output::Json => to_json(assumed)?,
-        Output::Env => [
-            ("AWS_ACCESS_KEY_ID", c.access_key_id.as_str()),
-            ("AWS_SECRET_ACCESS_KEY", &c.secret_access_key),
-            ("AWS_SESSION_TOKEN", &c.session_token),
-            ("AWS_CREDENTIAL_EXPIRATION", &c.expiration),
-        ]
-        .iter()
-        .map(|(k, v)| format!("export {k}={}", shell_quote(v)))
-        .collect::<Vec<_>>()
-        .join("\n"),
-    })
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, Error> {
-    serde_json::to_string(v).map_err(|e| Error::Usage(format!("cannot encode the output: {e}")))
+    crate::credential_output::render(&assumed.credentials, assumed, output)
 }
 
 pub async fn run(args: Args) -> Result<(), Error> {

@@ -4,6 +4,7 @@
 
 mod agent;
 mod console;
+mod credential_output;
 mod credentials;
 mod decode;
 mod describe;

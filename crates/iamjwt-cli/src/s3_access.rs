@@ -3,53 +3,36 @@
 //! (default), as shell `export` lines, or as `GetDataAccess`'s full answer; and the identity-enhanced session alone
 //! for `iamjwt credentials --identity-center-app`. Wiring over `iamjwt_client::identity_center`.
 
+use crate::credential_output::{Output, render};
 use crate::credentials::RoleArgs;
 use crate::error::Error;
 use crate::token::IssuerArgs;
 use iamjwt_client::identity_center::{
     Chain, DATA_ACCESS_DURATION, DataAccess, DataAccessRequest, PERMISSIONS, SessionRequest,
 };
-use iamjwt_client::sts::{AssumedRole, AwsCredentials};
+use iamjwt_client::sts::AssumedRole;
 use iamjwt_client::{Client, TokenRequest};
 
-/// The token audience when `--aud` is not given: the one `iamjwt trust identity-center` authorizes by default.
-pub const DEFAULT_AUDIENCE: &str = "identity-center";
+// The token audience when `--aud` is not given: the one `iamjwt trust identity-center` authorizes by default.
+use iamjwt_verifiers::targets::identity_center::DEFAULT_AUDIENCE;
 /// Identity Center accepts RS256 tokens only (VERIFIERS.md).
 const ALG: &str = "RS256";
 
-/// How to obtain the identity-enhanced session.
-#[derive(clap::Args)]
+/// How to obtain the identity-enhanced session: the role arguments with Identity Center's defaults.
 pub struct SessionArgs {
-    #[command(flatten)]
-    pub issuer: IssuerArgs,
-    /// The Identity Center customer-managed application whose jwt-bearer grant trusts this issuer
-    /// (arn:aws:sso::ACCOUNT:application/ssoins-…/apl-…).
-    #[arg(long = "identity-center-app")]
-    pub app: String,
-    /// The identity bearer role: its trust policy allows this caller sts:AssumeRole and sts:SetContext.
-    #[arg(long)]
-    pub role_arn: String,
-    /// Token audience: one of the application grant's authorized audiences.
-    #[arg(long = "aud", default_value = DEFAULT_AUDIENCE)]
-    pub aud: String,
-    /// Token signing algorithm (Identity Center accepts RS256 only).
-    #[arg(long, default_value = ALG, value_parser = crate::alg_parser())]
-    pub alg: String,
-    /// Token lifetime in seconds (default: the issuer's; Identity Center wants at most 3600).
-    #[arg(long)]
-    pub token_duration: Option<u64>,
-    /// RoleSessionName (default: iamjwt-<unix time>).
-    #[arg(long)]
-    pub session_name: Option<String>,
-    /// The region of the Identity Center instance, which S3 Access Grants and STS are called in too (default: the
-    /// AWS config's). AWS_ENDPOINT_URL_SSO_OIDC / _STS / _S3_CONTROL override the endpoints, as in the AWS SDKs.
-    #[arg(long)]
-    pub region: Option<String>,
+    issuer: IssuerArgs,
+    app: String,
+    role_arn: String,
+    aud: String,
+    alg: String,
+    token_duration: Option<u64>,
+    session_name: Option<String>,
+    region: Option<String>,
 }
 
 impl SessionArgs {
-    /// `iamjwt credentials --identity-center-app APP`: the role arguments, with Identity Center's defaults for the
-    /// audience and the algorithm.
+    /// `--identity-center-app APP` with the role arguments; the audience and algorithm default to Identity
+    /// Center's.
     pub fn from_role(role: &RoleArgs, app: String) -> Self {
         Self {
             issuer: role.issuer.clone(),
@@ -119,20 +102,14 @@ impl SessionArgs {
     }
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum Output {
-    /// AWS `credential_process` JSON (Version 1).
-    Process,
-    /// `export AWS_ACCESS_KEY_ID=…` lines for a shell's `eval`.
-    Env,
-    /// The service's whole answer.
-    Json,
-}
-
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    session: SessionArgs,
+    role: RoleArgs,
+    /// The Identity Center customer-managed application whose jwt-bearer grant trusts this issuer
+    /// (arn:aws:sso::ACCOUNT:application/ssoins-…/apl-…); --role-arn is the identity bearer role.
+    #[arg(long)]
+    identity_center_app: String,
     /// The S3 data to reach: s3://bucket/prefix* (or one object).
     #[arg(long)]
     target: String,
@@ -151,44 +128,12 @@ pub struct Args {
     output: Output,
 }
 
-/// A value safe inside single quotes in a POSIX shell.
-fn shell_quote(v: &str) -> String {
-    format!("'{}'", v.replace('\'', r"'\''"))
-}
-
-/// Credentials in the chosen shape; `full` is the service's whole answer for `json`.
-pub fn render<T: serde::Serialize>(
-    credentials: &AwsCredentials,
-    full: &T,
-    output: Output,
-) -> Result<String, Error> {
-    let c = credentials;
-    Ok(match output {
-        Output::Process => to_json(&c.credential_process())?,
-        Output::Json => to_json(full)?,
-        Output::Env => [
-            ("AWS_ACCESS_KEY_ID", c.access_key_id.as_str()),
-            ("AWS_SECRET_ACCESS_KEY", &c.secret_access_key),
-            ("AWS_SESSION_TOKEN", &c.session_token),
-            ("AWS_CREDENTIAL_EXPIRATION", &c.expiration),
-        ]
-        .iter()
-        .map(|(k, v)| format!("export {k}={}", shell_quote(v)))
-        .collect::<Vec<_>>()
-        .join("\n"),
-    })
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, Error> {
-    serde_json::to_string(v).map_err(|e| Error::Usage(format!("cannot encode the output: {e}")))
-}
-
 pub async fn run(args: Args) -> Result<(), Error> {
     let grant = DataAccessRequest::new(&args.target, &args.permission, args.duration)?;
-    let request = args.session.request(args.session_duration)?;
-    let token = args.session.token();
-    let (access, from_cache): (DataAccess, bool) = args
-        .session
+    let session = SessionArgs::from_role(&args.role, args.identity_center_app);
+    let request = session.request(args.session_duration)?;
+    let token = session.token();
+    let (access, from_cache): (DataAccess, bool) = session
         .with_chain(async |chain| chain.data_access(&token, &request, &grant).await)
         .await?;
     tracing::debug!(from_cache, "access grants credentials");
@@ -200,6 +145,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
 mod tests {
     use super::*;
     use iamjwt_client::identity_center::Grantee;
+    use iamjwt_client::sts::AwsCredentials;
 
     #[test]
     fn outputs() {

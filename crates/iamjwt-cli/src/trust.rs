@@ -39,14 +39,14 @@ pub struct Args {
     #[arg(long)]
     sub: Option<String>,
     /// The audience the workload requests (defaults: aws `sts.amazonaws.com`, azure Entra's exchange audience,
-    /// snowflake `snowflakecomputing.com`; required for the others).
+    /// snowflake `snowflakecomputing.com`, identity-center `identity-center`; required for the others).
     #[arg(long)]
     aud: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     output: Output,
     /// Name of what is created: AWS role, GCP pool and provider, Entra credential, Vault role, Snowflake user,
-    /// Databricks policy.
-    #[arg(long, default_value = "iamjwt")]
+    /// Databricks policy, Identity Center trusted token issuer and application (--app-name).
+    #[arg(long, visible_alias = "app-name", default_value = "iamjwt")]
     name: String,
     /// aws: the account that trusts the issuer (default: the --principal's account).
     #[arg(long)]
@@ -62,6 +62,16 @@ pub struct Args {
     /// azure: the Entra cloud (each has its own audience).
     #[arg(long, value_enum, default_value = "public")]
     cloud: CloudArg,
+    /// identity-center: the Identity Center instance (aws sso-admin list-instances).
+    #[arg(long)]
+    instance_arn: Option<String>,
+    /// identity-center: the claim that names the directory user (userName, email, …).
+    #[arg(long)]
+    claim: Option<String>,
+    /// identity-center: the directory user's value of that claim for this principal, or an audience policy template
+    /// ({name}, {tag:iic-user}).
+    #[arg(long)]
+    user: Option<String>,
 }
 
 pub async fn run(args: Args) -> Result<(), Error> {
@@ -77,6 +87,9 @@ pub async fn run(args: Args) -> Result<(), Error> {
         session_tags: args.session_tags,
         tag_keys: args.tag_keys,
         cloud: args.cloud.0,
+        instance_arn: args.instance_arn,
+        claim: args.claim,
+        user: args.user,
     })?;
     // Built before anything is fetched: a refused flag costs no request. Printed only after the checks.
     let doc = plan.document()?;
@@ -95,6 +108,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
             now: UnixTime::from_system_time(SystemTime::now()),
             leeway: 60,
             azure_cloud: plan.cloud,
+            user_claim: plan.claim.as_deref(),
         },
     );
     if let Some(o) = outcomes

@@ -34,6 +34,10 @@ pub struct Args {
     /// Entra cloud whose audience `--for azure` expects.
     #[arg(long, value_enum, default_value = "public")]
     cloud: CloudArg,
+    /// The claim `--for identity-center` maps to a directory user (the trusted token issuer's ClaimAttributePath:
+    /// userName, email, …).
+    #[arg(long)]
+    claim: Option<String>,
 }
 
 pub async fn run(args: Args) -> Result<(), Error> {
@@ -68,6 +72,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
         now: UnixTime::from_system_time(SystemTime::now()),
         leeway: args.leeway,
         azure_cloud: args.cloud.0,
+        user_claim: args.claim.as_deref(),
     };
     let mut failed = Vec::new();
     for target in &args.targets {

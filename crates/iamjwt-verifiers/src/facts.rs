@@ -151,6 +151,8 @@ pub struct Context<'a> {
     /// Clock skew tolerated for "in the past" checks, seconds.
     pub leeway: u64,
     pub azure_cloud: AzureCloud,
+    /// identity-center: the claim the trusted token issuer maps to a directory user (`ClaimAttributePath`).
+    pub user_claim: Option<&'a str>,
 }
 
 impl Context<'_> {

@@ -57,6 +57,132 @@ pub fn shell_command<S: AsRef<str>>(words: &[S]) -> Result<String, Error> {
         .join(" "))
 }
 
+/// A shell variable a script sets from one command's output (an ARN AWS assigns) and later commands read.
+/// Names are `[A-Z][A-Z0-9_]*`: constants of the document builders, never input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShellVar(pub &'static str);
+
+impl ShellVar {
+    fn check(self) -> Result<Self, Error> {
+        let ok = self.0.starts_with(|c: char| c.is_ascii_uppercase())
+            && self
+                .0
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(self)
+        } else {
+            Err(Error::Unrepresentable(format!(
+                "shell variable name {:?}",
+                self.0
+            )))
+        }
+    }
+
+    /// Stands for the variable inside a JSON value until [`json_shell_word`] writes the value out: a string no
+    /// input can hold (every value is refused with a control character before it reaches a document).
+    pub fn placeholder(self) -> String {
+        format!("\u{1}{}\u{1}", self.0)
+    }
+
+    /// How `--output json` shows the value the variable will hold.
+    pub fn display(self) -> String {
+        format!("${{{}}}", self.0)
+    }
+}
+
+/// One piece of a shell word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// Literal text, quoted as [`shell_word`] quotes it.
+    Text(String),
+    /// A variable's value, as `"$NAME"` (one field, not split, not globbed).
+    Var(ShellVar),
+}
+
+impl Part {
+    pub fn text(s: impl Into<String>) -> Self {
+        Self::Text(s.into())
+    }
+}
+
+/// Words of literal text only.
+pub fn text_words<S: AsRef<str>>(words: &[S]) -> Vec<Vec<Part>> {
+    words.iter().map(|w| vec![Part::text(w.as_ref())]).collect()
+}
+
+fn parts_line(words: &[Vec<Part>]) -> Result<String, Error> {
+    Ok(words
+        .iter()
+        .map(|w| shell_word_parts(w))
+        .collect::<Result<Vec<_>, _>>()?
+        .join(" "))
+}
+
+/// One shell word from pieces, written next to each other (POSIX joins adjacent quoted strings into one word).
+pub fn shell_word_parts(parts: &[Part]) -> Result<String, Error> {
+    let mut out = String::new();
+    for p in parts {
+        match p {
+            Part::Text(t) if t.is_empty() => {}
+            Part::Text(t) => out.push_str(&shell_word(t)?),
+            Part::Var(v) => {
+                out.push_str("\"$");
+                out.push_str(v.check()?.0);
+                out.push('"');
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push_str("''");
+    }
+    Ok(out)
+}
+
+/// A JSON value as one shell word, each [`ShellVar::placeholder`] string in it becoming that variable's value.
+/// The values are ARNs and ids AWS printed (no quote, no backslash), so they are JSON string content as they are.
+pub fn json_shell_word(v: &Value, vars: &[ShellVar]) -> Result<String, Error> {
+    shell_word_parts(&json_parts(v, vars)?)
+}
+
+/// [`json_shell_word`]'s pieces.
+pub fn json_parts(v: &Value, vars: &[ShellVar]) -> Result<Vec<Part>, Error> {
+    let text = json(v)?;
+    // serde_json writes U+0001 as \u0001.
+    let mut parts = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("\\u0001") {
+        let after = &rest[start + 6..];
+        let end = after
+            .find("\\u0001")
+            .ok_or_else(|| Error::Unrepresentable("an unterminated variable placeholder".into()))?;
+        let var = vars.iter().find(|v| v.0 == &after[..end]).ok_or_else(|| {
+            Error::Unrepresentable(format!("unknown variable {:?}", &after[..end]))
+        })?;
+        parts.push(Part::text(&rest[..start]));
+        parts.push(Part::Var(*var));
+        rest = &after[end + 6..];
+    }
+    parts.push(Part::text(rest));
+    Ok(parts)
+}
+
+/// `v` with each placeholder string replaced by `${NAME}` (the `--output json` form of a value not known yet).
+pub fn show_vars(v: &Value, vars: &[ShellVar]) -> Value {
+    match v {
+        Value::String(s) => Value::String(vars.iter().fold(s.clone(), |s, var| {
+            s.replace(&var.placeholder(), &var.display())
+        })),
+        Value::Array(a) => Value::Array(a.iter().map(|x| show_vars(x, vars)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), show_vars(x, vars)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Snowflake SQL
 
@@ -315,6 +441,21 @@ impl Script {
             self.out.push_str(&shell_word(w.as_ref())?);
         }
         self.out.push('\n');
+        Ok(self)
+    }
+
+    /// A shell command on one line whose words are made of [`Part`]s.
+    pub fn command_parts(&mut self, words: &[Vec<Part>]) -> Result<&mut Self, Error> {
+        let line = parts_line(words)?;
+        self.out.push_str(&line);
+        self.out.push('\n');
+        Ok(self)
+    }
+
+    /// `NAME=$(command)`: the command's output (one ARN, `--output text`) for later [`Part::Var`]s.
+    pub fn assign(&mut self, var: ShellVar, words: &[Vec<Part>]) -> Result<&mut Self, Error> {
+        let line = format!("{}=$({})\n", var.check()?.0, parts_line(words)?);
+        self.out.push_str(&line);
         Ok(self)
     }
 

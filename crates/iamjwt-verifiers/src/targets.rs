@@ -9,6 +9,7 @@ pub mod azure;
 pub(crate) mod common;
 pub mod databricks;
 pub mod gcp;
+pub mod identity_center;
 pub mod kubernetes;
 pub mod snowflake;
 pub mod vault;
@@ -51,10 +52,12 @@ pub enum Target {
     Snowflake,
     /// Databricks service principal federation policy.
     Databricks,
+    /// IAM Identity Center trusted token issuer (S3 Access Grants for workloads).
+    IdentityCenter,
 }
 
 impl Target {
-    pub const ALL: [Target; 7] = [
+    pub const ALL: [Target; 8] = [
         Self::Aws,
         Self::Gcp,
         Self::Azure,
@@ -62,6 +65,7 @@ impl Target {
         Self::Kubernetes,
         Self::Snowflake,
         Self::Databricks,
+        Self::IdentityCenter,
     ];
 
     pub(crate) fn spec(self) -> &'static Spec {
@@ -73,6 +77,7 @@ impl Target {
             Self::Kubernetes => &kubernetes::SPEC,
             Self::Snowflake => &snowflake::SPEC,
             Self::Databricks => &databricks::SPEC,
+            Self::IdentityCenter => &identity_center::SPEC,
         }
     }
 

@@ -50,6 +50,7 @@ struct Case {
     signature_len: usize,
     accepted: Vec<String>,
     cloud: AzureCloud,
+    user_claim: Option<&'static str>,
 }
 
 impl Case {
@@ -67,11 +68,13 @@ impl Case {
             alg: "RS256".into(),
             kid: Some("r1".into()),
             claims: json!({"iss": ISSUER, "sub": ROLE, "aud": aud, "iat": NOW - 10, "nbf": NOW - 40,
-                           "exp": NOW + 890, "jti": "j", "aws": {"account": "111122223333"}}),
+                           "exp": NOW + 890, "jti": "j", "aws": {"account": "111122223333"},
+                           "userName": "ci"}),
             compact_len: 900,
             signature_len: 256,
             accepted: vec![aud.into()],
             cloud: AzureCloud::Public,
+            user_claim: Some("userName"),
         }
     }
 
@@ -103,6 +106,7 @@ impl Case {
                 now: UnixTime(NOW),
                 leeway: 60,
                 azure_cloud: self.cloud,
+                user_claim: self.user_claim,
             },
         )
     }
@@ -141,7 +145,7 @@ fn check(name: &str, f: impl Fn(&mut Case), failing: &[(Target, &[&str])]) {
     }
 }
 
-use Target::{Aws, Azure, Databricks, Gcp, Kubernetes, Snowflake, Vault};
+use Target::{Aws, Azure, Databricks, Gcp, IdentityCenter, Kubernetes, Snowflake, Vault};
 
 #[test]
 fn good_token_passes_every_rule_of_every_target() {
@@ -178,7 +182,7 @@ fn target_names_round_trip() {
     }
 }
 
-const ALL_TARGETS: [Target; 7] = Target::ALL;
+const ALL_TARGETS: [Target; 8] = Target::ALL;
 
 fn everywhere(rule: &'static [&'static str]) -> Vec<(Target, &'static [&'static str])> {
     ALL_TARGETS.iter().map(|t| (*t, rule)).collect()
@@ -272,8 +276,9 @@ fn jwk_rules() {
 fn signature_length_rule() {
     // A DER ES256 signature (70 bytes) fails everywhere; Entra also refuses ES256 itself.
     let mut failing = everywhere(&["signature-length"]);
-    failing.retain(|(t, _)| *t != Azure);
+    failing.retain(|(t, _)| *t != Azure && *t != IdentityCenter);
     failing.push((Azure, &["signature-length", "azure-alg"]));
+    failing.push((IdentityCenter, &["signature-length", "idc-alg"]));
     check(
         "ES256 with a DER signature",
         |c| {
@@ -297,6 +302,7 @@ fn signature_length_rule() {
             (Kubernetes, &["signature-length"]),
             (Snowflake, &["signature-length"]),
             (Databricks, &["signature-length"]),
+            (IdentityCenter, &["signature-length", "idc-alg"]),
         ],
     );
 }
@@ -309,7 +315,7 @@ fn algorithm_rules() {
             c.alg = "ES256".into();
             c.signature_len = 64;
         },
-        &[(Azure, &["azure-alg"])],
+        &[(Azure, &["azure-alg"]), (IdentityCenter, &["idc-alg"])],
     );
     check(
         "ES384",
@@ -317,12 +323,20 @@ fn algorithm_rules() {
             c.alg = "ES384".into();
             c.signature_len = 96;
         },
-        &[(Gcp, &["gcp-alg"]), (Azure, &["azure-alg"])],
+        &[
+            (Gcp, &["gcp-alg"]),
+            (Azure, &["azure-alg"]),
+            (IdentityCenter, &["idc-alg"]),
+        ],
     );
     check(
         "RS512",
         |c| c.alg = "RS512".into(),
-        &[(Gcp, &["gcp-alg"]), (Azure, &["azure-alg"])],
+        &[
+            (Gcp, &["gcp-alg"]),
+            (Azure, &["azure-alg"]),
+            (IdentityCenter, &["idc-alg"]),
+        ],
     );
     check(
         "PS256",
@@ -331,6 +345,7 @@ fn algorithm_rules() {
             (Aws, &["aws-alg"]),
             (Gcp, &["gcp-alg"]),
             (Azure, &["azure-alg"]),
+            (IdentityCenter, &["idc-alg"]),
         ],
     );
     check(
@@ -344,6 +359,7 @@ fn algorithm_rules() {
             (Gcp, &["gcp-alg"]),
             (Azure, &["azure-alg"]),
             (Kubernetes, &["kubernetes-alg"]),
+            (IdentityCenter, &["idc-alg"]),
         ],
     );
 }
@@ -353,7 +369,7 @@ fn issuer_form_rules() {
     check(
         "https issuer with a port",
         |c| c.set_issuer("https://issuer.example.com:8443"),
-        &[(Aws, &["aws-issuer"])],
+        &[(Aws, &["aws-issuer"]), (IdentityCenter, &["idc-issuer"])],
     );
     check(
         "http issuer off loopback",
@@ -365,6 +381,7 @@ fn issuer_form_rules() {
             (Kubernetes, &["https-issuer"]),
             (Snowflake, &["https-issuer"]),
             (Databricks, &["https-issuer"]),
+            (IdentityCenter, &["idc-issuer"]),
         ],
     );
     check(
@@ -377,6 +394,7 @@ fn issuer_form_rules() {
             (Kubernetes, &["https-issuer"]),
             (Snowflake, &["https-issuer"]),
             (Databricks, &["https-issuer"]),
+            (IdentityCenter, &["idc-issuer"]),
         ],
     );
     // Local mode: http on loopback (with a port) is a warning, never a failure.
@@ -395,6 +413,7 @@ fn issuer_form_rules() {
             let warned = with_status(&o, Status::Warn);
             let want: BTreeSet<&str> = match target {
                 Aws => ["aws-issuer"].into(),
+                IdentityCenter => ["idc-issuer"].into(),
                 Vault => BTreeSet::new(),
                 _ => ["https-issuer"].into(),
             };
@@ -424,14 +443,18 @@ fn aws_claim_rules() {
         |c| {
             c.claims.as_object_mut().unwrap().remove("exp");
         },
-        &[(Aws, &["aws-claims"]), (Gcp, &["gcp-lifetime"])],
+        &[
+            (Aws, &["aws-claims"]),
+            (Gcp, &["gcp-lifetime"]),
+            (IdentityCenter, &["idc-lifetime"]),
+        ],
     );
     check(
         "no iss",
         |c| {
             c.claims.as_object_mut().unwrap().remove("iss");
         },
-        &[(Aws, &["aws-claims"])],
+        &[(Aws, &["aws-claims"]), (IdentityCenter, &["idc-iss"])],
     );
 }
 
@@ -440,7 +463,11 @@ fn aws_azp_rule() {
     check(
         "two audiences without azp",
         |c| c.claims["aud"] = json!([c.accepted[0], "api://other"]),
-        &[(Aws, &["aws-azp"]), (Azure, &["azure-audience"])],
+        &[
+            (Aws, &["aws-azp"]),
+            (Azure, &["azure-audience"]),
+            (IdentityCenter, &["idc-aud"]),
+        ],
     );
     check(
         "two audiences, azp not in the client ID list",
@@ -448,7 +475,11 @@ fn aws_azp_rule() {
             c.claims["aud"] = json!(["api://other", c.accepted[0]]);
             c.claims["azp"] = json!("api://other");
         },
-        &[(Aws, &["aws-azp"]), (Azure, &["azure-audience"])],
+        &[
+            (Aws, &["aws-azp"]),
+            (Azure, &["azure-audience"]),
+            (IdentityCenter, &["idc-aud"]),
+        ],
     );
     check(
         "an array of one audience without azp",
@@ -461,7 +492,7 @@ fn aws_azp_rule() {
             c.claims["aud"] = json!([c.accepted[0], "api://other"]);
             c.claims["azp"] = json!(c.accepted[0]);
         },
-        &[(Azure, &["azure-audience"])],
+        &[(Azure, &["azure-audience"]), (IdentityCenter, &["idc-aud"])],
     );
 }
 
@@ -557,12 +588,15 @@ fn gcp_rules() {
     check(
         "48 h lifetime",
         |c| c.claims["exp"] = json!(NOW - 10 + 48 * 3600),
-        &[(Gcp, &["gcp-lifetime"])],
+        &[
+            (Gcp, &["gcp-lifetime"]),
+            (IdentityCenter, &["idc-lifetime"]),
+        ],
     );
     check(
         "just under 48 h",
         |c| c.claims["exp"] = json!(NOW - 10 + 48 * 3600 - 1),
-        &[],
+        &[(IdentityCenter, &["idc-lifetime"])],
     );
     check(
         "iat in the future",
@@ -696,6 +730,7 @@ fn planned(target: Target, sub: &str, aud: &str, algs: Value) -> Vec<Outcome> {
             now: UnixTime(NOW),
             leeway: 60,
             azure_cloud: AzureCloud::Public,
+            user_claim: Some("userName"),
         },
     )
 }
@@ -763,4 +798,119 @@ fn token_facts_from_compact() {
     ] {
         assert!(TokenFacts::from_compact(bad).is_err(), "{bad}");
     }
+}
+
+fn idc_status(status: Status, f: impl Fn(&mut Case)) -> BTreeSet<&'static str> {
+    with_status(
+        &Case::with(IdentityCenter, f).outcomes(IdentityCenter),
+        status,
+    )
+}
+
+#[test]
+fn identity_center_rules() {
+    let fails = |f: &dyn Fn(&mut Case)| idc_status(Status::Fail, f);
+    let only = |rule: &'static str| BTreeSet::from([rule]);
+    assert_eq!(
+        fails(&|c| {
+            c.claims.as_object_mut().unwrap().remove("jti");
+        }),
+        only("idc-jti")
+    );
+    assert_eq!(fails(&|c| c.claims["jti"] = json!("")), only("idc-jti"));
+    assert_eq!(
+        fails(&|c| c.claims["exp"] = json!(NOW - 10 + 3601)),
+        only("idc-lifetime")
+    );
+    assert!(fails(&|c| c.claims["exp"] = json!(NOW - 10 + 3600)).is_empty());
+    assert_eq!(
+        fails(&|c| c.claims["iss"] = json!(format!("{ISSUER}/"))),
+        only("idc-iss")
+    );
+    assert_eq!(
+        fails(&|c| c.claims["aud"] = json!("api://other")),
+        only("idc-aud")
+    );
+    // An array of one audience: a warning (a single string is the form known to work).
+    let array = |c: &mut Case| c.claims["aud"] = json!([c.accepted[0]]);
+    assert!(fails(&array).is_empty());
+    assert_eq!(idc_status(Status::Warn, array), only("idc-aud"));
+    assert_eq!(
+        fails(&|c| c.set_issuer("https://issuer.example.com/.well-known/openid-configuration")),
+        only("idc-issuer")
+    );
+    // The mapped claim: letters joined by . or _ (at most three runs), present, a string.
+    for (path, claims, ok) in [
+        ("userName", json!({"userName": "ci"}), true),
+        ("email", json!({"email": "ci@example.com"}), true),
+        (
+            "preferred_username",
+            json!({"preferred_username": "ci"}),
+            true,
+        ),
+        ("user.name", json!({"user": {"name": "ci"}}), true),
+        (
+            "nom_d_utilisateur",
+            json!({"nom_d_utilisateur": "ci"}),
+            true,
+        ),
+        (
+            "nom_d_un_utilisateur",
+            json!({"nom_d_un_utilisateur": "ci"}),
+            false,
+        ),
+        ("utilisateur_é", json!({"utilisateur_é": "ci"}), true),
+        ("user-name", json!({"user-name": "ci"}), false),
+        ("user1", json!({"user1": "ci"}), false),
+        ("user__name", json!({"user__name": "ci"}), false),
+        ("userName", json!({"username": "ci"}), false),
+        ("userName", json!({"userName": 7}), false),
+        ("userName", json!({"userName": ""}), false),
+    ] {
+        let got = fails(&|c| {
+            c.user_claim = Some(path);
+            c.claims.as_object_mut().unwrap().remove("userName");
+            for (k, v) in claims.as_object().unwrap() {
+                c.claims[k] = v.clone();
+            }
+        });
+        let want = if ok {
+            BTreeSet::new()
+        } else {
+            only("idc-claim")
+        };
+        assert_eq!(got, want, "{path} {claims}");
+    }
+    assert_eq!(fails(&|c| c.user_claim = None), only("idc-claim"));
+    assert_eq!(
+        targets::identity_center::identity_store_attribute("email"),
+        "emails.value"
+    );
+    assert_eq!(
+        targets::identity_center::identity_store_attribute("userName"),
+        "userName"
+    );
+}
+
+#[test]
+fn identity_center_planned_token() {
+    let o = planned(
+        IdentityCenter,
+        ROLE,
+        "identity-center",
+        json!(["RS256", "ES256"]),
+    );
+    let by = |s| with_status(&o, s);
+    assert!(by(Status::Fail).is_empty(), "{o:#?}");
+    assert_eq!(by(Status::Warn), BTreeSet::from(["idc-alg"]));
+    let judged: BTreeSet<&str> = o.iter().map(|o| o.rule).collect();
+    for skipped in ["idc-iss", "idc-jti", "idc-lifetime"] {
+        assert!(!judged.contains(skipped), "{skipped}");
+    }
+    assert!(judged.contains("idc-claim") && judged.contains("idc-aud"));
+    let es_only = planned(IdentityCenter, ROLE, "identity-center", json!(["ES256"]));
+    assert_eq!(
+        with_status(&es_only, Status::Fail),
+        BTreeSet::from(["idc-alg"])
+    );
 }

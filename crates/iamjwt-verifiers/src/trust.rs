@@ -32,6 +32,12 @@ pub struct Request {
     pub tag_keys: Vec<String>,
     /// azure: the Entra cloud.
     pub cloud: AzureCloud,
+    /// identity-center: the Identity Center instance.
+    pub instance_arn: Option<String>,
+    /// identity-center: the claim that names the directory user (`ClaimAttributePath`).
+    pub claim: Option<String>,
+    /// identity-center: that claim's value for this principal, or a template (`{name}`, `{tag:iic-user}`).
+    pub user: Option<String>,
 }
 
 /// A resolved request: every value checked, `sub` and the audience known.
@@ -48,6 +54,11 @@ pub struct Plan {
     pub session_tags: bool,
     pub tag_keys: Vec<String>,
     pub cloud: AzureCloud,
+    /// The principal ARN exactly as given (a role ARN keeps its path, which policies need).
+    pub principal_arn: Option<String>,
+    pub instance_arn: Option<String>,
+    pub claim: Option<String>,
+    pub user: Option<String>,
     /// What the administrator should know about how the request was read (one line each).
     pub notes: Vec<String>,
 }
@@ -98,6 +109,15 @@ impl Plan {
         for k in &req.tag_keys {
             printable("--tag-key", k)?;
         }
+        for (flag, v) in [
+            ("--instance-arn", &req.instance_arn),
+            ("--claim", &req.claim),
+            ("--user", &req.user),
+        ] {
+            if let Some(v) = v {
+                printable(flag, v)?;
+            }
+        }
         let aud = (req.target.spec().audience)(req)?;
         Ok(Self {
             target: req.target,
@@ -110,6 +130,14 @@ impl Plan {
             session_tags: req.session_tags || !req.tag_keys.is_empty(),
             tag_keys: req.tag_keys.clone(),
             cloud: req.cloud,
+            // An IAM ARN (role, user) as given; a session ARN stands for its role, which sub names.
+            principal_arn: req
+                .principal
+                .clone()
+                .filter(|a| a.split(':').nth(2) == Some("iam")),
+            instance_arn: req.instance_arn.clone(),
+            claim: req.claim.clone(),
+            user: req.user.clone(),
             notes,
         })
     }

@@ -244,3 +244,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn shell_variables_stay_one_word() {
+    let app = ShellVar("APP_ARN");
+    let w = shell_word_parts(&[Part::text("a'b "), Part::Var(app), Part::text("$x")]).unwrap();
+    assert_eq!(w, r#"'a'\''b '"$APP_ARN"'$x'"#);
+    assert_eq!(shlex::split(&w), Some(vec!["a'b $APP_ARN$x".to_owned()]));
+    // A JSON document carrying a value the script learns while it runs: one word, valid JSON once expanded.
+    let v = json!({"ApplicationArn": app.placeholder(), "Name": "it's \"quoted\" $HOME"});
+    let word = json_shell_word(&v, &[app]).unwrap();
+    let [back] = shlex::split(&word).unwrap().try_into().unwrap();
+    let parsed: Value = serde_json::from_str(
+        &back.replace("$APP_ARN", "arn:aws:sso::123456789012:application/x/y"),
+    )
+    .unwrap();
+    assert_eq!(
+        parsed,
+        json!({"ApplicationArn": "arn:aws:sso::123456789012:application/x/y", "Name": "it's \"quoted\" $HOME"})
+    );
+    assert_eq!(show_vars(&v, &[app])["ApplicationArn"], "${APP_ARN}");
+    // Only constant upper-case names, only known variables.
+    assert!(shell_word_parts(&[Part::Var(ShellVar("app"))]).is_err());
+    assert!(shell_word_parts(&[Part::Var(ShellVar("A B"))]).is_err());
+    assert!(json_shell_word(&json!({"a": ShellVar("OTHER").placeholder()}), &[app]).is_err());
+    let mut s = Script::hash();
+    s.assign(
+        app,
+        &[
+            vec![Part::text("aws")],
+            vec![Part::text("x y"), Part::Var(ShellVar("TTI"))],
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.finish(), "APP_ARN=$(aws 'x y'\"$TTI\")\n");
+}

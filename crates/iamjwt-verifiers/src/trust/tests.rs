@@ -20,6 +20,9 @@ fn request(target: Target) -> Request {
         session_tags: false,
         tag_keys: Vec::new(),
         cloud: AzureCloud::Public,
+        instance_arn: None,
+        claim: None,
+        user: None,
     }
 }
 
@@ -79,6 +82,10 @@ fn audiences() {
         "api://AzureADTokenExchange"
     );
     assert!(aud(Target::Azure, Some("api://x")).is_err());
+    assert_eq!(
+        aud(Target::IdentityCenter, None).unwrap().aud,
+        "identity-center"
+    );
     for t in [
         Target::Gcp,
         Target::Vault,
@@ -246,5 +253,83 @@ fn vault_values_it_would_read_from_a_file_are_refused() {
         .document()
         .unwrap_err();
         assert!(e.to_string().contains("--output json"), "{e}");
+    }
+}
+
+#[test]
+fn identity_center_values_reach_the_shell_unchanged() {
+    let user = r#"o'b"i$`e#;|&x(n)"#;
+    let aud = r#"api://a'b"c$(d)"#;
+    let p = with(Target::IdentityCenter, |r| {
+        r.principal = Some("arn:aws:iam::111122223333:role/path/ci".into());
+        r.aud = Some(aud.into());
+        r.instance_arn = Some("arn:aws:sso:::instance/ssoins-1234567890abcdef".into());
+        r.claim = Some("email".into());
+        r.user = Some(user.into());
+    })
+    .unwrap();
+    let doc = p.document().unwrap();
+    let c = commands(&doc.text);
+    let json_arg = |prefix: &str| -> serde_json::Value {
+        let cmd = c.iter().find(|w| w.iter().any(|x| x == prefix)).unwrap();
+        let i = cmd.iter().position(|w| w == "--cli-input-json").unwrap();
+        // The ARNs AWS assigns are shell variables; shlex leaves "$NAME" as $NAME.
+        serde_json::from_str(
+            &cmd[i + 1]
+                .replace("$APP_ARN", "arn:app")
+                .replace("$TTI_ARN", "arn:tti")
+                .replace("$USER_ID", "u-1"),
+        )
+        .unwrap()
+    };
+    let grant = json_arg("put-application-grant");
+    assert_eq!(grant["ApplicationArn"], "arn:app");
+    assert_eq!(
+        grant["Grant"]["JwtBearer"]["AuthorizedTokenIssuers"][0],
+        json!({"TrustedTokenIssuerArn": "arn:tti", "AuthorizedAudiences": [aud]})
+    );
+    let tti = json_arg("create-trusted-token-issuer");
+    assert_eq!(
+        tti["TrustedTokenIssuerConfiguration"]["OidcJwtConfiguration"]["IdentityStoreAttributePath"],
+        "emails.value"
+    );
+    let actor = json_arg("put-application-authentication-method");
+    assert_eq!(
+        actor["AuthenticationMethod"]["Iam"]["ActorPolicy"]["Statement"][0]["Principal"]["AWS"],
+        "arn:aws:iam::111122223333:role/path/ci"
+    );
+    let get_user = c
+        .iter()
+        .find(|w| w.iter().any(|x| x == "get-user-id"))
+        .unwrap();
+    let i = get_user
+        .iter()
+        .position(|w| w == "--alternate-identifier")
+        .unwrap();
+    let alt: serde_json::Value = serde_json::from_str(&get_user[i + 1]).unwrap();
+    assert_eq!(alt["UniqueAttribute"]["AttributeValue"], user);
+    assert_eq!(doc.json["audience_policy_rule"]["claims"]["email"], user);
+    assert_eq!(
+        doc.json["put_application_grant"]["ApplicationArn"],
+        "${APP_ARN}"
+    );
+
+    // Refused: a path Identity Center cannot read, a nested path the policy cannot add, a bad instance.
+    for f in [
+        (|r: &mut Request| r.claim = Some("user-name".into())) as fn(&mut Request),
+        |r| r.claim = Some("user.email".into()),
+        |r| r.instance_arn = Some("arn:aws:sso:::instance/x".into()),
+        |r| r.instance_arn = None,
+        |r| r.user = None,
+        |r| r.name = "a b".into(),
+    ] {
+        let p = with(Target::IdentityCenter, |r| {
+            r.instance_arn = Some("arn:aws:sso:::instance/ssoins-1234567890abcdef".into());
+            r.claim = Some("userName".into());
+            r.user = Some("u".into());
+            f(r);
+        })
+        .unwrap();
+        assert!(p.document().is_err());
     }
 }
