@@ -97,7 +97,7 @@ package: ## CDK construct as npm tarball + Python wheel (jsii) with the `make la
 	PACKAGE_OUT=$(PACKAGE_OUT) LAMBDA_DIR=$(CURDIR)/target/lambda scripts/package-construct.sh
 
 package-test: venv package ## Fresh TypeScript and Python CDK apps install the packages and synthesize (cdk-nag, cfn-lint, equal templates)
-	VENV=$(CURDIR)/$(VENV) PACKAGE_OUT=$(PACKAGE_OUT) scripts/package-test.sh
+	VENV=$(abspath $(VENV)) PACKAGE_OUT=$(PACKAGE_OUT) scripts/package-test.sh
 
 # `make test` runs package-test too when `make lambdas` has built zips of the current source; CI runs it after
 # `make lambdas` (.ci/run).

@@ -22,6 +22,10 @@ LAMBDA_DIR="$(realpath -m "${LAMBDA_DIR:-$REPO/target/lambda}")"
 OUT="$(realpath -m "${PACKAGE_OUT:-${CARGO_TARGET_DIR:-$REPO/target}/package}")"
 STAGE="$OUT/stage"
 export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
+# Zip entry times in the wheel from the last commit, not the clock: the same source gives the same bytes (the npm
+# tarball's are fixed by npm already).
+SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$REPO" log -1 --format=%ct 2>/dev/null || echo 315532800)}"
+export SOURCE_DATE_EPOCH
 
 START=$SECONDS
 step() { printf '\n==> [%3ss] %s\n' "$((SECONDS - START))" "$1"; }

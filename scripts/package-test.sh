@@ -28,7 +28,7 @@ export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=f
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 START=$SECONDS
-STEP=""
+STEP="prerequisites"
 step() {
   STEP="$1"
   printf '\n==> [%3ss] %s\n' "$((SECONDS - START))" "$STEP"
