@@ -6,7 +6,8 @@
 //! - [`sts`]: the token → `AssumeRoleWithWebIdentity` → AWS credentials exchange (cached like the AWS CLI does).
 //! - [`federation`]: those credentials → an AWS console sign-in URL.
 //! - [`agent`]: keeps token files fresh for SDKs that re-read them (the engine of `iamjwt agent`); files are
-//!   replaced with [`iamjwt_fs::write_atomic`] (temp + fsync + rename).
+//!   replaced with [`iamjwt_fs::write_atomic`] (temp + fsync + rename), and a token whose key left the issuer's
+//!   JWKS ([`keyset`]: after an emergency rotation) is replaced at once.
 //!
 //! ```no_run
 //! use iamjwt_client::{Client, ClientOptions, TokenCache, TokenRequest};
@@ -29,10 +30,12 @@
 
 pub mod agent;
 pub mod cache;
+mod cache_clear;
 mod error;
 pub mod federation;
 pub mod http;
 pub mod jwt;
+pub mod keyset;
 pub mod sts;
 mod token;
 

@@ -31,6 +31,19 @@ pub struct Settings {
     pub allow_root: bool,
 }
 
+/// What a boolean setting may be, for the messages that refuse anything else.
+pub const BOOL_EXPECTED: &str = "expected 1/0, true/false or yes/no";
+
+/// The one reading of a boolean variable, for every binary (`IAMJWT_SESSION_TAGS`, `IAMJWT_NO_CACHE`, …): `1`/`0`,
+/// `true`/`false`, `yes`/`no`, in any case; `None` for anything else.
+pub fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" => Some(true),
+        "0" | "false" | "no" => Some(false),
+        _ => None,
+    }
+}
+
 /// Hard bounds; values outside them are configuration errors.
 pub const MIN_DURATION: u64 = 60;
 const MAX_MAX_DURATION: u64 = 43_200;
@@ -58,13 +71,9 @@ impl Settings {
             }
         };
         let boolean = |name: &str| -> Result<bool, Error> {
-            match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
-                None | Some("false" | "0" | "no") => Ok(false),
-                Some("true" | "1" | "yes") => Ok(true),
-                Some(other) => Err(Error::config(
-                    name,
-                    format!("{other:?} is not true or false"),
-                )),
+            match get(name) {
+                None => Ok(false),
+                Some(raw) => parse_bool(&raw).ok_or_else(|| Error::config(name, BOOL_EXPECTED)),
             }
         };
 
@@ -409,5 +418,33 @@ mod tests {
         assert_eq!(s.default_duration, 600);
         assert!(settings(&[("IAMJWT_ISSUER", "http://localhost:9")]).is_ok());
         assert!(settings(&[("IAMJWT_ISSUER", "http://[::1]:9")]).is_ok());
+    }
+
+    #[test]
+    fn booleans_read_the_same_everywhere() {
+        for (raw, want) in [
+            ("1", true),
+            ("TRUE", true),
+            ("yes", true),
+            ("0", false),
+            ("False", false),
+            ("no", false),
+        ] {
+            assert_eq!(parse_bool(raw), Some(want), "{raw}");
+            for name in ["IAMJWT_SESSION_TAGS", "IAMJWT_ALLOW_ROOT"] {
+                let s = settings(&[(name, raw)]).unwrap();
+                assert_eq!(
+                    if name == "IAMJWT_ALLOW_ROOT" {
+                        s.allow_root
+                    } else {
+                        s.session_tags
+                    },
+                    want
+                );
+            }
+        }
+        for bad in ["maybe", "2", "on"] {
+            assert_eq!(parse_bool(bad), None, "{bad}");
+        }
     }
 }

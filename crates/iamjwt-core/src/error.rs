@@ -135,11 +135,14 @@ impl fmt::Display for Refusal {
                 ready_at,
             } => write!(
                 f,
-                "UnsafePromotion: pending key {kid} was published at {published_at}; it may sign from {ready_at}"
+                "UnsafePromotion: pending key {kid} was published at {}; it may sign from {}",
+                published_at.rfc3339(),
+                ready_at.rfc3339()
             ),
             Self::PreviousStillNeeded { kid, retirable_at } => write!(
                 f,
-                "PreviousStillNeeded: previous key {kid} must stay published until {retirable_at}; retire it first"
+                "PreviousStillNeeded: previous key {kid} must stay published until {}; retire it first",
+                retirable_at.rfc3339()
             ),
             Self::RotationInProgress => {
                 write!(f, "RotationInProgress: another rotation is running")
