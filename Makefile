@@ -13,7 +13,7 @@ CARGO       ?= cargo
 # Honour a shared CARGO_TARGET_DIR (CI caches, worktrees); binaries are looked up there.
 TARGET_DIR  ?= $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: help run build test check-links fuzz-seeds test-rust test-cdk bench soak fuzz venv venv-lambda lambdas dist synth deploy fmt fmt-check lint clippy clean
+.PHONY: help run build test check-deps check-links fuzz-seeds test-rust test-cdk bench soak fuzz venv venv-lambda lambdas dist synth deploy fmt fmt-check lint clippy clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,7 +25,10 @@ run: ## Build and start the local issuer on 127.0.0.1:8080 (state in .iamjwt/; t
 build: ## Build every crate (debug)
 	$(CARGO) build --workspace
 
-test: venv lint check-links fuzz-seeds test-rust test-cdk ## Everything CI runs: fmt, clippy, links in the docs, fuzz oracles on their seeds, unit/adapter/moto tests, end-to-end + interop, CDK checks
+test: venv check-deps lint check-links fuzz-seeds test-rust test-cdk ## Everything CI runs: dependency checks, fmt, clippy, links in the docs, fuzz oracles on their seeds, unit/adapter/moto tests, end-to-end + interop, CDK checks
+
+check-deps: ## Cargo equals imports: no unused dependency, no AWS SDK in local mode or fuzz/, every Cargo.lock true (scripts/check-deps.py)
+	CARGO=$(CARGO) CARGO_TARGET_DIR=$(TARGET_DIR) $(PYTHON) scripts/check-deps.py
 
 fuzz-seeds: ## Every fuzz target's oracle on its committed seeds (fuzz/tests/seeds.rs; no libFuzzer, no nightly)
 	$(CARGO) test --manifest-path fuzz/Cargo.toml --locked --no-default-features --test seeds
@@ -37,12 +40,12 @@ check-links: ## Every relative link (file and #anchor) and every document named 
 # One build for everything `make test` runs: the binaries the e2e suites and cdk/check.sh start (iamjwt, token,
 # rotate, iamjwt-loadgen: each package has integration tests, so `cargo test` builds them) and the test
 # executables, with one dependency feature set. A separate `cargo build` resolves other features (no
-# dev-dependencies) and compiles the dependencies a second time.
-BUILD_BINS = $(CARGO) test --workspace --no-run
+# dev-dependencies) and compiles the dependencies a second time. --locked: a stale Cargo.lock fails.
+BUILD_BINS = $(CARGO) test --workspace --locked --no-run
 
 test-rust: venv
 	$(BUILD_BINS)
-	IAMJWT_BIN=$(TARGET_DIR)/debug/iamjwt IAMJWT_TOKEN_BIN=$(TARGET_DIR)/debug/token IAMJWT_VENV=$(CURDIR)/$(VENV) $(CARGO) test --workspace
+	IAMJWT_BIN=$(TARGET_DIR)/debug/iamjwt IAMJWT_TOKEN_BIN=$(TARGET_DIR)/debug/token IAMJWT_VENV=$(CURDIR)/$(VENV) $(CARGO) test --workspace --locked
 
 test-cdk: venv ## CDK: tsc, jest, cdk-nag, offline synth, logical ids, Lambda env contract, cfn-lint, ASL validation, the workflow in moto
 	$(BUILD_BINS)
@@ -94,6 +97,28 @@ $(VENV)/.lambda-installed: $(VENV)/.installed requirements-lambda.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-lambda.txt
 	touch $@
 
+# The CDK construct as a jsii library (docs/deploy.md): an npm tarball and a Python wheel carrying the zips of the
+# last `make lambdas`, in $(PACKAGE_OUT). package-test installs them in fresh TypeScript and Python apps.
+PACKAGE_OUT ?= $(TARGET_DIR)/package
+.PHONY: package package-test package-test-if-lambdas
+
+package: ## CDK construct as npm tarball + Python wheel (jsii) with the `make lambdas` zips inside; prints sizes and SHA-256
+	PACKAGE_OUT=$(PACKAGE_OUT) LAMBDA_DIR=$(CURDIR)/target/lambda scripts/package-construct.sh
+
+package-test: venv package ## Fresh TypeScript and Python CDK apps install the packages and synthesize (cdk-nag, cfn-lint, equal templates)
+	VENV=$(CURDIR)/$(VENV) PACKAGE_OUT=$(PACKAGE_OUT) scripts/package-test.sh
+
+# `make test` runs package-test too when `make lambdas` has built zips of the current source; CI runs it after
+# `make lambdas` (.ci/run).
+test: package-test-if-lambdas
+
+package-test-if-lambdas:
+	@if LAMBDA_DIR=$(CURDIR)/target/lambda scripts/package-construct.sh --zips-ready; then \
+	  $(MAKE) --no-print-directory package-test; \
+	else \
+	  echo "package-test skipped (make test runs it once \`make lambdas\` has built the zips; or: make lambdas package-test)"; \
+	fi
+
 lint: fmt-check clippy ## rustfmt --check and clippy -D warnings
 
 fmt: ## Format the Rust code
@@ -103,7 +128,7 @@ fmt-check:
 	$(CARGO) fmt --all -- --check
 
 clippy:
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 clean: ## Remove build output and the local state directory
 	$(CARGO) clean

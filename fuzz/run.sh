@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-principal_arn token_query sigv4 audience_policy spki_jwk}
+targets=${FUZZ_TARGETS:-principal_arn token_query sigv4 audience_policy policy_oracle spki_jwk}
 sanitizer=${FUZZ_SANITIZER:-address}
 cargo=${CARGO:-cargo}
 export RUSTC_BOOTSTRAP=1

@@ -1,9 +1,12 @@
 /**
  * The rotation workflow file (`infra/rotation.asl.json`) is the single definition of the rotation steps:
  * Step Functions runs it in AWS and `iamjwt rotate` interprets it locally. CDK only substitutes the two
- * ARNs; this module checks at synth time that the file still has the shape the deployment relies on.
+ * ARNs; this module checks at synth time that the file still has the shape the deployment relies on,
+ * including how each rotate step treats the rotate Lambda's error types (`infra/closed-sets.json`):
+ * every retryable one is retried, no other one is, and every one is caught.
  */
 import * as path from 'node:path';
+import { NOT_RETRYABLE_STEP_ERRORS, RETRYABLE_STEP_ERRORS } from './closed-sets';
 
 export const ROTATION_ASL_FILE = path.resolve(__dirname, '..', '..', 'infra', 'rotation.asl.json');
 
@@ -43,6 +46,7 @@ export function checkRotationAsl(text: string, file = ROTATION_ASL_FILE): string
       if (params?.FunctionName !== '${RotateFunctionArn}') {
         problems.push(`state ${name} invokes a Lambda other than \${RotateFunctionArn}: the state machine role may only invoke the rotate Lambda`);
       }
+      problems.push(...checkStepErrors(name, state));
     }
   }
   if (problems.length > 0) {
@@ -57,4 +61,31 @@ function withoutComments(v: unknown): unknown {
     return Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'Comment').map(([k, x]) => [k, withoutComments(x)]));
   }
   return v;
+}
+
+/** The error names a state's Retry or Catch rules list. */
+function errorsOf(state: Record<string, unknown>, field: 'Retry' | 'Catch'): string[] {
+  const rules = state[field];
+  return Array.isArray(rules) ? rules.flatMap((r) => (Array.isArray(r?.ErrorEquals) ? (r.ErrorEquals as string[]) : [])) : [];
+}
+
+/** Error names that match every error a Lambda function returns. */
+const WILDCARDS = ['States.ALL', 'States.TaskFailed'];
+
+/** A rotate step retries the retryable error types, never the others, and catches every one of them. */
+function checkStepErrors(name: string, state: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const retried = errorsOf(state, 'Retry');
+  const caught = errorsOf(state, 'Catch');
+  const matches = (names: string[], e: string) => names.includes(e) || names.some((n) => WILDCARDS.includes(n));
+  for (const e of RETRYABLE_STEP_ERRORS) {
+    if (!retried.includes(e)) problems.push(`state ${name} does not retry the retryable error ${e}`);
+  }
+  for (const e of NOT_RETRYABLE_STEP_ERRORS) {
+    if (matches(retried, e)) problems.push(`state ${name} retries ${e}, which is not retryable`);
+  }
+  for (const e of [...RETRYABLE_STEP_ERRORS, ...NOT_RETRYABLE_STEP_ERRORS]) {
+    if (!matches(caught, e)) problems.push(`state ${name} does not catch ${e}`);
+  }
+  return problems;
 }

@@ -1,9 +1,10 @@
 /**
  * The closed sets the CDK shares with the Rust core, read from `infra/closed-sets.json` (the core's
  * tables, mirrored and checked by a Rust test): the signing algorithms with their KMS key spec and
- * signing algorithm, which are enabled by default, the default algorithm, the rotation steps and the
- * key slots. Adding an algorithm to that file makes the construct accept it (and grant its key spec)
- * with no change here.
+ * signing algorithm, which are enabled by default, the default algorithm, the rotation steps, the
+ * key slots, the KMS key tags, the audience policy rule fields and the rotate step error types.
+ * Adding an algorithm to that file makes the construct accept it (and grant its key spec) with no
+ * change here.
  *
  * The file is checked when this module loads, so a malformed entry fails every synth with a message
  * naming it instead of producing a template with a hole in a policy.
@@ -36,16 +37,30 @@ function load(raw: unknown): {
   defaultAlgorithm: string;
   rotationSteps: string[];
   keySlots: string[];
+  issuerTag: string;
+  keyFactTags: string[];
+  policyRuleFields: string[];
+  retryableStepErrors: string[];
+  notRetryableStepErrors: string[];
 } {
   const problems: string[] = [];
   const o = (raw ?? {}) as Record<string, unknown>;
-  const strings = (key: string): string[] => {
-    const v = o[key];
+  const strings = (key: string, from: Record<string, unknown> = o, at = key): string[] => {
+    const v = from[key];
     if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && x !== '')) {
-      problems.push(`${key} must be a non-empty list of names`);
+      problems.push(`${at} must be a non-empty list of names`);
       return [];
     }
+    if (new Set(v).size !== v.length) problems.push(`${at} lists a name twice`);
     return v as string[];
+  };
+  const object = (key: string): Record<string, unknown> => {
+    const v = o[key];
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      problems.push(`${key} must be an object`);
+      return {};
+    }
+    return v as Record<string, unknown>;
   };
   const algorithms: AlgorithmSpec[] = [];
   if (!Array.isArray(o.algorithms) || o.algorithms.length === 0) problems.push('algorithms must be a non-empty list');
@@ -69,8 +84,22 @@ function load(raw: unknown): {
   }
   const rotationSteps = strings('rotation_steps');
   const keySlots = strings('key_slots');
+  const tags = object('kms_key_tags');
+  const issuerTag = tags.issuer;
+  if (typeof issuerTag !== 'string' || issuerTag === '') problems.push('kms_key_tags.issuer must be a tag key');
+  const keyFactTags = strings('facts', tags, 'kms_key_tags.facts');
+  const policyRuleFields = strings('policy_rule_fields');
+  const errorTypes = object('rotate_error_types');
+  const retryableStepErrors = strings('retryable', errorTypes, 'rotate_error_types.retryable');
+  const notRetryableStepErrors = strings('not_retryable', errorTypes, 'rotate_error_types.not_retryable');
+  if (retryableStepErrors.some((e) => notRetryableStepErrors.includes(e))) {
+    problems.push('rotate_error_types lists an error type as both retryable and not retryable');
+  }
   if (problems.length > 0) throw new Error(`${CLOSED_SETS_FILE}: ${problems.join('; ')}`);
-  return { algorithms, defaultAlgorithm: defaultAlgorithm as string, rotationSteps, keySlots };
+  return {
+    algorithms, defaultAlgorithm: defaultAlgorithm as string, rotationSteps, keySlots, issuerTag: issuerTag as string, keyFactTags,
+    policyRuleFields, retryableStepErrors, notRetryableStepErrors,
+  };
 }
 
 const CLOSED_SETS = load(closedSetsJson);
@@ -87,6 +116,18 @@ export const DEFAULT_ALGORITHM: SigningAlgorithm = CLOSED_SETS.defaultAlgorithm;
 export const ROTATION_STEPS: readonly string[] = CLOSED_SETS.rotationSteps;
 /** The alias slots of each algorithm (`<prefix>/<alg>/<slot>`). */
 export const KEY_SLOTS: readonly string[] = CLOSED_SETS.keySlots;
+/**
+ * The KMS tag keys the rotate Lambda writes (DESIGN.md §5, §6): the issuer tag that scopes every
+ * permission (`iamjwt:issuer`), and the key facts rotation records.
+ */
+export const ISSUER_TAG: string = CLOSED_SETS.issuerTag;
+export const KEY_FACT_TAGS: readonly string[] = CLOSED_SETS.keyFactTags;
+/** The fields an audience policy rule may have (the Rust parser refuses any other). */
+export const POLICY_RULE_FIELDS: readonly string[] = CLOSED_SETS.policyRuleFields;
+/** The rotate Lambda's `errorType`s the workflow retries (with backoff). */
+export const RETRYABLE_STEP_ERRORS: readonly string[] = CLOSED_SETS.retryableStepErrors;
+/** The rotate Lambda's `errorType`s the workflow must not retry (it catches them: SNS, then Fail). */
+export const NOT_RETRYABLE_STEP_ERRORS: readonly string[] = CLOSED_SETS.notRetryableStepErrors;
 
 export function isSigningAlgorithm(name: unknown): name is SigningAlgorithm {
   return typeof name === 'string' && SIGNING_ALGORITHMS.includes(name);

@@ -7,6 +7,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { IssuerFunctions, lambdaEnvironment, tokenEnvironment } from '../lib/issuer-functions';
+import { ISSUER_TAG, KEY_FACT_TAGS } from '../lib/closed-sets';
 import { resolveConfig } from '../lib/props';
 import { actions, allowedActions, allowing, BASE_PROPS, CDK_CONTEXT, flat, logicalId, roleStatements, Statement, synth } from './helpers';
 
@@ -166,7 +167,7 @@ describe('least privilege', () => {
       ['arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*', 'arn:<AWS::Partition>:iam::<AWS::AccountId>:user/*'],
     );
     // A policy template that reads a tag turns them on without sessionTags.
-    const templated = synth({ audiencePolicy: { rules: [{ accounts: ['111122223333'], audiences: ['api://ci'], sub: '{account}/{tag:team|64}' }] } });
+    const templated = synth({ audiencePolicy: { rules: [{ accounts: ['111122223333'], audiences: ['api://ci'], sub: '{account}/{principal_type}/{name}/{tag:team|64}' }] } });
     expect(allowedActions(roleStatements(templated, templated.issuer.tokenFunction.role!))).toContain('iam:ListRoleTags');
     for (const st of token.filter((x) => actions(x).some((a) => a.startsWith('kms:')))) {
       expect(flat(st.Resource)).toBe(KEY_ARN);
@@ -199,9 +200,8 @@ describe('least privilege', () => {
         'kms:KeyUsage': 'SIGN_VERIFY',
       },
       'ForAllValues:StringEquals': {
-        'aws:TagKeys': [
-          'iamjwt:issuer', 'iamjwt:alg', 'iamjwt:kid', 'iamjwt:created-at', 'iamjwt:published-at', 'iamjwt:demoted-at', 'iamjwt:compromised',
-        ],
+        // The tag keys of infra/closed-sets.json: the issuer tag, then the key facts.
+        'aws:TagKeys': [ISSUER_TAG, ...KEY_FACT_TAGS],
       },
     });
   });
@@ -221,7 +221,7 @@ describe('least privilege', () => {
     expect(facts.Condition).toEqual({
       'StringEquals': ISSUER_CONDITION,
       'ForAllValues:StringEquals': {
-        'aws:TagKeys': ['iamjwt:alg', 'iamjwt:kid', 'iamjwt:created-at', 'iamjwt:published-at', 'iamjwt:demoted-at', 'iamjwt:compromised'],
+        'aws:TagKeys': KEY_FACT_TAGS,
       },
     });
   });

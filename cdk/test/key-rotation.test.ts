@@ -8,6 +8,7 @@ import { KeyRotation } from '../lib/key-rotation';
 import { resolveConfig } from '../lib/props';
 import * as events from 'aws-cdk-lib/aws-events';
 import { ROTATION_ASL_FILE } from '../lib/asl';
+import { NOT_RETRYABLE_STEP_ERRORS, RETRYABLE_STEP_ERRORS } from '../lib/closed-sets';
 import { allowing, BASE_PROPS, CDK_CONTEXT, logicalId, Statement, synth } from './helpers';
 
 describe('rotation workflow', () => {
@@ -31,9 +32,11 @@ describe('rotation workflow', () => {
     expect(steps.map(([, st]) => st.Parameters.Payload.step)).toEqual(['retire', 'promote', 'create', 'publish']);
     for (const [, st] of steps) {
       expect(st.Parameters.FunctionName).toBe('${RotateFunctionArn}');
-      const retry = st.Retry.find((r: any) => r.ErrorEquals.includes('Retryable'));
-      expect(retry.BackoffRate).toBeGreaterThan(1);
-      for (const nonRetryable of ['UnsafePromotion', 'PreviousStillNeeded', 'InvalidInput', 'InconsistentState', 'KeyStoreError', 'ConfigError']) {
+      for (const retryable of RETRYABLE_STEP_ERRORS) {
+        const retry = st.Retry.find((r: any) => r.ErrorEquals.includes(retryable));
+        expect(retry.BackoffRate).toBeGreaterThan(1);
+      }
+      for (const nonRetryable of NOT_RETRYABLE_STEP_ERRORS) {
         expect(st.Retry.flatMap((r: any) => r.ErrorEquals)).not.toContain(nonRetryable);
       }
       expect(st.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'NotifyFailure' })]);

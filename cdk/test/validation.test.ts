@@ -34,14 +34,14 @@ const cases: [string, Partial<IamJwtIssuerProps>, RegExp, { region?: string }?][
     { region: 'eu-west-1' }],
   ['tokenCertificate in another region', { ...ZONE, tokenCertificate: cert('arn:aws:acm:us-east-1:111122223333:certificate/def') },
     /tokenCertificate must be in the stack's region eu-west-1/, { region: 'eu-west-1' }],
-  ['WAF ARN without the ARN mode', { apiGwWafWebAclArn: WEB_ACL }, /apiGwWafWebAclArn needs apiGwWaf: WafUsage.ProvideWebAclArn/],
-  ['WAF ARN with the construct-provided mode', { apiGwWaf: WafUsage.ConstructProvided, apiGwWafWebAclArn: WEB_ACL }, /apiGwWafWebAclArn needs apiGwWaf: WafUsage.ProvideWebAclArn/],
-  ['ARN mode without an ARN', { apiGwWaf: WafUsage.ProvideWebAclArn }, /WafUsage.ProvideWebAclArn needs apiGwWafWebAclArn/],
-  ['CloudFront-scope Web ACL', { apiGwWaf: WafUsage.ProvideWebAclArn, apiGwWafWebAclArn: 'arn:aws:wafv2:us-east-1:111122223333:global/webacl/x/1' },
+  ['WAF ARN without the ARN mode', { apiGwWafWebAclArn: WEB_ACL }, /apiGwWafWebAclArn needs apiGwWaf: WafUsage.PROVIDE_WEB_ACL_ARN/],
+  ['WAF ARN with the construct-provided mode', { apiGwWaf: WafUsage.CONSTRUCT_PROVIDED, apiGwWafWebAclArn: WEB_ACL }, /apiGwWafWebAclArn needs apiGwWaf: WafUsage.PROVIDE_WEB_ACL_ARN/],
+  ['ARN mode without an ARN', { apiGwWaf: WafUsage.PROVIDE_WEB_ACL_ARN }, /WafUsage.PROVIDE_WEB_ACL_ARN needs apiGwWafWebAclArn/],
+  ['CloudFront-scope Web ACL', { apiGwWaf: WafUsage.PROVIDE_WEB_ACL_ARN, apiGwWafWebAclArn: 'arn:aws:wafv2:us-east-1:111122223333:global/webacl/x/1' },
     /must be a REGIONAL WAFv2 Web ACL ARN/],
-  ['unknown WAF mode', { apiGwWaf: 'Yes' as WafUsage }, /apiGwWaf must be WafUsage.ConstructProvided or WafUsage.ProvideWebAclArn/],
-  ['rate limit without construct WAF', { apiGwWafRateLimit: 500 }, /apiGwWafRateLimit only applies with apiGwWaf: WafUsage.ConstructProvided/],
-  ['rate limit too low', { apiGwWaf: WafUsage.ConstructProvided, apiGwWafRateLimit: 5 }, /apiGwWafRateLimit must be an integer 100–2000000000/],
+  ['unknown WAF mode', { apiGwWaf: 'Yes' as WafUsage }, /apiGwWaf must be WafUsage.CONSTRUCT_PROVIDED or WafUsage.PROVIDE_WEB_ACL_ARN/],
+  ['rate limit without construct WAF', { apiGwWafRateLimit: 500 }, /apiGwWafRateLimit only applies with apiGwWaf: WafUsage.CONSTRUCT_PROVIDED/],
+  ['rate limit too low', { apiGwWaf: WafUsage.CONSTRUCT_PROVIDED, apiGwWafRateLimit: 5 }, /apiGwWafRateLimit must be an integer 100–2000000000/],
   ['malformed orgId', { orgId: 'my-org' }, /orgId must look like o-a1b2c3d4e5/],
   ['malformed account id', { allowedAccountIds: ['12345'] }, /allowedAccountIds: '12345' is not a 12-digit AWS account id/],
   ['duplicate account ids', { allowedAccountIds: ['111122223333', '111122223333'] }, /allowedAccountIds has duplicates/],
@@ -72,7 +72,30 @@ const cases: [string, Partial<IamJwtIssuerProps>, RegExp, { region?: string }?][
   ['audience policy rule without audiences', { audiencePolicy: { rules: [{ accounts: ['111122223333'] }] } as never }, /audiencePolicy: rules\[0\].audiences is required/],
   ['audience policy bad account', { audiencePolicy: { rules: [{ accounts: ['1'], audiences: ['a'] }] } }, /audiencePolicy: rules\[0\].accounts\[0\] '1' is not a 12-digit account id/],
   ['audience policy bad org', { audiencePolicy: { rules: [{ org_ids: ['org'], audiences: ['a'] }] } }, /audiencePolicy: rules\[0\].org_ids\[0\] 'org' is not an organization id/],
-  ['audience policy bad principal', { audiencePolicy: { rules: [{ principals: ['role/ci-*'], audiences: ['a'] }] } }, /must be an IAM ARN glob/],
+  ['audience policy bad principal', { audiencePolicy: { rules: [{ principals: ['role/ci-*'], audiences: ['a'] }] } },
+    /audiencePolicy: rules\[0\].principals\[0\] 'role\/ci-\*' is not an ARN pattern/],
+  // Principal patterns are matched field by field: what could never match a principal is refused.
+  ...([
+    ['arn:aws:iam::111122223333:role/team/ci-*', /has a path: the caller's ARN carries none for a role/],
+    ['arn:aws:iam::111122223333:*/ci-*', /has resource type '\*': expected role, user, federated-user or root, written out/],
+    ['arn:aws:sts::111122223333:assumed-role/ci/s', /names an assumed-role session: a session matches its role's pattern/],
+    ['arn:aws:sts::111122223333:role/ci', /has service 'sts': a role ARN is arn:aws:iam::/],
+    ['arn:aws:iam:us-east-1:111122223333:role/ci', /has a region/],
+    ['arn:aws:iam::1234:role/ci', /has account '1234': expected 12 digits/],
+    ['arn:aws:iam::111122223333:user/**/a/**/b', /has \*\* twice/],
+    ['arn:aws:iam::111122223333:role/a:b', /outside IAM's characters/],
+  ] as [string, RegExp][]).map(([p, message]): [string, Partial<IamJwtIssuerProps>, RegExp] => [`audience policy principal ${p}`,
+    { audiencePolicy: { rules: [{ principals: ['arn:aws:iam::111122223333:role/ok', p], audiences: ['a'] }] } }, message]),
+  // One rule never gives two principals the same sub.
+  ...([
+    [{}, '{account}/{name}', /gives principals of different types but one name the same sub \(this rule admits role, user, federated-user\): add \{principal_type\}/],
+    [{ principals: ['arn:aws:iam::*:role/ci-*'] }, '{name}', /gives principals of one name in different accounts the same sub: add \{account\}/],
+    [{ accounts: ['111122223333', '444455556666'] }, '{principal_type}/{name}', /add \{account\}/],
+    [{ principals: ['arn:aws:iam::111122223333:role/ci-*'] }, '{session_name}', /does not name the principal/],
+    [{ principals: ['arn:aws:iam::111122223333:role/ci-*'] }, '{tag:team|32}', /does not name the principal/],
+    [{}, '{account}/{name}{principal_type}', /is ambiguous: \{name\} can run into what follows it/],
+  ] as [object, string, RegExp][]).map(([selectors, sub, message]): [string, Partial<IamJwtIssuerProps>, RegExp] => [`audience policy sub ${sub} for ${JSON.stringify(selectors)}`,
+    { audiencePolicy: { rules: [{ ...selectors, audiences: ['a'], sub }] } }, message]),
   ['audience policy max_duration above max', { audiencePolicy: { rules: [{ audiences: ['a'], max_duration: 7200 }] } },
     /audiencePolicy: rules\[0\].max_duration must be an integer between 60 and maxTokenDuration \(3600\)/],
   ['audience policy too big for the Lambda environment', {
@@ -86,7 +109,7 @@ const cases: [string, Partial<IamJwtIssuerProps>, RegExp, { region?: string }?][
   ['tag reader role without tags in use', { orgId: 'o-a1b2c3d4e5', tagReaderRoleName: 'iamjwt-tag-reader' },
     /tagReaderRoleName has no effect: the token Lambda reads principal tags only with sessionTags: true or an audiencePolicy rule with session_tags or a \{tag:KEY\} template/],
   ['tag reader role with sessionTags: false and a policy without tags', {
-    orgId: 'o-a1b2c3d4e5', sessionTags: false, tagReaderRoleName: 'iamjwt-tag-reader', audiencePolicy: { rules: [{ audiences: ['api://ci'], sub: '{account}/{name}' }] },
+    orgId: 'o-a1b2c3d4e5', sessionTags: false, tagReaderRoleName: 'iamjwt-tag-reader', audiencePolicy: { rules: [{ audiences: ['api://ci'], sub: '{principal_type}/{account}/{name}' }] },
   }, /tagReaderRoleName has no effect: the token Lambda reads principal tags only/],
   ['tag cache without tags in use', { tagCacheSeconds: 60 }, /tagCacheSeconds has no effect: the token Lambda reads principal tags only/],
   ['tag reader role when only this account can call', { sessionTags: true, tagReaderRoleName: 'iamjwt-tag-reader' },
@@ -120,7 +143,7 @@ describe('props are validated at synth time with clear errors', () => {
       tokenSubdomain: 'sts',
       oidcCertificate: cert('arn:aws:acm:us-east-1:111122223333:certificate/abc'),
       tokenCertificate: cert('arn:aws:acm:eu-west-1:111122223333:certificate/def'),
-      apiGwWaf: WafUsage.ProvideWebAclArn,
+      apiGwWaf: WafUsage.PROVIDE_WEB_ACL_ARN,
       apiGwWafWebAclArn: WEB_ACL,
       orgId: 'o-a1b2c3d4e5',
       allowedAccountIds: ['111122223333'],
@@ -145,7 +168,7 @@ describe('props are validated at synth time with clear errors', () => {
     }
     const byPolicy = build({
       orgId: 'o-a1b2c3d4e5',
-      audiencePolicy: { rules: [{ audiences: ['api://ci'], sub: '{account}/{tag:team|64}' }] },
+      audiencePolicy: { rules: [{ audiences: ['api://ci'], sub: '{principal_type}/{account}/{name}/{tag:team|64}' }] },
       tagReaderRoleName: 'iamjwt-tag-reader',
       tagCacheSeconds: 60,
     }).config;
@@ -163,6 +186,19 @@ describe('props are validated at synth time with clear errors', () => {
     }
     expect(message).toMatch(/audiencePolicy: not valid JSON/);
     expect(message).not.toMatch(/has no effect/);
+  });
+
+  test('principal patterns and sub templates the token Lambda accepts are accepted', () => {
+    expect(() => build({
+      audiencePolicy: { rules: [
+        { principals: ['arn:aws:iam::111122223333:role/ci-*'], audiences: ['api://ci'], sub: '{account}/{name}' },
+        { principals: ['arn:*:iam::*:role/ci-*'], audiences: ['api://ci'], sub: '{account}/{name}/{session_name}' },
+        { principals: ['arn:aws:iam::111122223333:user/**/*', 'arn:aws:iam::111122223333:user/team/x*'], accounts: ['111122223333', '444455556666'], audiences: ['b'], sub: '{name}@example.com' },
+        { principals: ['arn:aws:sts::111122223333:federated-user/*', 'arn:aws:iam::*:root'], audiences: ['c'], sub: '{principal_type}:{account}:{name}' },
+        { audiences: ['https://*.example.com', '*'], sub: '{tag:team|32}/{principal_type}/{account}/{name}' },
+        { audiences: ['d'], sub: '{principal_arn|200}/{session_name}' },
+      ] },
+    })).not.toThrow();
   });
 
   test('with only ES256 enabled the default algorithm follows', () => {

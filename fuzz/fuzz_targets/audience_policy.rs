@@ -8,8 +8,9 @@
 #![no_main]
 
 use iamjwt_core::Audience;
+use iamjwt_core::glob::Glob;
 use iamjwt_core::identity::{Caller, CallerFields};
-use iamjwt_core::policy::{AudiencePolicy, Glob, Grant};
+use iamjwt_core::policy::{AudiencePolicy, Grant};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use std::sync::OnceLock;

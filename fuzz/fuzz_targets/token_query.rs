@@ -4,7 +4,7 @@
 //! Never panics; a request it accepts obeys the contract ([`PARAMETERS`] plus the SigV4 presign parameters, and
 //! nothing else), with every bound read from the parser's own constants, never restated here:
 //! - at most [`TokenRequest::MAX_PAIRS`] pairs;
-//! - audiences: at most [`TokenRequest::MAX_AUDIENCES`], valid, exactly the distinct `aud` values in order of first
+//! - audiences: at most [`MAX_AUDIENCES`], valid, exactly the distinct `aud` values in order of first
 //!   appearance;
 //! - at most one `duration` (whole seconds) and one `alg`;
 //! - tags: at most [`MAX_REQUEST_TAGS`], exactly the `tag` values split at their first `=`, no key twice, each key
@@ -15,8 +15,8 @@
 #![no_main]
 
 use iamjwt_core::Audience;
+use iamjwt_core::limits::{MAX_AUDIENCES, MAX_REQUEST_TAGS};
 use iamjwt_core::request::{PARAMETERS, SIGV4_QUERY_PARAMS, TokenRequest};
-use iamjwt_core::shape::MAX_REQUEST_TAGS;
 use iamjwt_core::template::{check_tag_key, check_tag_value};
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;
@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
         pairs.len(),
         TokenRequest::MAX_PAIRS
     );
-    assert!(req.audiences.len() <= TokenRequest::MAX_AUDIENCES);
+    assert!(req.audiences.len() <= MAX_AUDIENCES);
     assert!(req.tags.len() <= MAX_REQUEST_TAGS);
     let values = |name: &str| -> Vec<&str> {
         pairs

@@ -32,6 +32,8 @@ macro_rules! fuzz_target {
 
 #[path = "../fuzz_targets/audience_policy.rs"]
 mod audience_policy;
+#[path = "../fuzz_targets/policy_oracle.rs"]
+mod policy_oracle;
 #[path = "../fuzz_targets/principal_arn.rs"]
 mod principal_arn;
 #[path = "../fuzz_targets/sigv4.rs"]
@@ -45,6 +47,7 @@ mod token_query;
 /// `required-features = ["libfuzzer"]` in Cargo.toml): [`every_target_is_run`] says so.
 const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("audience_policy", audience_policy::run),
+    ("policy_oracle", policy_oracle::run),
     ("principal_arn", principal_arn::run),
     ("sigv4", sigv4::run),
     ("spki_jwk", spki_jwk::run),

@@ -296,7 +296,6 @@ fn a_restart_at_another_address_republishes_and_a_second_serve_is_refused() {
         "--aud",
         "sts.amazonaws.com",
     ])));
-    drop(moved);
 
     // `rotate` publishing for another issuer (IAMJWT_ISSUER overrides what serve recorded): no key changes, the
     // documents do.
@@ -309,6 +308,24 @@ fn a_restart_at_another_address_republishes_and_a_second_serve_is_refused() {
     )
     .unwrap();
     assert_eq!(published["issuer"], "http://127.0.0.1:9");
+    // now the served documents name another issuer: verify says which two causes that has, in one line
+    let o = run(iamjwt(&[
+        "verify",
+        &token,
+        "--issuer",
+        moved.url(),
+        "--aud",
+        "sts.amazonaws.com",
+    ]));
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("out of date")
+            && err.contains("rotate --step publish")
+            && !err.contains("Some("),
+        "{err}"
+    );
 }
 
 /// Issue 23 §7: the README's Azure agent, its two-audience example and GCP's default audience all got

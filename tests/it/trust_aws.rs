@@ -43,6 +43,12 @@ fn trust_aws_then_assume_role_with_web_identity() {
         "json",
         "--name",
         "iamjwt-e2e",
+        // sts:TagSession limited to these keys: moto's IAM validates the policy document on CreateRole.
+        "--session-tags",
+        "--tag-key",
+        "team",
+        "--tag-key",
+        "cost-*",
     ]));
     let err = stderr(&o);
     assert!(
@@ -56,6 +62,10 @@ fn trust_aws_then_assume_role_with_web_identity() {
     assert_eq!(
         trust["trust_policy"]["Statement"][0]["Condition"]["StringEquals"][format!("{hp}:sub")],
         claims["sub"]
+    );
+    assert_eq!(
+        trust["trust_policy"]["Statement"][0]["Condition"]["ForAllValues:StringLike"],
+        json!({"aws:TagKeys": ["team", "cost-*"]})
     );
 
     let dir = tempfile::tempdir().unwrap();

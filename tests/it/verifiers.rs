@@ -542,6 +542,10 @@ fn trust_output_for_every_target() {
             "--name",
             "ci-role",
             "--session-tags",
+            "--tag-key",
+            "team",
+            "--tag-key",
+            "cost-*",
             "--account",
             "444455556666",
         ],
@@ -554,6 +558,34 @@ fn trust_output_for_every_target() {
         st["Action"],
         json!(["sts:AssumeRoleWithWebIdentity", "sts:TagSession"])
     );
+    // sts:TagSession only for the keys the issuer's rule selects (a glob makes it StringLike).
+    assert_eq!(
+        st["Condition"]["ForAllValues:StringLike"],
+        json!({"aws:TagKeys": ["team", "cost-*"]})
+    );
+    let (out, _) = trust(
+        "aws",
+        iss,
+        &["--output", "json", "--session-tags", "--tag-key", "team"],
+    );
+    let j: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        j["trust_policy"]["Statement"][0]["Condition"]["ForAllValues:StringEquals"],
+        json!({"aws:TagKeys": ["team"]})
+    );
+    // --session-tags without the keys would allow any tag: refused, one line naming the fix.
+    let o = run(iamjwt(&[
+        "trust",
+        "aws",
+        "--issuer",
+        iss,
+        "--principal",
+        ROLE_SESSION,
+        "--session-tags",
+    ]));
+    assert!(!o.status.success() && stdout(&o).is_empty());
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--tag-key"), "{}", stderr(&o));
     assert_eq!(
         st["Principal"]["Federated"],
         json!(format!("arn:aws:iam::444455556666:oidc-provider/{hp}"))
@@ -782,4 +814,152 @@ fn trust_output_for_every_target() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Issue 19 §5: hostile values — every character an IAM path may hold that a shell, SQL or YAML reader treats
+/// specially, and names that would end a shell word — read back by each target's own parser
+/// (`trust_shapes.py values`: shlex, PyYAML, a Snowflake string-constant lexer) exactly as they were given.
+#[test]
+fn trust_output_round_trips_hostile_values() {
+    let keys = Keys::load();
+    let si = StandIn::start(keys.jwks());
+    let iss = si.url.as_str();
+    let user = r#"arn:aws:iam::111122223333:user/o'b\r"i$`e{n}#:/;|&<>(x)*?[!]~^%@=+,\/deploy"#;
+    let aud = r#"api://a'b"c\d$(e)`f#g{h}:i;j|k&l<m>n*o?p[q]r~s^t%u@v=w+x\"#;
+    let name = r"ci; touch /tmp/iamjwt-pwned #'\";
+    for target in [
+        "aws",
+        "gcp",
+        "azure",
+        "vault",
+        "kubernetes",
+        "snowflake",
+        "databricks",
+    ] {
+        let (want_aud, want_name) = match target {
+            "aws" => (aud, Some("ci-role")),
+            "azure" => (ENTRA, Some(name)),
+            "snowflake" => (aud, Some("CI_USER")),
+            "kubernetes" => (aud, None),
+            _ => (aud, Some(name)),
+        };
+        let mut args = vec!["--name", want_name.unwrap_or(name)];
+        if target != "azure" {
+            args.extend(["--aud", aud]);
+        }
+        let c = {
+            let mut c = iamjwt(&["trust", target, "--issuer", iss, "--principal", user]);
+            c.args(&args);
+            c
+        };
+        let text = ok(run(c));
+        let v = python("trust_shapes.py", &["values", target], &text);
+        assert_eq!(v["sub"], user, "{target}: {text}");
+        assert_eq!(v["aud"], want_aud, "{target}: {text}");
+        assert_eq!(v["issuer"], iss, "{target}: {text}");
+        if let Some(n) = want_name {
+            assert_eq!(v["name"], n, "{target}: {text}");
+        }
+    }
+}
+
+/// Issue 23 §5: a role ARN is what administrators hold, and exactly the `sub` of its assumed-role sessions.
+#[test]
+fn trust_accepts_a_role_arn() {
+    let keys = Keys::load();
+    let si = StandIn::start(keys.jwks());
+    let iss = si.url.as_str();
+    let (out, _) = trust("vault", iss, &["--aud", "vault", "--output", "json"]);
+    let from_session: Value = serde_json::from_str(&out).unwrap();
+    let o = run(iamjwt(&[
+        "trust",
+        "vault",
+        "--issuer",
+        iss,
+        "--principal",
+        ROLE,
+        "--aud",
+        "vault",
+        "--output",
+        "json",
+    ]));
+    let from_role: Value = serde_json::from_str(&ok(o)).unwrap();
+    assert_eq!(from_role, from_session);
+    assert_eq!(from_role["role"]["bound_subject"], ROLE);
+    // A role path is not part of an assumed-role ARN, so not of `sub`: the output names the role without it,
+    // and a note says so.
+    let o = run(iamjwt(&[
+        "trust",
+        "aws",
+        "--issuer",
+        iss,
+        "--principal",
+        "arn:aws:iam::111122223333:role/team/ci-deploy",
+        "--output",
+        "json",
+    ]));
+    let err = stderr(&o);
+    let j: Value = serde_json::from_str(&ok(o)).unwrap();
+    let hp = iss.trim_start_matches("http://");
+    assert_eq!(
+        j["trust_policy"]["Statement"][0]["Condition"]["StringEquals"][format!("{hp}:sub")],
+        ROLE
+    );
+    assert!(err.contains("role path /team/"), "{err}");
+    // A user whose path holds ":role/" stays a user (its ARN is its sub), never read as a role.
+    let user = "arn:aws:iam::111122223333:user/x:role/ci-deploy";
+    let o = run(iamjwt(&[
+        "trust",
+        "vault",
+        "--issuer",
+        iss,
+        "--principal",
+        user,
+        "--aud",
+        "vault",
+        "--output",
+        "json",
+    ]));
+    let j: Value = serde_json::from_str(&ok(o)).unwrap();
+    assert_eq!(j["role"]["bound_subject"], user);
+}
+
+/// Issue 23 §8: `verify` names both audiences on a mismatch and says "empty token" for an empty one; one line
+/// each, no Rust Debug text.
+#[test]
+fn verify_errors_name_the_cause() {
+    let keys = Keys::load();
+    let si = StandIn::start(keys.jwks());
+    let iss = si.url.as_str();
+    let token = mint(&keys.rsa, true, &claims(iss, json!("sts.amazonaws.com")));
+    let one_line = |o: &std::process::Output| {
+        assert!(!o.status.success());
+        let err = stderr(o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            !err.contains("InvalidAudience")
+                && !err.contains("InvalidToken")
+                && !err.contains("Some("),
+            "{err}"
+        );
+        err
+    };
+    let err = one_line(&run(iamjwt(&[
+        "verify",
+        &token,
+        "--issuer",
+        iss,
+        "--aud",
+        "someone-else",
+    ])));
+    assert!(
+        err.contains("sts.amazonaws.com") && err.contains("someone-else"),
+        "{err}"
+    );
+    let err = one_line(&run(iamjwt(&["verify", "", "--issuer", iss, "--aud", "x"])));
+    assert!(err.contains("empty token"), "{err}");
+    let mut c = iamjwt(&["verify", "-", "--issuer", iss, "--aud", "x"]);
+    c.stdin(Stdio::null());
+    let err = one_line(&run(c));
+    assert!(err.contains("empty token"), "{err}");
 }

@@ -29,17 +29,11 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 ROTATE_FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:iamjwt-rotate"
 CLOSED_SETS_FILE = HERE.parent.parent / "infra" / "closed-sets.json"
-# The rotation steps, in order: the committed mirror of the Rust core's table.
-STEPS = json.loads(CLOSED_SETS_FILE.read_text())["rotation_steps"]
-NON_RETRYABLE = [
-    "UnsafePromotion",
-    "PreviousStillNeeded",
-    "RotationInProgress",
-    "InvalidInput",
-    "InconsistentState",
-    "KeyStoreError",
-    "ConfigError",
-]
+CLOSED_SETS = json.loads(CLOSED_SETS_FILE.read_text())
+# The rotation steps, in order, and the rotate Lambda's error types: the committed mirror of the Rust core's tables.
+STEPS = CLOSED_SETS["rotation_steps"]
+[RETRYABLE] = CLOSED_SETS["rotate_error_types"]["retryable"]
+NON_RETRYABLE = CLOSED_SETS["rotate_error_types"]["not_retryable"]
 EXECUTION_TIMEOUT_S = 60
 
 
@@ -253,7 +247,7 @@ def test_a_retryable_error_is_retried_with_backoff_then_the_rotation_completes(m
     d = Deployment(moto_server, "retry")
     moto_server.queue_lambda_results(
         step_result("retire"),
-        function_error("Retryable", "KMS throttled"),
+        function_error(RETRYABLE, "KMS throttled"),
         step_result("promote"),
         step_result("create"),
         step_result("publish"),
@@ -266,7 +260,7 @@ def test_a_retryable_error_is_retried_with_backoff_then_the_rotation_completes(m
     assert execution["status"] == "SUCCEEDED", execution
     history = d.history(execution_arn)
     assert [p["step"] for p in lambda_payloads(history)] == ["retire", "promote", "promote", "create", "publish"]
-    assert [e["taskFailedEventDetails"]["error"] for e in history if e["type"] == "TaskFailed"] == ["Retryable"]
+    assert [e["taskFailedEventDetails"]["error"] for e in history if e["type"] == "TaskFailed"] == [RETRYABLE]
     # The retry waited its IntervalSeconds (2 s) instead of hammering a throttled KMS.
     assert time.monotonic() - started >= 2
     assert d.alarm_messages() == []
@@ -276,8 +270,8 @@ def test_a_second_rotation_refuses_to_start_while_one_is_running(moto_server):
     d = Deployment(moto_server, "lock")
     # The first execution hits two retryable errors in Retire, so it stays RUNNING for 2 s + 4 s.
     moto_server.queue_lambda_results(
-        function_error("Retryable"),
-        function_error("Retryable"),
+        function_error(RETRYABLE),
+        function_error(RETRYABLE),
         *[step_result(s) for s in STEPS],
     )
     first = d.start()

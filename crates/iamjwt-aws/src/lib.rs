@@ -24,13 +24,6 @@ pub mod testing;
 
 pub use error::Error;
 
-/// Tag keys on every KMS key this issuer creates; IAM policies scope permissions by `iamjwt:issuer`.
-pub mod tags {
-    pub const ISSUER: &str = "iamjwt:issuer";
-    pub const ALG: &str = "iamjwt:alg";
-    pub const KID: &str = "iamjwt:kid";
-    pub const CREATED_AT: &str = "iamjwt:created-at";
-    pub const PUBLISHED_AT: &str = "iamjwt:published-at";
-    pub const DEMOTED_AT: &str = "iamjwt:demoted-at";
-    pub const COMPROMISED: &str = "iamjwt:compromised";
-}
+/// Tag keys on every KMS key this issuer creates (defined in the core; IAM policies scope permissions by
+/// `iamjwt:issuer`).
+pub use iamjwt_core::keys::tags;

@@ -1,5 +1,6 @@
 //! `iamjwt describe`: the closed sets this build knows (algorithms with their KMS specs, rotation steps, key
-//! slots) — as a table, or with `--json` the document `infra/closed-sets.json` is a copy of.
+//! slots, KMS key tags, audience policy rule fields, rotate step error types) and its version — as a table, or with
+//! `--json` the document `infra/closed-sets.json` is a copy of.
 
 use crate::error::Error;
 use iamjwt_core::closed_sets::closed_sets;
@@ -38,5 +39,20 @@ pub fn run(args: &Args) -> Result<(), Error> {
         sets.rotation_steps.join(" → ")
     ));
     crate::print_stdout(&format!("key slots: {}", sets.key_slots.join(", ")));
+    crate::print_stdout(&format!(
+        "KMS key tags: {} (issuer), {}",
+        sets.kms_key_tags.issuer,
+        sets.kms_key_tags.facts.join(", ")
+    ));
+    crate::print_stdout(&format!(
+        "audience policy rule fields: {}",
+        sets.policy_rule_fields.join(", ")
+    ));
+    crate::print_stdout(&format!(
+        "rotate step errors: retried {}; caught {}",
+        sets.rotate_error_types.retryable.join(", "),
+        sets.rotate_error_types.not_retryable.join(", ")
+    ));
+    crate::print_stdout(&format!("version: {}", sets.version));
     Ok(())
 }

@@ -20,4 +20,6 @@ pub enum Error {
     Local(#[from] iamjwt_local::Error),
     #[error(transparent)]
     Core(#[from] iamjwt_core::Error),
+    #[error(transparent)]
+    Verifiers(#[from] iamjwt_verifiers::Error),
 }

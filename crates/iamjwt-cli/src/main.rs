@@ -12,6 +12,7 @@ mod error;
 mod http;
 mod rotate;
 mod serve;
+mod targets;
 mod token;
 mod trust;
 mod verify;

@@ -1,11 +1,13 @@
 //! `iamjwt verify`: what an external verifier does — discovery → JWKS → signature, `iss`, `aud`, `exp`/`nbf` — and,
-//! with `--for TARGET`, that target's own rules (`iamjwt_core::verifiers`) on top.
+//! with `--for TARGET`, that target's own rules (`iamjwt-verifiers`) on top.
 
 use crate::error::Error;
 use crate::http::HttpClient;
-use crate::trust::{CloudArg, TargetArg};
+use crate::targets::{CloudArg, TargetArg};
+use iamjwt_client::issuer::fetch_issuer;
 use iamjwt_core::UnixTime;
-use iamjwt_core::verifiers::{self, Context, IssuerFacts, Status, Subject, TokenFacts};
+use iamjwt_verifiers::{Context, IssuerFacts, Status, Subject, TokenFacts, evaluate};
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
@@ -69,7 +71,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
     };
     let mut failed = Vec::new();
     for target in &args.targets {
-        for o in verifiers::evaluate(target.0, &ctx) {
+        for o in evaluate(target.0, &ctx) {
             let mut line = format!(
                 "{:<10} {:<4} {}: {}",
                 o.target.as_str(),
@@ -102,48 +104,6 @@ pub struct Verified {
     pub claims: Value,
     pub discovery: Value,
     pub jwks: Value,
-}
-
-/// Fetches an issuer's discovery document and the JWKS it points to; both must be JSON objects, the discovery's
-/// `issuer` must be exactly `issuer`, and the JWKS must hold keys.
-pub async fn fetch_issuer(issuer: &str) -> Result<(Value, Value), Error> {
-    let http = HttpClient::new();
-    let url = format!("{issuer}/.well-known/openid-configuration");
-    let discovery: Value = get_json(&http, &url, "discovery document").await?;
-    match discovery["issuer"].as_str() {
-        Some(i) if i == issuer => {}
-        other => {
-            return Err(Error::Invalid(format!(
-                "discovery at {url} says issuer {other:?}, expected {issuer:?}: configure the issuer URL exactly as published"
-            )));
-        }
-    }
-    let jwks_uri = discovery["jwks_uri"].as_str().ok_or_else(|| {
-        Error::Invalid(format!("discovery at {url} has no jwks_uri: publish one"))
-    })?;
-    let jwks: Value = get_json(&http, jwks_uri, "JWKS").await?;
-    if jwks["keys"].as_array().is_none_or(Vec::is_empty) {
-        return Err(Error::Invalid(format!(
-            "JWKS at {jwks_uri} holds no keys: publish the signing keys (iamjwt rotate)"
-        )));
-    }
-    Ok((discovery, jwks))
-}
-
-async fn get_json(http: &HttpClient, url: &str, what: &str) -> Result<Value, Error> {
-    let r = http.get(url).await?;
-    if !r.status.is_success() {
-        return Err(Error::Http(format!(
-            "{what} at {url}: HTTP {}",
-            r.status.as_u16()
-        )));
-    }
-    let v: Value = serde_json::from_slice(&r.body)
-        .map_err(|e| Error::Http(format!("{what} at {url} is not JSON: {e}")))?;
-    if !v.is_object() {
-        return Err(Error::Http(format!("{what} at {url} is not a JSON object")));
-    }
-    Ok(v)
 }
 
 /// Asymmetric JWS algorithms only: an `HS*` token "verified" with a public key as the secret is the classic attack.
@@ -190,15 +150,24 @@ pub async fn verify(
     leeway: u64,
 ) -> Result<Verified, Error> {
     let issuer = issuer.trim_end_matches('/');
-    let header = jsonwebtoken::decode_header(token)
-        .map_err(|e| Error::Invalid(format!("malformed token: {e}")))?;
+    if token.is_empty() {
+        return Err(Error::Usage(
+            "empty token: give the token as the argument, or - and the token on stdin".into(),
+        ));
+    }
+    let header = jsonwebtoken::decode_header(token).map_err(|_| {
+        Error::Invalid(
+            "malformed token: not a compact JWS (three base64url parts, a JSON header with alg)"
+                .into(),
+        )
+    })?;
     if !asymmetric(header.alg) {
         return Err(Error::Invalid(format!(
             "algorithm {:?} is not accepted (asymmetric JWS algorithms only)",
             header.alg
         )));
     }
-    let (discovery, jwks) = fetch_issuer(issuer).await?;
+    let (discovery, jwks) = fetch_issuer(&HttpClient::new(), issuer).await?;
     // Keys one by one: a key this library cannot parse (another curve, a malformed member) must not hide the rest;
     // the verifier rules judge those keys.
     let keys: Vec<Jwk> = jwks["keys"]
@@ -243,8 +212,12 @@ pub async fn verify(
     v.set_required_spec_claims(&["exp", "iat", "nbf", "iss", "sub", "aud"]);
     let mut last = None;
     for jwk in candidates {
-        let key = DecodingKey::from_jwk(jwk)
-            .map_err(|e| Error::Invalid(format!("unusable key {:?}: {e}", jwk.common.key_id)))?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| {
+            Error::Invalid(format!(
+                "unusable key {}: {e}",
+                jwk.common.key_id.as_deref().unwrap_or("without kid")
+            ))
+        })?;
         match jsonwebtoken::decode::<Value>(token, &key, &v) {
             Ok(data) => {
                 return Ok(Verified {
@@ -258,6 +231,54 @@ pub async fn verify(
     }
     Err(Error::Invalid(last.map_or_else(
         || "no key verified the token".to_owned(),
-        |e| e.to_string(),
+        |e| rejection(&e, token, issuer, aud, leeway),
     )))
+}
+
+/// One line naming what failed, the values involved and the fix, for jsonwebtoken's error kinds (whose own
+/// Display is the variant's name).
+fn rejection(
+    e: &jsonwebtoken::errors::Error,
+    token: &str,
+    issuer: &str,
+    aud: &[String],
+    leeway: u64,
+) -> String {
+    // The claims, unverified, only to name them in the message: the token has already been refused.
+    let claims = TokenFacts::from_compact(token)
+        .map(|t| t.claims)
+        .unwrap_or_default();
+    let shown = |v: &Value| match v {
+        Value::Null => "none".to_owned(),
+        v => v.to_string(),
+    };
+    let accepted = aud.join(", ");
+    match e.kind() {
+        ErrorKind::InvalidAudience => format!(
+            "the token's audience {} is not one you accept ({accepted}): request a token for your audience (iamjwt token --aud AUD), or pass its audience with --aud",
+            shown(&claims["aud"])
+        ),
+        ErrorKind::InvalidIssuer => format!(
+            "the token's issuer {} is not the one you trust ({issuer}): pass --issuer with the issuer that signed it",
+            shown(&claims["iss"])
+        ),
+        ErrorKind::ExpiredSignature => format!(
+            "the token expired (exp {}, leeway {leeway} s): fetch a new one",
+            shown(&claims["exp"])
+        ),
+        ErrorKind::ImmatureSignature => format!(
+            "the token is not valid yet (nbf {}, leeway {leeway} s): check this machine's clock",
+            shown(&claims["nbf"])
+        ),
+        ErrorKind::InvalidSignature => {
+            "the signature does not verify with the issuer's key: the token was altered or signed by another issuer".to_owned()
+        }
+        ErrorKind::MissingRequiredClaim(c) => {
+            format!("the token has no {c} claim: every verifier requires it")
+        }
+        ErrorKind::InvalidClaimFormat(c) => {
+            format!("the token's {c} claim has the wrong type")
+        }
+        _ => format!("the token does not verify: {e}"),
+    }
 }

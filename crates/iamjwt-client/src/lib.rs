@@ -34,6 +34,7 @@ mod cache_clear;
 mod error;
 pub mod federation;
 pub mod http;
+pub mod issuer;
 pub mod jwt;
 pub mod keyset;
 pub mod sts;

@@ -2,6 +2,7 @@
 //! environment, local mode and tests. Invalid values fail here, at start-up, naming the variable.
 
 use crate::error::Error;
+use crate::limits::{IAM_NAME_CHARS, IAM_PATH_MAX_CHARS, MIN_DURATION};
 use crate::policy::AudiencePolicy;
 use crate::rotation::RotationPolicy;
 use crate::types::{Algorithm, Audience};
@@ -45,7 +46,6 @@ pub fn parse_bool(raw: &str) -> Option<bool> {
 }
 
 /// Hard bounds; values outside them are configuration errors.
-pub const MIN_DURATION: u64 = 60;
 const MAX_MAX_DURATION: u64 = 43_200;
 
 impl Settings {
@@ -190,9 +190,9 @@ fn parse_role_name(raw: &str) -> Result<String, Error> {
                 .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
     };
     let (path, name) = raw.rsplit_once('/').unwrap_or(("", raw));
-    let ok = raw.len() <= 512
-        && name_ok(name, 64)
-        && (!raw.contains('/') || path.split('/').all(|seg| name_ok(seg, 512)));
+    let ok = raw.len() <= IAM_PATH_MAX_CHARS
+        && name_ok(name, *IAM_NAME_CHARS.end())
+        && (!raw.contains('/') || path.split('/').all(|seg| name_ok(seg, IAM_PATH_MAX_CHARS)));
     if ok {
         Ok(raw.to_owned())
     } else {
@@ -389,13 +389,14 @@ mod tests {
                 .unwrap()
                 .needs_tags()
         );
-        let templ = r#"{"rules": [{"audiences": ["b"], "sub": "{account}/{tag:team|32}"}]}"#;
+        let templ = r#"{"rules": [{"audiences": ["b"], "sub": "{principal_type}/{account}/{name}/{tag:team|32}"}]}"#;
         assert!(
             settings(&[("IAMJWT_AUDIENCE_POLICY", templ)])
                 .unwrap()
                 .needs_tags()
         );
-        let no_tags = r#"{"rules": [{"audiences": ["b"], "sub": "{account}/{name}"}]}"#;
+        let no_tags =
+            r#"{"rules": [{"audiences": ["b"], "sub": "{principal_type}/{account}/{name}"}]}"#;
         assert!(
             !settings(&[("IAMJWT_AUDIENCE_POLICY", no_tags)])
                 .unwrap()

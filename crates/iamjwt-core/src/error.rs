@@ -116,13 +116,92 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The `error_type` the workflow sees.
+    pub fn error_type(&self) -> StepErrorType {
+        match self {
+            Self::UnsafePromotion { .. } => StepErrorType::UnsafePromotion,
+            Self::PreviousStillNeeded { .. } => StepErrorType::PreviousStillNeeded,
+            Self::RotationInProgress => StepErrorType::RotationInProgress,
+        }
+    }
+
     /// Stable name used as the `error_type` the workflow matches on.
     pub fn name(&self) -> &'static str {
+        self.error_type().as_str()
+    }
+}
+
+/// What a failed rotation step reports to the workflow: the rotate Lambda's `errorType`, and the error the local
+/// runner matches. `infra/rotation.asl.json` Retries [`StepErrorType::Retryable`] and Catches every other one
+/// (→ SNS → Fail); `cdk/lib/asl.ts` and the workflow tests read this set from `infra/closed-sets.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepErrorType {
+    /// Throttling or a transient failure: the workflow retries the step with backoff.
+    Retryable,
+    /// Refusals ([`Refusal`]): nothing was changed.
+    UnsafePromotion,
+    PreviousStillNeeded,
+    RotationInProgress,
+    /// The step event (or a request inside the step) is malformed.
+    InvalidInput,
+    /// A key state rotation cannot reason about.
+    InconsistentState,
+    /// The key store or publisher failed in a way retrying does not fix (access denied, not found, ...).
+    KeyStoreError,
+    /// The function's configuration is invalid.
+    ConfigError,
+    /// The handler failed outside the step (its report could not be serialised).
+    InternalError,
+}
+
+impl StepErrorType {
+    pub const ALL: [StepErrorType; 9] = [
+        Self::Retryable,
+        Self::UnsafePromotion,
+        Self::PreviousStillNeeded,
+        Self::RotationInProgress,
+        Self::InvalidInput,
+        Self::InconsistentState,
+        Self::KeyStoreError,
+        Self::ConfigError,
+        Self::InternalError,
+    ];
+
+    pub fn as_str(self) -> &'static str {
         match self {
-            Self::UnsafePromotion { .. } => "UnsafePromotion",
-            Self::PreviousStillNeeded { .. } => "PreviousStillNeeded",
+            Self::Retryable => "Retryable",
+            Self::UnsafePromotion => "UnsafePromotion",
+            Self::PreviousStillNeeded => "PreviousStillNeeded",
             Self::RotationInProgress => "RotationInProgress",
+            Self::InvalidInput => "InvalidInput",
+            Self::InconsistentState => "InconsistentState",
+            Self::KeyStoreError => "KeyStoreError",
+            Self::ConfigError => "ConfigError",
+            Self::InternalError => "InternalError",
         }
+    }
+
+    /// Whether the workflow retries a step that failed with this type.
+    pub fn is_retryable(self) -> bool {
+        self == Self::Retryable
+    }
+
+    /// How the workflow sees a failure of the core.
+    pub fn of(e: &Error) -> Self {
+        match e {
+            Error::Port(p) if p.kind.is_retryable() => Self::Retryable,
+            Error::Refused(r) => r.error_type(),
+            Error::InvalidRequest(_) => Self::InvalidInput,
+            Error::InconsistentState(_) => Self::InconsistentState,
+            Error::Config { .. } => Self::ConfigError,
+            _ => Self::KeyStoreError,
+        }
+    }
+}
+
+impl fmt::Display for StepErrorType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -135,17 +214,19 @@ impl fmt::Display for Refusal {
                 ready_at,
             } => write!(
                 f,
-                "UnsafePromotion: pending key {kid} was published at {}; it may sign from {}",
+                "{}: pending key {kid} was published at {}; it may sign from {}",
+                self.name(),
                 published_at.rfc3339(),
                 ready_at.rfc3339()
             ),
             Self::PreviousStillNeeded { kid, retirable_at } => write!(
                 f,
-                "PreviousStillNeeded: previous key {kid} must stay published until {}; retire it first",
+                "{}: previous key {kid} must stay published until {}; retire it first",
+                self.name(),
                 retirable_at.rfc3339()
             ),
             Self::RotationInProgress => {
-                write!(f, "RotationInProgress: another rotation is running")
+                write!(f, "{}: another rotation is running", self.name())
             }
         }
     }

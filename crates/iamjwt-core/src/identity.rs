@@ -4,8 +4,13 @@
 //! headers or the query. This module parses; it never decides policy (root denial is the issuer's call).
 
 use crate::error::Error;
+use crate::limits::{
+    ACCOUNT_ID_DIGITS, CALLER_ARN_MAX_CHARS, CONTEXT_VALUE_MAX_CHARS, FEDERATED_USER_NAME_CHARS,
+    IAM_NAME_CHARS, IAM_PATH_MAX_CHARS, PARTITION_MAX_CHARS, SESSION_NAME_CHARS,
+};
 use crate::types::truncate;
 use std::fmt;
+use std::ops::RangeInclusive;
 
 /// A 12-digit AWS account id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -13,7 +18,7 @@ pub struct AccountId(String);
 
 impl AccountId {
     pub fn parse(s: &str) -> Result<Self, Error> {
-        if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        if s.len() == ACCOUNT_ID_DIGITS && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(s.to_owned()))
         } else {
             Err(Error::AccessDenied(format!(
@@ -46,6 +51,48 @@ pub enum PrincipalKind {
     Root,
 }
 
+/// The resource type of a principal's ARN, as a policy's principal pattern names it (DESIGN.md §4). An
+/// assumed-role session's is its role's: the policy matches the principal, never the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResourceType {
+    Role,
+    User,
+    FederatedUser,
+    Root,
+}
+
+impl ResourceType {
+    pub const ALL: [Self; 4] = [Self::Role, Self::User, Self::FederatedUser, Self::Root];
+
+    /// As written in an ARN: `role`, `user`, `federated-user`, `root`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Role => "role",
+            Self::User => "user",
+            Self::FederatedUser => "federated-user",
+            Self::Root => "root",
+        }
+    }
+
+    /// The service in the principal's ARN: federated users are STS's, the rest IAM's.
+    pub fn service(self) -> &'static str {
+        match self {
+            Self::FederatedUser => "sts",
+            Self::Role | Self::User | Self::Root => "iam",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+impl fmt::Display for ResourceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A parsed caller ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -64,7 +111,7 @@ impl Principal {
                 truncate(arn, 120)
             ))
         };
-        if arn.len() > 2048 {
+        if arn.len() > CALLER_ARN_MAX_CHARS {
             return Err(deny("too long"));
         }
         let mut parts = arn.splitn(6, ':');
@@ -98,10 +145,10 @@ impl Principal {
                 let (role, session) = rest
                     .split_once('/')
                     .ok_or_else(|| deny("assumed-role without session"))?;
-                if !iam_name(role, 1, 64) {
+                if !iam_name(role, IAM_NAME_CHARS) {
                     return Err(deny("invalid role name"));
                 }
-                if !iam_name(session, 2, 64) {
+                if !iam_name(session, SESSION_NAME_CHARS) {
                     return Err(deny("invalid session name"));
                 }
                 PrincipalKind::AssumedRole {
@@ -110,7 +157,7 @@ impl Principal {
                 }
             }
             ("sts", Some(("federated-user", name))) => {
-                if !iam_name(name, 2, 32) {
+                if !iam_name(name, FEDERATED_USER_NAME_CHARS) {
                     return Err(deny("invalid federated user name"));
                 }
                 PrincipalKind::FederatedUser {
@@ -122,7 +169,7 @@ impl Principal {
                     Some((p, n)) => (format!("/{p}/"), n),
                     None => ("/".to_owned(), rest),
                 };
-                if !iam_name(name, 1, 64) {
+                if !iam_name(name, IAM_NAME_CHARS) {
                     return Err(deny("invalid user name"));
                 }
                 if !iam_path(&path) {
@@ -168,6 +215,16 @@ impl Principal {
         }
     }
 
+    /// The principal's resource type (an assumed role's is `role`).
+    pub fn resource_type(&self) -> ResourceType {
+        match self.kind {
+            PrincipalKind::AssumedRole { .. } => ResourceType::Role,
+            PrincipalKind::User { .. } => ResourceType::User,
+            PrincipalKind::FederatedUser { .. } => ResourceType::FederatedUser,
+            PrincipalKind::Root => ResourceType::Root,
+        }
+    }
+
     /// `aws:PrincipalType` vocabulary.
     pub fn principal_type(&self) -> &'static str {
         match self.kind {
@@ -191,11 +248,11 @@ impl Principal {
 }
 
 /// `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`, `aws-eusc`, … : `aws` then `-[a-z]+` groups.
-fn valid_partition(p: &str) -> bool {
+pub(crate) fn valid_partition(p: &str) -> bool {
     let Some(rest) = p.strip_prefix("aws") else {
         return false;
     };
-    p.len() <= 32
+    p.len() <= PARTITION_MAX_CHARS
         && (rest.is_empty()
             || rest.strip_prefix('-').is_some_and(|r| {
                 r.split('-')
@@ -204,18 +261,26 @@ fn valid_partition(p: &str) -> bool {
 }
 
 /// IAM's name character set `[\w+=,.@-]` (ASCII word characters) with a length range.
-fn iam_name(s: &str, min: usize, max: usize) -> bool {
-    (min..=max).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+fn iam_name(s: &str, len: RangeInclusive<usize>) -> bool {
+    len.contains(&s.len()) && s.chars().all(is_name_char)
 }
 
-/// IAM path: `/` or `/…/` of printable ASCII, at most 512 characters.
+/// A character of IAM's role, user and session names: `[\w+=,.@-]`, ASCII only.
+pub(crate) fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
+}
+
+/// A character of an IAM path: printable ASCII (`/` separates the segments).
+pub(crate) fn is_path_char(c: char) -> bool {
+    ('\x21'..='\x7e').contains(&c)
+}
+
+/// IAM path: `/` or `/…/` of printable ASCII.
 fn iam_path(p: &str) -> bool {
-    p.len() <= 512
+    p.len() <= IAM_PATH_MAX_CHARS
         && p.starts_with('/')
         && p.ends_with('/')
-        && p.bytes().all(|b| (0x21..=0x7e).contains(&b))
+        && p.chars().all(is_path_char)
         && !p.contains("//")
 }
 
@@ -257,7 +322,7 @@ impl Caller {
             ));
         }
         let clean = |v: Option<&str>| {
-            v.filter(|s| !s.is_empty() && s.len() <= 256)
+            v.filter(|s| !s.is_empty() && s.len() <= CONTEXT_VALUE_MAX_CHARS)
                 .map(str::to_owned)
         };
         Ok(Self {

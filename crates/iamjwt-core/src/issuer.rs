@@ -2,10 +2,11 @@
 //! local gateway run; it holds everything it needs (no per-request config parsing or key loading).
 
 use crate::claims::{Claims, Jti, Lifetime};
-use crate::config::{MIN_DURATION, Settings};
+use crate::config::Settings;
 use crate::error::Error;
 use crate::identity::Caller;
 use crate::jws::{self, Header};
+use crate::limits::MIN_DURATION;
 use crate::policy::AudiencePolicy;
 use crate::ports::{NoTags, Signer, TagSource};
 use crate::request::TokenRequest;
@@ -384,7 +385,7 @@ mod tests {
             Err(Error::Port(_))
         ));
         // A sub template that needs a missing tag: 403.
-        let pol = r#"{"rules":[{"audiences":["api://t"],"sub":"{tag:team|40}"}]}"#;
+        let pol = r#"{"rules":[{"audiences":["api://t"],"sub":"{tag:team|40}/{principal_type}/{account}/{name}"}]}"#;
         let (i, _) = issuer(Some(pol), None);
         let i = i.with_tags(tag_source(&[("other", "x")], None));
         assert!(matches!(

@@ -111,6 +111,22 @@ pub enum KeyMark {
     Compromised,
 }
 
+/// The resource tags a key store that keeps a [`KeyRecord`]'s facts on the key itself (KMS) writes: the issuer tag
+/// that scopes every IAM permission (`aws:ResourceTag/iamjwt:issuer`), and one tag per fact. The CDK's IAM
+/// conditions read them from `infra/closed-sets.json` ([`crate::closed_sets`]).
+pub mod tags {
+    /// The issuer (the alias prefix) the key belongs to; every KMS permission is conditioned on it.
+    pub const ISSUER: &str = "iamjwt:issuer";
+    pub const ALG: &str = "iamjwt:alg";
+    pub const KID: &str = "iamjwt:kid";
+    pub const CREATED_AT: &str = "iamjwt:created-at";
+    pub const PUBLISHED_AT: &str = "iamjwt:published-at";
+    pub const DEMOTED_AT: &str = "iamjwt:demoted-at";
+    pub const COMPROMISED: &str = "iamjwt:compromised";
+    /// Every fact tag, besides [`ISSUER`].
+    pub const FACTS: [&str; 6] = [ALG, KID, CREATED_AT, PUBLISHED_AT, DEMOTED_AT, COMPROMISED];
+}
+
 /// The three slots of one algorithm.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Slots {

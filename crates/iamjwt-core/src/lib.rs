@@ -7,29 +7,36 @@
 //! Data walks one way: request → [`identity`] → [`policy`] → [`claims`] → [`jws`] → signer → compact token.
 
 pub mod alg;
+#[cfg(test)]
+mod boundary;
 pub mod claims;
 pub mod closed_sets;
 pub mod config;
 pub mod discovery;
 pub mod error;
+pub mod glob;
 pub mod identity;
 pub mod issuer;
 pub mod jwk;
 pub mod jws;
 pub mod keys;
+pub mod limits;
+#[cfg(any(test, feature = "testing"))]
+pub mod oracle;
 pub mod policy;
 pub mod ports;
+pub mod principal_pattern;
 #[cfg(test)]
 mod props;
 pub mod request;
 pub mod rotation;
 pub mod shape;
+pub mod subject;
 pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;
 pub mod types;
-pub mod verifiers;
 
 pub use error::{Error, PortError, PortErrorKind};
 pub use time::UnixTime;

@@ -2,9 +2,11 @@
 //! and equivalences that define correct behaviour.
 
 use crate::alg::Curve;
+use crate::glob::Glob;
 use crate::identity::Principal;
 use crate::jwk::PublicJwk;
-use crate::policy::{AudiencePolicy, Glob};
+use crate::limits::{AUDIENCE_MAX_CHARS, MAX_AUDIENCES};
+use crate::policy::AudiencePolicy;
 use crate::request::TokenRequest;
 use crate::types::Audience;
 use proptest::prelude::*;
@@ -22,6 +24,25 @@ proptest! {
     #[test]
     fn glob_agrees_with_reference(p in "[ab*]{0,8}", s in "[ab]{0,10}") {
         prop_assert_eq!(Glob::new(&p).matches(&s), reference_glob(p.as_bytes(), s.as_bytes()), "{:?} vs {:?}", p, s);
+    }
+
+    #[test]
+    fn glob_with_stops_agrees_with_reference(p in "[ab/*]{0,8}", s in "[ab/]{0,10}") {
+        // `*` matches any run without `/`: plain recursion.
+        fn reference(p: &[u8], s: &[u8]) -> bool {
+            match p.split_first() {
+                None => s.is_empty(),
+                Some((b'*', rest)) => (0..=s.len())
+                    .take_while(|&i| i == 0 || s[i - 1] != b'/')
+                    .any(|i| reference(rest, &s[i..])),
+                Some((c, rest)) => s.first() == Some(c) && reference(rest, &s[1..]),
+            }
+        }
+        prop_assert_eq!(
+            Glob::stopping_at(&p, &['/']).matches(&s),
+            reference(p.as_bytes(), s.as_bytes()),
+            "{:?} vs {:?}", p, s
+        );
     }
 
     #[test]
@@ -65,7 +86,7 @@ proptest! {
     fn token_request_parse_never_panics(pairs in prop::collection::vec((".{0,12}", ".{0,40}"), 0..40)) {
         let r = TokenRequest::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if let Ok(req) = r {
-            prop_assert!(req.audiences.len() <= TokenRequest::MAX_AUDIENCES);
+            prop_assert!(req.audiences.len() <= MAX_AUDIENCES);
         }
     }
 
@@ -85,7 +106,7 @@ proptest! {
     fn audience_validation_matches_the_rules(s in ".{0,1100}") {
         let ok = Audience::parse(&s).is_ok();
         let n = s.chars().count();
-        prop_assert_eq!(ok, (1..=1000).contains(&n) && !s.chars().any(char::is_control));
+        prop_assert_eq!(ok, (1..=AUDIENCE_MAX_CHARS).contains(&n) && !s.chars().any(char::is_control));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The `/token` query (DESIGN.md §1), parsed strictly: unknown or repeated parameters are errors, never ignored.
 
 use crate::error::Error;
-use crate::shape::MAX_REQUEST_TAGS;
+use crate::limits::{MAX_AUDIENCES, MAX_REQUEST_TAGS};
 use crate::template::{check_tag_key, check_tag_value};
 use crate::types::{Algorithm, Audience, truncate};
 use std::collections::BTreeMap;
@@ -32,11 +32,9 @@ pub struct TokenRequest {
 }
 
 impl TokenRequest {
-    pub const MAX_AUDIENCES: usize = 10;
     /// Bound on the number of query pairs looked at, whatever they are: every `aud` and `tag`, `duration`, `alg`
     /// and the SigV4 presign parameters fit.
-    pub const MAX_PAIRS: usize =
-        Self::MAX_AUDIENCES + MAX_REQUEST_TAGS + 2 + SIGV4_QUERY_PARAMS.len();
+    pub const MAX_PAIRS: usize = MAX_AUDIENCES + MAX_REQUEST_TAGS + 2 + SIGV4_QUERY_PARAMS.len();
 
     /// Parses decoded query pairs in order.
     pub fn from_pairs<'a>(
@@ -54,10 +52,9 @@ impl TokenRequest {
             }
             match name {
                 "aud" => {
-                    if req.audiences.len() == Self::MAX_AUDIENCES {
+                    if req.audiences.len() == MAX_AUDIENCES {
                         return Err(Error::InvalidRequest(format!(
-                            "too many aud parameters (limit {})",
-                            Self::MAX_AUDIENCES
+                            "too many aud parameters (limit {MAX_AUDIENCES})"
                         )));
                     }
                     let aud = Audience::parse(value)?;

@@ -9,8 +9,9 @@
 
 use crate::claims::{Claims, SessionTags};
 use crate::error::Error;
+use crate::glob::Glob;
 use crate::identity::Caller;
-use crate::policy::Glob;
+use crate::limits::{CLAIM_MAX_BYTES, MAX_SESSION_TAGS, SUB_MAX_BYTES, TAG_KEY_MAX_CHARS};
 use crate::template::{self, PrincipalTags, Template};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -30,17 +31,6 @@ pub const RESERVED_CLAIMS: [&str; 11] = [
     SESSION_TAGS_CLAIM,
 ];
 pub const SESSION_TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
-
-/// OIDC Core §2 (`sub` ≤ 255 ASCII characters) and Snowflake's `SUBJECT` (≤ 255): the tightest limit every
-/// verifier shares. GCP's `google.subject` (≤ 127 bytes) is tighter still: declare `|N` bounds to fit it.
-pub const SUB_MAX_BYTES: usize = 255;
-/// An extra claim longer than this could never fit in a token: KMS signs at most 4096 bytes of base64url
-/// (3072 bytes of JSON), and the registered claims need room too.
-pub const CLAIM_MAX_BYTES: usize = 2048;
-/// AWS session tags: at most 50 per session (`AssumeRoleWithWebIdentity`).
-pub const MAX_SESSION_TAGS: usize = 50;
-/// At most 50 request tags (like `sts:GetWebIdentityToken`).
-pub const MAX_REQUEST_TAGS: usize = 50;
 
 /// `session_tags` as written in the policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,6 +188,11 @@ impl Shape {
         }
     }
 
+    /// The `sub` template, if the rule sets one.
+    pub fn sub(&self) -> Option<&Template> {
+        self.sub.as_ref()
+    }
+
     /// Whether this rule changes the token at all (or accepts request tags).
     pub fn is_empty(&self) -> bool {
         self == &Self::default()
@@ -305,7 +300,7 @@ fn glob_keys(field: &str, patterns: &[String]) -> Result<Vec<Glob>, String> {
         .map(|p| {
             let check = if p.contains('*') {
                 let lit: String = p.chars().filter(|c| *c != '*').collect();
-                if p.chars().count() > template::TAG_KEY_MAX_CHARS {
+                if p.chars().count() > TAG_KEY_MAX_CHARS {
                     Err(format!("pattern {p:?} is longer than a tag key can be"))
                 } else if let Some(c) = lit.chars().find(|c| !template::is_tag_char(*c)) {
                     Err(format!(

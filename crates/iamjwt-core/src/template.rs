@@ -11,6 +11,12 @@
 //! and `tag:KEY` (the principal's IAM tag `KEY`).
 
 use crate::identity::{Caller, PrincipalKind};
+use crate::jws::MAX_SIGNING_INPUT;
+use crate::limits::{
+    ACCOUNT_ID_DIGITS, CONTEXT_VALUE_MAX_CHARS, IAM_NAME_CHARS, IAM_PATH_MAX_CHARS,
+    ORG_ID_SUFFIX_CHARS, PARTITION_MAX_CHARS, SESSION_NAME_CHARS, TAG_KEY_MAX_CHARS,
+    TAG_VALUE_MAX_CHARS,
+};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,11 +24,8 @@ use std::fmt;
 /// The principal's IAM tags, key → value.
 pub type PrincipalTags = BTreeMap<String, String>;
 
-/// IAM: tag keys are 1–128 characters, values 0–256 characters.
-pub const TAG_KEY_MAX_CHARS: usize = 128;
-pub const TAG_VALUE_MAX_CHARS: usize = 256;
 /// A `|N` bound may not exceed this (nothing we emit can be larger than a KMS signing input).
-const MAX_DECLARED_BOUND: usize = 4096;
+const MAX_DECLARED_BOUND: usize = MAX_SIGNING_INPUT;
 
 /// One template variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,20 +71,30 @@ impl Var {
         })
     }
 
-    /// The longest value (bytes) AWS can give this variable, from the limits the identity parser enforces:
-    /// partition ≤ 32, IAM names ≤ 64, user path ≤ 512, unique ids ≤ 256, org ids `o-` + ≤ 32, tag values ≤ 256
-    /// characters of up to 4 UTF-8 bytes each.
+    /// The longest value (bytes) AWS can give this variable, from the limits the identity parser enforces
+    /// ([`crate::limits`]): partition, IAM names, user path, request-context values, org ids, and tag values of up
+    /// to 4 UTF-8 bytes per character. Every value but a tag's is ASCII, so characters are bytes.
     pub fn natural_bound(&self) -> usize {
+        const NAME: usize = *IAM_NAME_CHARS.end();
         match self {
             // arn: + partition + :iam:: + account + :user + path + name (the longest caller ARN; a role ARN and an
             // assumed-role ARN are shorter).
-            Self::PrincipalArn | Self::CallerArn => 4 + 32 + 6 + 12 + 5 + 512 + 64,
-            Self::Partition => 32,
-            Self::Account => 12,
+            Self::PrincipalArn | Self::CallerArn => {
+                "arn:".len()
+                    + PARTITION_MAX_CHARS
+                    + ":iam::".len()
+                    + ACCOUNT_ID_DIGITS
+                    + ":user".len()
+                    + IAM_PATH_MAX_CHARS
+                    + NAME
+            }
+            Self::Partition => PARTITION_MAX_CHARS,
+            Self::Account => ACCOUNT_ID_DIGITS,
             Self::PrincipalType => "FederatedUser".len(),
-            Self::Name | Self::SessionName => 64,
-            Self::PrincipalId => 256,
-            Self::OrgId => 34,
+            Self::Name => NAME,
+            Self::SessionName => *SESSION_NAME_CHARS.end(),
+            Self::PrincipalId => CONTEXT_VALUE_MAX_CHARS,
+            Self::OrgId => "o-".len() + *ORG_ID_SUFFIX_CHARS.end(),
             Self::Tag(_) => TAG_VALUE_MAX_CHARS * 4,
         }
     }
@@ -110,8 +123,10 @@ impl fmt::Display for Var {
     }
 }
 
+/// One piece of a parsed template: literal text (escapes resolved; never two in a row) or a variable with the most
+/// bytes its value may have.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece {
+pub enum Piece {
     Lit(String),
     Var { var: Var, bound: usize },
 }
@@ -221,6 +236,11 @@ impl Template {
     /// The most bytes [`Template::render`] can ever return.
     pub fn bound(&self) -> usize {
         self.bound
+    }
+
+    /// The literal text and variables, in order.
+    pub fn pieces(&self) -> &[Piece] {
+        &self.pieces
     }
 
     pub fn vars(&self) -> impl Iterator<Item = &Var> {

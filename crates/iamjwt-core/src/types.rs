@@ -1,6 +1,7 @@
 //! Small domain types: parse at the edge, trust inside.
 
 use crate::error::Error;
+use crate::limits::AUDIENCE_MAX_CHARS;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -81,17 +82,14 @@ impl fmt::Display for KeyId {
 pub struct Audience(String);
 
 impl Audience {
-    pub const MAX_LEN: usize = 1000;
-
     pub fn parse(s: &str) -> Result<Self, Error> {
         let len = s.chars().count();
         if len == 0 {
             return Err(Error::InvalidRequest("aud must not be empty".into()));
         }
-        if len > Self::MAX_LEN {
+        if len > AUDIENCE_MAX_CHARS {
             return Err(Error::InvalidRequest(format!(
-                "aud is {len} characters; the limit is {}",
-                Self::MAX_LEN
+                "aud is {len} characters; the limit is {AUDIENCE_MAX_CHARS}"
             )));
         }
         if s.chars().any(char::is_control) {
@@ -114,7 +112,7 @@ impl fmt::Display for Audience {
 }
 
 /// Shortens untrusted input before it is echoed in an error message.
-pub(crate) fn truncate(s: &str, max: usize) -> String {
+pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_owned()
     } else {
@@ -131,8 +129,8 @@ mod tests {
     #[test]
     fn audience_rules() {
         assert!(Audience::parse("api://ci").is_ok());
-        assert!(Audience::parse(&"a".repeat(1000)).is_ok());
-        assert!(Audience::parse(&"a".repeat(1001)).is_err());
+        assert!(Audience::parse(&"a".repeat(AUDIENCE_MAX_CHARS)).is_ok());
+        assert!(Audience::parse(&"a".repeat(AUDIENCE_MAX_CHARS + 1)).is_err());
         assert!(Audience::parse("").is_err());
         assert!(Audience::parse("a\u{7}b").is_err());
         assert!(Audience::parse("a\nb").is_err());

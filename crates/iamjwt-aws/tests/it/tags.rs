@@ -26,7 +26,7 @@ const READER: &str = "iamjwt-tag-reader";
 
 const POLICY: &str = r#"{"rules": [{
     "audiences": ["sts.amazonaws.com", "api://ci"],
-    "sub": "{account}/{name}",
+    "sub": "{principal_type}/{account}/{name}",
     "claims": {"email": "{name}@ci.example.com", "team": "{tag:team|64}", "env": "prod"},
     "session_tags": {"keys": ["team", "cost-*"], "transitive": ["team"]},
     "request_tags": ["job"]
@@ -195,7 +195,7 @@ async fn tagged_role_and_user_get_shaped_tokens_and_warm_principals_cost_one_kms
         )
         .await;
     let c = claims(&resp, &r.jwk);
-    assert_eq!(c["sub"], format!("{HOME}/ci-deploy"));
+    assert_eq!(c["sub"], format!("AssumedRole/{HOME}/ci-deploy"));
     assert_eq!(c["email"], "ci-deploy@ci.example.com");
     assert_eq!(c["team"], "blue");
     assert_eq!(c["env"], "prod");
@@ -220,7 +220,7 @@ async fn tagged_role_and_user_get_shaped_tokens_and_warm_principals_cost_one_kms
     let user_arn = format!("arn:aws:iam::{HOME}:user/engineering/alice");
     let resp = r.handler.handle(event(&user_arn, HOME, &[]), now()).await;
     let c = claims(&resp, &r.jwk);
-    assert_eq!(c["sub"], format!("{HOME}/alice"));
+    assert_eq!(c["sub"], format!("User/{HOME}/alice"));
     assert_eq!(c["email"], "alice@ci.example.com");
     assert_eq!(
         c["https://aws.amazon.com/tags"],
@@ -232,7 +232,7 @@ async fn tagged_role_and_user_get_shaped_tokens_and_warm_principals_cost_one_kms
     let fed = format!("arn:aws:sts::{HOME}:federated-user/bob");
     let resp = r.handler.handle(event(&fed, HOME, &[]), now()).await;
     let c = claims(&resp, &r.jwk);
-    assert_eq!(c["sub"], format!("{HOME}/bob"));
+    assert_eq!(c["sub"], format!("FederatedUser/{HOME}/bob"));
     assert!(c.get("team").is_none() && c.get("https://aws.amazon.com/tags").is_none());
     assert_eq!(r.iam.take().0, 0);
     assert_eq!(
@@ -278,7 +278,7 @@ async fn other_accounts_through_the_reader_role_once_then_the_cache() {
     let arn = format!("arn:aws:sts::{OTHER}:assumed-role/deployer/s1");
     let resp = r.handler.handle(event(&arn, OTHER, &[]), now()).await;
     let c = claims(&resp, &r.jwk);
-    assert_eq!(c["sub"], format!("{OTHER}/deployer"));
+    assert_eq!(c["sub"], format!("AssumedRole/{OTHER}/deployer"));
     assert_eq!(c["team"], "green", "read in the caller's account, not ours");
     assert_eq!(r.iam.take().0, 2, "AssumeRole + ListRoleTags");
 

@@ -4,6 +4,7 @@ use iamjwt_aws::kms::KmsKeyStore;
 use iamjwt_aws::s3::S3Publisher;
 use iamjwt_aws::sdk;
 use iamjwt_core::UnixTime;
+use iamjwt_core::error::StepErrorType;
 use iamjwt_edge::rotate::{RotateHandler, StepEvent};
 use iamjwt_lambda::wiring;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
@@ -53,7 +54,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 .map_err(|e| diagnostic(&e))?;
             // A report that cannot be serialised is a failed step, never an empty success.
             serde_json::to_value(report).map_err(|e| Diagnostic {
-                error_type: "InternalError".to_owned(),
+                error_type: StepErrorType::InternalError.as_str().to_owned(),
                 error_message: format!("cannot serialise the step report: {e}"),
             })
         }
