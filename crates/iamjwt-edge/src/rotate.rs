@@ -46,8 +46,8 @@ impl RotateHandler {
         Self {
             store,
             publisher,
-            issuer: settings.issuer.clone(),
-            algs: settings.algorithms.clone(),
+            issuer: settings.issue.issuer.clone(),
+            algs: settings.issue.algorithms.clone(),
             policy: settings.rotation_policy(),
         }
     }
@@ -152,7 +152,7 @@ mod tests {
         let h = Arc::new(Harness::new(
             MemKeyStore::new(),
             MemPublisher::default(),
-            s.algorithms.clone(),
+            s.issue.algorithms.clone(),
             s.rotation_policy(),
         ));
         let handler = RotateHandler::new(&s, h.clone(), h.clone());

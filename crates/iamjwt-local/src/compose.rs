@@ -15,7 +15,7 @@ use axum::Router;
 use iamjwt_core::UnixTime;
 use iamjwt_core::config::Settings;
 use iamjwt_core::discovery::{DISCOVERY_PATH, DiscoveryDocument, JWKS_PATH};
-use iamjwt_core::issuer::{IssuePolicy, Issuer};
+use iamjwt_core::issuer::Issuer;
 use iamjwt_core::ports::{KeyStore as _, Publisher as _};
 use iamjwt_core::rotation::Step;
 use iamjwt_edge::rotate::RotateHandler;
@@ -95,7 +95,7 @@ impl LocalIssuer {
         let lock = ServeLock::acquire(state)?;
         let settings = serve_settings(state, url, overrides)?;
         let keys = SoftKeyStore::new(state)
-            .load(&settings.algorithms)
+            .load(&settings.issue.algorithms)
             .await
             .map_err(iamjwt_core::Error::from)?;
         if keys.algs.values().any(|s| s.current.is_none()) {
@@ -137,7 +137,7 @@ impl LocalIssuer {
             &self.state,
             Duration::from_secs(self.settings.key_refresh_seconds),
         )?;
-        let issuer = Issuer::new(IssuePolicy::from(&self.settings), Arc::new(signer))
+        let issuer = Issuer::new(self.settings.issue.clone(), Arc::new(signer))
             .with_tags(self.principals.clone());
         Ok(gateway::router(Arc::new(Gateway {
             verifier: Verifier::new(self.principals.clone(), self.region.clone()),
@@ -149,7 +149,7 @@ impl LocalIssuer {
 
     /// What a person or a program needs to use this issuer.
     pub fn ready(&self) -> Ready {
-        let issuer = &self.settings.issuer;
+        let issuer = &self.settings.issue.issuer;
         Ready {
             url: self.url.clone(),
             token_endpoint: format!("{}/token", self.url),
@@ -158,7 +158,13 @@ impl LocalIssuer {
             jwks: format!("{issuer}/{JWKS_PATH}"),
             region: self.region.clone(),
             service: SERVICE,
-            default_audience: self.settings.policy.default_audience().as_str().to_owned(),
+            default_audience: self
+                .settings
+                .issue
+                .policy
+                .default_audience()
+                .as_str()
+                .to_owned(),
             state_dir: self.state.clone(),
             republished_from: self.republished_from.clone(),
             dev: self.dev.as_ref().map(|p| DevCredentials {
@@ -183,7 +189,7 @@ async fn republish_if_stale(
         .read_discovery()
         .await
         .map_err(iamjwt_core::Error::from)?;
-    let want = DiscoveryDocument::new(&settings.issuer, &settings.algorithms);
+    let want = DiscoveryDocument::new(&settings.issue.issuer, &settings.issue.algorithms);
     if published.as_ref() == Some(&want) {
         return Ok(None);
     }
@@ -193,7 +199,7 @@ async fn republish_if_stale(
     let was = published.map(|d| d.issuer);
     tracing::info!(
         was = was.as_deref().unwrap_or("nothing published"),
-        now = settings.issuer,
+        now = settings.issue.issuer,
         "republished discovery and JWKS for this issuer"
     );
     Ok(was)

@@ -10,7 +10,7 @@ use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyState, KeyUsageType, SigningAl
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use iamjwt_aws::kms::KmsSigner;
 use iamjwt_core::config::Settings;
-use iamjwt_core::issuer::{IssuePolicy, Issuer};
+use iamjwt_core::issuer::Issuer;
 use iamjwt_core::jwk::PublicJwk;
 use iamjwt_core::ports::Signer as _;
 use iamjwt_core::{Algorithm, Kid, UnixTime};
@@ -97,7 +97,7 @@ fn handler(client: Client) -> TokenHandler {
     })
     .unwrap();
     let signer = KmsSigner::new(client, "alias/iamjwt", Duration::from_secs(300));
-    TokenHandler::new(Issuer::new(IssuePolicy::from(&s), Arc::new(signer)))
+    TokenHandler::new(Issuer::new(s.issue.clone(), Arc::new(signer)))
 }
 
 fn request() -> lambda_http::Request {
