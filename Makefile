@@ -7,26 +7,35 @@ PYTHON      ?= python3
 STATE_DIR   ?= .iamjwt
 LISTEN      ?= 127.0.0.1:8080
 REGION      ?= us-east-1
+# The audiences the README's and docs/' examples ask for (Azure, GCP, a second audience): `make run` allows them.
+AUDIENCE_POLICY ?= docs/local-audience-policy.json
 CARGO       ?= cargo
 # Honour a shared CARGO_TARGET_DIR (CI caches, worktrees); binaries are looked up there.
 TARGET_DIR  ?= $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: help run build test check-deps test-rust test-cdk bench soak fuzz venv venv-lambda lambdas dist synth deploy fmt fmt-check lint clippy clean
+.PHONY: help run build test check-deps check-links fuzz-seeds test-rust test-cdk bench soak fuzz venv venv-lambda lambdas dist synth deploy fmt fmt-check lint clippy clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 
-run: ## Build and start the local issuer on 127.0.0.1:8080 (state in .iamjwt/)
+run: ## Build and start the local issuer on 127.0.0.1:8080 (state in .iamjwt/; the docs' example audiences allowed)
 	$(CARGO) build -p iamjwt-cli
-	$(TARGET_DIR)/debug/iamjwt serve --listen $(LISTEN) --region $(REGION) --state-dir $(STATE_DIR)
+	IAMJWT_AUDIENCE_POLICY="$$(cat $(AUDIENCE_POLICY))" $(TARGET_DIR)/debug/iamjwt serve --listen $(LISTEN) --region $(REGION) --state-dir $(STATE_DIR)
 
 build: ## Build every crate (debug)
 	$(CARGO) build --workspace
 
-test: venv check-deps lint test-rust test-cdk ## Everything CI runs: dependency checks, fmt, clippy, unit/adapter/moto tests, end-to-end + interop, CDK checks
+test: venv check-deps lint check-links fuzz-seeds test-rust test-cdk ## Everything CI runs: dependency checks, fmt, clippy, links in the docs, fuzz oracles on their seeds, unit/adapter/moto tests, end-to-end + interop, CDK checks
 
 check-deps: ## Cargo equals imports: no unused dependency, no AWS SDK in local mode or fuzz/, every Cargo.lock true (scripts/check-deps.py)
 	CARGO=$(CARGO) CARGO_TARGET_DIR=$(TARGET_DIR) $(PYTHON) scripts/check-deps.py
+
+fuzz-seeds: ## Every fuzz target's oracle on its committed seeds (fuzz/tests/seeds.rs; no libFuzzer, no nightly)
+	$(CARGO) test --manifest-path fuzz/Cargo.toml --locked --no-default-features --test seeds
+
+check-links: ## Every relative link (file and #anchor) and every document named in README.md and docs/ resolves in the repo
+	$(PYTHON) scripts/check-links.py --self-test
+	$(PYTHON) scripts/check-links.py
 
 # One build for everything `make test` runs: the binaries the e2e suites and cdk/check.sh start (iamjwt, token,
 # rotate, iamjwt-loadgen: each package has integration tests, so `cargo test` builds them) and the test

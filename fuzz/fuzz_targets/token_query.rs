@@ -1,15 +1,25 @@
 //! The `/token` query: `TokenRequest::from_pairs` on the pairs of an arbitrary query string, decoded the way a
 //! URL query is (`application/x-www-form-urlencoded`), in order.
 //!
-//! Never panics; a request it accepts has at most `MAX_AUDIENCES` unique, valid audiences — exactly the distinct
-//! `aud` values, in order of first appearance — at most one `duration` (whole seconds) and at most one `alg`, and
-//! no parameter outside the contract (DESIGN.md §1). The proptests in `iamjwt-core/src/props.rs` check the same.
+//! Never panics; a request it accepts obeys the contract ([`PARAMETERS`] plus the SigV4 presign parameters, and
+//! nothing else), with every bound read from the parser's own constants, never restated here:
+//! - at most [`TokenRequest::MAX_PAIRS`] pairs;
+//! - audiences: at most [`MAX_AUDIENCES`], valid, exactly the distinct `aud` values in order of first
+//!   appearance;
+//! - at most one `duration` (whole seconds) and one `alg`;
+//! - tags: at most [`MAX_REQUEST_TAGS`], exactly the `tag` values split at their first `=`, no key twice, each key
+//!   and value within AWS's tag rules.
+//!
+//! The proptests in `iamjwt-core/src/props.rs` check the same. `make test` runs this oracle on `fuzz/seeds/`
+//! (`fuzz/tests/seeds.rs`), so an oracle that falls behind the parser fails CI, not only `make fuzz`.
 #![no_main]
 
 use iamjwt_core::Audience;
-use iamjwt_core::limits::MAX_AUDIENCES;
-use iamjwt_core::request::{SIGV4_QUERY_PARAMS, TokenRequest};
+use iamjwt_core::limits::{MAX_AUDIENCES, MAX_REQUEST_TAGS};
+use iamjwt_core::request::{PARAMETERS, SIGV4_QUERY_PARAMS, TokenRequest};
+use iamjwt_core::template::{check_tag_key, check_tag_value};
 use libfuzzer_sys::fuzz_target;
+use std::collections::BTreeMap;
 
 fuzz_target!(|data: &[u8]| {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(data)
@@ -19,8 +29,14 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
+    assert!(
+        pairs.len() <= TokenRequest::MAX_PAIRS,
+        "accepted {} pairs (limit {})",
+        pairs.len(),
+        TokenRequest::MAX_PAIRS
+    );
     assert!(req.audiences.len() <= MAX_AUDIENCES);
-    assert!(pairs.len() <= 32, "accepted {} pairs", pairs.len());
+    assert!(req.tags.len() <= MAX_REQUEST_TAGS);
     let values = |name: &str| -> Vec<&str> {
         pairs
             .iter()
@@ -30,8 +46,7 @@ fuzz_target!(|data: &[u8]| {
     };
     for (k, _) in &pairs {
         assert!(
-            ["aud", "duration", "alg"].contains(&k.as_str())
-                || SIGV4_QUERY_PARAMS.contains(&k.as_str()),
+            PARAMETERS.contains(&k.as_str()) || SIGV4_QUERY_PARAMS.contains(&k.as_str()),
             "accepted parameter {k:?}"
         );
     }
@@ -67,4 +82,18 @@ fuzz_target!(|data: &[u8]| {
         [a] => assert_eq!(req.alg.map(|alg| alg.as_str()), Some(*a)),
         more => panic!("accepted {} alg parameters", more.len()),
     }
+
+    let mut tags = BTreeMap::new();
+    for t in values("tag") {
+        let (k, v) = t
+            .split_once('=')
+            .unwrap_or_else(|| panic!("accepted tag {t:?} without ="));
+        assert!(check_tag_key(k).is_ok(), "accepted tag key {k:?}");
+        assert!(check_tag_value(k, v).is_ok(), "accepted tag value {v:?}");
+        assert!(
+            tags.insert(k.to_owned(), v.to_owned()).is_none(),
+            "accepted tag key {k:?} twice"
+        );
+    }
+    assert_eq!(req.tags, tags, "tags are the tag values split at the first =");
 });

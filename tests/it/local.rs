@@ -227,3 +227,135 @@ fn es384_end_to_end_when_enabled() {
         "sts.amazonaws.com",
     ])));
 }
+
+/// `iamjwt serve` on a free port over an existing state directory (stderr dropped).
+fn serve_in(state: &std::path::Path) -> iamjwt_testkit::LocalServer {
+    let mut c = clean(Command::new(iamjwt_bin()));
+    c.stderr(std::process::Stdio::null());
+    iamjwt_testkit::LocalServer::start(c, state).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Issue 23 §1: restarting `serve` at another address republishes discovery (tokens and documents agree, so
+/// `verify` passes); a second `serve` on a directory in use is refused in one line naming the holder's PID; and
+/// `rotate --step publish` republishes for a changed issuer though no key changed.
+#[test]
+fn a_restart_at_another_address_republishes_and_a_second_serve_is_refused() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().to_str().unwrap();
+    let first = serve_in(state.path());
+    let second = run_within(
+        iamjwt(&["serve", "--listen", "127.0.0.1:0", "--state-dir", dir]),
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    let err = stderr(&second);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("pid {}", first.pid())) && !err.contains("Some("),
+        "{err}"
+    );
+    let first_url = first.url().to_owned();
+    drop(first);
+
+    let moved = serve_in(state.path());
+    assert_ne!(moved.url(), first_url);
+    assert_eq!(
+        moved.ready.issuer,
+        moved.url(),
+        "the issuer follows the listen address"
+    );
+    let (status, body) = http_get(&format!("{}/.well-known/openid-configuration", moved.url()));
+    assert_eq!(status, 200);
+    let discovery: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(discovery["issuer"], moved.url());
+    assert_eq!(
+        discovery["jwks_uri"],
+        format!("{}/.well-known/jwks.json", moved.url())
+    );
+    let dev = moved.dev().unwrap();
+    let mut c = iamjwt(&[
+        "token",
+        "--url",
+        moved.url(),
+        "--region",
+        "us-east-1",
+        "--no-cache",
+    ]);
+    c.env("AWS_ACCESS_KEY_ID", &dev.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &dev.secret_access_key)
+        .env(
+            "AWS_SESSION_TOKEN",
+            dev.session_token.as_deref().unwrap_or(""),
+        );
+    let token = ok(run(c));
+    ok(run(iamjwt(&[
+        "verify",
+        &token,
+        "--issuer",
+        moved.url(),
+        "--aud",
+        "sts.amazonaws.com",
+    ])));
+
+    // `rotate` publishing for another issuer (IAMJWT_ISSUER overrides what serve recorded): no key changes, the
+    // documents do.
+    let mut c = iamjwt(&["rotate", "--state-dir", dir, "--step", "publish"]);
+    c.env("IAMJWT_ISSUER", "http://127.0.0.1:9");
+    let out = ok(run(c));
+    assert!(out.contains("publish: publish JWKS and discovery"), "{out}");
+    let published: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(state.path().join("public/.well-known/openid-configuration")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(published["issuer"], "http://127.0.0.1:9");
+    // now the served documents name another issuer: verify says which two causes that has, in one line
+    let o = run(iamjwt(&[
+        "verify",
+        &token,
+        "--issuer",
+        moved.url(),
+        "--aud",
+        "sts.amazonaws.com",
+    ]));
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("out of date")
+            && err.contains("rotate --step publish")
+            && !err.contains("Some("),
+        "{err}"
+    );
+}
+
+/// Issue 23 §7: the README's Azure agent, its two-audience example and GCP's default audience all got
+/// `400 invalid_target` from `make run`, and nothing named the setting. `make run` now starts with
+/// docs/local-audience-policy.json; without it the refusal names `IAMJWT_AUDIENCE_POLICY`.
+#[test]
+fn make_run_allows_the_documented_example_audiences() {
+    let makefile = std::fs::read_to_string(root().join("Makefile")).unwrap();
+    assert!(
+        makefile.contains("AUDIENCE_POLICY ?= docs/local-audience-policy.json")
+            && makefile.contains(r#"IAMJWT_AUDIENCE_POLICY="$$(cat $(AUDIENCE_POLICY))""#),
+        "make run no longer starts with docs/local-audience-policy.json"
+    );
+    let policy = std::fs::read_to_string(root().join("docs/local-audience-policy.json")).unwrap();
+    let s = Server::start_with(&[("IAMJWT_AUDIENCE_POLICY", &policy)]);
+    let azure = ok(s.token(&["--aud", "api://AzureADTokenExchange", "--alg", "RS256"]));
+    assert_eq!(jwt_part(&azure, 1)["aud"], "api://AzureADTokenExchange");
+    let two = ok(s.token(&["--aud", "sts.amazonaws.com", "--aud", "api://other"]));
+    assert_eq!(jwt_part(&two, 1)["azp"], "sts.amazonaws.com");
+    let gcp = "https://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov";
+    assert_eq!(jwt_part(&ok(s.token(&["--aud", gcp])), 1)["aud"], gcp);
+    // not granted: still refused
+    assert!(!s.token(&["--aud", "api://someone-else"]).status.success());
+
+    let plain = Server::start();
+    let o = plain.token(&["--aud", "api://AzureADTokenExchange"]);
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: 400 invalid_target") && err.contains("IAMJWT_AUDIENCE_POLICY"),
+        "{err}"
+    );
+}

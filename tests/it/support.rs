@@ -72,6 +72,37 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).trim().to_owned()
 }
 
+/// Runs `c` to its end in a process group of its own. A command that should answer at once and still runs after
+/// `limit` fails the test, and its whole group is killed (a process that keeps starting copies of itself must not
+/// outlive the test, nor hang the suite).
+#[track_caller]
+pub fn run_within(mut c: Command, limit: Duration) -> Output {
+    use std::os::unix::process::CommandExt as _;
+    let mut child = c
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{c:?} still ran after {limit:?} (its process group was killed); stdout: {} stderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
 #[track_caller]
 pub fn ok(o: Output) -> String {
     assert!(

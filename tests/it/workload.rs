@@ -831,3 +831,136 @@ fn agent_once_gives_the_file_the_owner_and_mode_asked_or_refuses_at_start() {
         assert!(!file.exists());
     }
 }
+
+/// Issue 23 §2: a profile whose `credential_process` is `iamjwt credentials`, with `AWS_PROFILE` naming that same
+/// profile, made every call start another (137 processes in 3 s). Now the second one stops at once and its one
+/// line, naming the cause and `--source-profile`, is what the caller (iamjwt itself, or the AWS CLI) reports.
+#[test]
+fn a_credential_process_that_would_run_itself_stops_at_once_in_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config");
+    let args = [
+        "credentials",
+        "--url",
+        "http://127.0.0.1:9",
+        "--signing-region",
+        "us-east-1",
+        "--role-arn",
+        ROLE,
+    ];
+    std::fs::write(
+        &config,
+        format!(
+            "[profile loop]\ncredential_process = {} {}\nregion = us-east-1\n\n\
+             [profile base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = base-secret\n",
+            iamjwt_bin().display(),
+            args.join(" ")
+        ),
+    )
+    .unwrap();
+    let looped = |c: &mut Command| {
+        c.env("AWS_CONFIG_FILE", &config).env("AWS_PROFILE", "loop");
+    };
+    // iamjwt as the AWS CLI starts it, AWS_PROFILE exported
+    let mut c = iamjwt(&args);
+    looped(&mut c);
+    let o = run_within(c, Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: `iamjwt credentials` is running inside itself")
+            && err.contains("(loop)")
+            && err.contains("--source-profile"),
+        "{err}"
+    );
+    // the AWS CLI itself gets the same line back
+    let mut c = clean(Command::new(venv_bin("aws")));
+    c.args(["sts", "get-caller-identity"]);
+    looped(&mut c);
+    let o = run_within(c, Duration::from_secs(60));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--source-profile"), "{}", stderr(&o));
+    // --source-profile names the credentials to sign with: no loop (the call then fails at the absent issuer)
+    let mut c = iamjwt(&args);
+    c.args(["--source-profile", "base"]);
+    looped(&mut c);
+    let o = run_within(c, Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        !err.contains("inside itself") && err.contains("127.0.0.1:9"),
+        "{err}"
+    );
+}
+
+/// Issue 23 §3 end to end: `iamjwt rotate --emergency` on the running issuer; the agent, whose token would be good
+/// for an hour, notices within one JWKS max-age (1 s here) that its kid left the JWKS and writes a token signed by
+/// the replacement, which PyJWT verifies through discovery. `iamjwt cache clear` empties the token cache.
+#[test]
+fn after_an_emergency_rotation_the_agent_replaces_its_token_and_the_cache_can_be_cleared() {
+    let s = Server::start_with(&[("IAMJWT_JWKS_MAX_AGE", "1")]);
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    let agent = Agent::start(
+        &s,
+        cache.path(),
+        &[
+            "agent",
+            "--url",
+            &s.url,
+            "--region",
+            "us-east-1",
+            "--file",
+            file.to_str().unwrap(),
+            "--duration",
+            "3600",
+        ],
+    );
+    agent.wait_logged("token written", 1, Duration::from_secs(30));
+    let before = std::fs::read_to_string(&file).unwrap();
+    let old_kid = jwt_part(&before, 0)["kid"].as_str().unwrap().to_owned();
+    // a cached token too
+    ok(run(as_dev(
+        &s,
+        cache.path(),
+        &["token", "--url", &s.url, "--region", "us-east-1"],
+    )));
+
+    let out = ok(run(iamjwt(&[
+        "rotate",
+        "--state-dir",
+        s.state.path().to_str().unwrap(),
+        "--emergency",
+    ])));
+    assert!(out.contains("compromised"), "{out}");
+    agent.wait_logged("left the issuer's JWKS", 1, Duration::from_secs(30));
+    // the issuer's signer picks up the replacement within its 1 s key refresh; until then a refetched token may still
+    // carry the old kid, and the agent's next check (1 s later) replaces it again
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let after = loop {
+        let t = std::fs::read_to_string(&file).unwrap();
+        if jwt_part(&t, 0)["kid"] != old_kid.as_str() {
+            break t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the file still holds a token of the compromised key"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    ok(pyjwt_verify(&s.url, "sts.amazonaws.com", &after));
+    assert!(
+        !pyjwt_verify(&s.url, "sts.amazonaws.com", &before)
+            .status
+            .success(),
+        "the compromised key's token no longer verifies"
+    );
+    assert!(agent.terminate().success());
+
+    let mut c = iamjwt(&["cache", "clear"]);
+    c.env("XDG_CACHE_HOME", cache.path());
+    let cleared = ok(run(c));
+    assert!(cleared.starts_with("removed 1 cached entry"), "{cleared}");
+}

@@ -1,7 +1,6 @@
 //! SDK failures turned into meanings.
 
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use iamjwt_core::{PortError, PortErrorKind};
 
@@ -48,7 +47,22 @@ where
         }
         _ => PortErrorKind::Other,
     };
-    PortError::new(kind, format!("{operation}: {}", DisplayErrorContext(&err)))
+    PortError::new(kind, format!("{operation}: {}", one_line(&err)))
+}
+
+/// An error and its sources in one line, each message once (`DisplayErrorContext` ends in a Debug dump:
+/// `DispatchFailure(DispatchFailure { source: ConnectorError { … } })`).
+fn one_line(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let m = s.to_string();
+        if !m.is_empty() && !line.contains(&m) {
+            line = format!("{line}: {m}");
+        }
+        source = s.source();
+    }
+    line
 }
 
 pub(crate) fn code_kind(code: &str) -> PortErrorKind {

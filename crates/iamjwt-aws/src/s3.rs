@@ -4,7 +4,7 @@ use crate::error::classify;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use iamjwt_core::discovery::{IssuerDocuments, JWKS_PATH};
+use iamjwt_core::discovery::{DISCOVERY_PATH, DiscoveryDocument, IssuerDocuments, JWKS_PATH};
 use iamjwt_core::jwk::Jwks;
 use iamjwt_core::ports::Publisher;
 use iamjwt_core::{PortError, PortErrorKind};
@@ -78,6 +78,15 @@ impl Publisher for S3Publisher {
         serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| PortError::other(format!("s3://{}/{JWKS_PATH}: {e}", self.bucket)))
+    }
+
+    async fn read_discovery(&self) -> Result<Option<DiscoveryDocument>, PortError> {
+        let Some(bytes) = self.get(DISCOVERY_PATH).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| PortError::other(format!("s3://{}/{DISCOVERY_PATH}: {e}", self.bucket)))
     }
 
     /// In [`IssuerDocuments::files`] order (JWKS first, then discovery).

@@ -160,8 +160,8 @@ pub async fn current_keys_published(
     let rotator = Rotator {
         store: &store,
         publisher: &publisher,
-        issuer: &settings.issuer,
-        algs: &settings.algorithms,
+        issuer: &settings.issue.issuer,
+        algs: &settings.issue.algorithms,
         policy: settings.rotation_policy(),
     };
     let now = iamjwt_core::UnixTime::from_system_time(std::time::SystemTime::now());

@@ -7,7 +7,7 @@ use crate::path_meter::{Counts, PathMeter, on_request_path};
 use crate::stats::Summary;
 use iamjwt_aws::kms::KmsSigner;
 use iamjwt_aws::testing::WireMeter;
-use iamjwt_core::issuer::{IssuePolicy, Issuer};
+use iamjwt_core::issuer::Issuer;
 use iamjwt_core::{Algorithm, UnixTime};
 use iamjwt_lambda::token::TokenHandler;
 use serde::Serialize;
@@ -49,11 +49,11 @@ pub async fn run(moto: &Moto, tokens: u64) -> Result<Vec<KmsPathResult>, Error> 
     let kms = meter.kms(&conf);
     let signer = Arc::new(KmsSigner::new(kms, moto::PREFIX, Duration::from_secs(300)));
     signer
-        .warm(&settings.algorithms)
+        .warm(&settings.issue.algorithms)
         .await
         .map_err(|e| Error::Setup(format!("warm-up: {e}")))?;
     let (warm_up_requests, _) = meter.take();
-    let handler = TokenHandler::new(Issuer::new(IssuePolicy::from(&settings), signer));
+    let handler = TokenHandler::new(Issuer::new(settings.issue.clone(), signer));
     let mut results = Vec::new();
     for alg in [Algorithm::ES256, Algorithm::RS256] {
         let (mut handler_ms, mut wire_ms, mut own_ms) = (Vec::new(), Vec::new(), Vec::new());
@@ -125,11 +125,11 @@ pub async fn run_across_ttl(
     let meter = PathMeter::default();
     let signer = Arc::new(KmsSigner::new(meter.kms(&conf), moto::PREFIX, ttl));
     signer
-        .warm(&settings.algorithms)
+        .warm(&settings.issue.algorithms)
         .await
         .map_err(|e| Error::Setup(format!("warm-up: {e}")))?;
     meter.take();
-    let handler = TokenHandler::new(Issuer::new(IssuePolicy::from(&settings), signer.clone()));
+    let handler = TokenHandler::new(Issuer::new(settings.issue.clone(), signer.clone()));
     let reqs = [request(Algorithm::ES256)?, request(Algorithm::RS256)?];
     let (mut steady, mut around) = (Vec::new(), Vec::new());
     let mut tokens = 0u64;
@@ -163,7 +163,7 @@ pub async fn run_across_ttl(
     }
     let requests = meter.take();
     let background_refreshes =
-        requests.get(false, "GetPublicKey") / settings.algorithms.len().max(1) as u64;
+        requests.get(false, "GetPublicKey") / settings.issue.algorithms.len().max(1) as u64;
     Ok(AcrossTtlResult {
         ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
         run_ms,

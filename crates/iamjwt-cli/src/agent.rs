@@ -5,6 +5,7 @@
 
 use crate::error::Error;
 use iamjwt_client::agent::{self, Output, Owner, Schedule, SystemClock};
+use iamjwt_client::keyset::HttpKeySet;
 use iamjwt_client::{Client, ClientOptions, TokenRequest};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -136,6 +137,7 @@ fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
                             ),
                             None => None,
                         },
+                        tags: Vec::new(),
                     },
                     json_field: o.json_field,
                     mode: match o.mode {
@@ -165,6 +167,7 @@ fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
                 audiences: args.aud.clone(),
                 duration: args.duration,
                 alg: args.alg.clone(),
+                tags: Vec::new(),
             },
             json_field: args.json_field.clone(),
             mode: args.mode,
@@ -241,9 +244,11 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let (tx, mut rx) = mpsc::channel(outputs.len());
     let mut pending: Vec<PathBuf> = outputs.iter().map(|o| o.file.clone()).collect();
     let mut tasks = tokio::task::JoinSet::new();
+    let keys = HttpKeySet::default();
     for o in outputs {
-        tasks.spawn(agent::keep_fresh(
+        tasks.spawn(agent::keep_fresh_watching(
             client.clone(),
+            keys.clone(),
             SystemClock,
             o,
             schedule,

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The token.
+    /// The token, or `-` to read it from stdin.
     token: String,
 }
 
@@ -22,7 +22,15 @@ fn part(token: &str, i: usize, name: &str) -> Result<serde_json::Value, Error> {
 }
 
 pub fn run(args: Args) -> Result<(), Error> {
-    let token = args.token.trim();
+    let token = if args.token == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|source| Error::Io {
+            path: "<stdin>".into(),
+            source,
+        })?
+    } else {
+        args.token
+    };
+    let token = token.trim();
     if token.split('.').count() != 3 {
         return Err(Error::Invalid(
             "not a JWS compact token (expected three dot-separated parts)".into(),

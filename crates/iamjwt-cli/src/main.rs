@@ -3,6 +3,7 @@
 //! Wiring only: every behaviour lives in the library crates.
 
 mod agent;
+mod cache;
 mod console;
 mod credential_output;
 mod credentials;
@@ -27,6 +28,13 @@ pub(crate) fn print_stdout(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+/// Boolean flags that an environment variable may set (`IAMJWT_NO_CACHE=1`): the server's reading of a boolean
+/// setting ([`iamjwt_core::config::parse_bool`]), so one set of words means yes and no everywhere.
+pub(crate) fn bool_value(s: &str) -> Result<bool, String> {
+    iamjwt_core::config::parse_bool(s)
+        .ok_or_else(|| format!("{s:?}: {}", iamjwt_core::config::BOOL_EXPECTED))
 }
 
 /// `--alg` values: the JOSE names of the core's algorithm table (one source for every command).
@@ -60,6 +68,8 @@ enum Command {
     Console(console::Args),
     /// Keep token files fresh for SDKs that re-read them (AWS, Azure, GCP).
     Agent(agent::Args),
+    /// Manage the token cache of `token`, `credentials` and `console` (`cache clear`).
+    Cache(cache::Args),
     /// Verify a token against its issuer's discovery document and JWKS; print its claims, or check the rules of
     /// verifiers (`--for aws`, …).
     Verify(verify::Args),
@@ -75,12 +85,29 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let args: Vec<String> = std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            if let Some(failure) = token::gcp_usage_failure(&args, &e) {
+                print_stdout(&failure);
+            }
+            e.exit()
+        }
+    };
+    if let Command::Credentials(a) = &cli.command
+        && let Some(code) = credentials::guard_process(a)
+    {
+        return code;
+    }
     // The SDK's credential/region chain logs every provider it tries; only its errors matter here.
-    let default_level = if matches!(cli.command, Command::Serve(_)) {
-        "info"
-    } else {
-        "warn,aws_config=error,aws_runtime=error"
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        // The rotate handler logs its failures for CloudWatch; here the command's one error line reports them.
+        Command::Rotate(_) => "warn,iamjwt_edge=off,aws_config=error,aws_runtime=error",
+        _ => "warn,aws_config=error,aws_runtime=error",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
@@ -121,6 +148,7 @@ fn main() -> ExitCode {
             Command::S3Access(a) => s3_access::run(a).await,
             Command::Console(a) => console::run(a).await,
             Command::Agent(a) => agent::run(a).await,
+            Command::Cache(a) => cache::run(&a),
             Command::Verify(a) => verify::run(a).await,
             Command::Trust(a) => trust::run(a).await,
             Command::Rotate(a) => rotate::run(a).await,
@@ -131,8 +159,30 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", one_line(&e.to_string()));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Every CLI error is one line: a message that carries another program's output (the AWS SDK quoting a credential
+/// process's stderr, a server's body) has its lines joined.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn errors_print_as_one_line() {
+        assert_eq!(
+            super::one_line("credentials: process failed. Stderr: error: loop\n\n  more\n"),
+            "credentials: process failed. Stderr: error: loop; more"
+        );
     }
 }

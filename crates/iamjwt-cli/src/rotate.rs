@@ -50,6 +50,43 @@ pub fn parse_now(s: &str, real_now: UnixTime) -> Result<UnixTime, Error> {
     s.parse::<u64>().map(UnixTime).map_err(|_| bad())
 }
 
+/// A refusal of the workflow as one line: what was refused and why (times in RFC 3339), and what to do about it.
+fn explain(e: iamjwt_local::Error) -> Error {
+    let iamjwt_local::Error::Workflow {
+        state,
+        error,
+        cause,
+    } = &e
+    else {
+        return Error::Local(e);
+    };
+    let hint = match error.as_str() {
+        "UnsafePromotion" => {
+            "a new key signs only after it has been published for IAMJWT_MIN_PUBLISH_AGE (verifiers cache the JWKS): \
+             run again after that time, or act as if it had come with --now (e.g. --now +25h; publish times are \
+             recorded at the pretended time, so each further run needs a later --now: +50h, +75h, …), or use \
+             --emergency if the current key is compromised"
+        }
+        "PreviousStillNeeded" => {
+            "the previous key still verifies tokens it signed: run again after that time (or with --now past it), \
+             or use --emergency if the current key is compromised"
+        }
+        "RotationInProgress" => {
+            "another `iamjwt rotate` (or `serve` bootstrapping) holds this state directory: wait for it to finish"
+        }
+        _ => return Error::Local(e),
+    };
+    let cause = cause.strip_prefix("rotation refused: ").unwrap_or(cause);
+    let cause = cause
+        .strip_prefix(error.as_str())
+        .and_then(|c| c.strip_prefix(": "))
+        .unwrap_or(cause);
+    Error::Usage(format!(
+        "rotation refused in step {} ({error}): {cause}; {hint}",
+        state.to_lowercase()
+    ))
+}
+
 fn print_report(r: &StepReport) {
     let step = r.step.map_or("?", Step::as_str);
     if r.actions.is_empty() {
@@ -60,24 +97,54 @@ fn print_report(r: &StepReport) {
     }
 }
 
-/// `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME` → `REGION`.
-fn arn_region(arn: &str) -> Result<&str, Error> {
+/// `arn:PARTITION:states:REGION:ACCOUNT:stateMachine:NAME` → (`PARTITION`, `REGION`).
+fn arn_region(arn: &str) -> Result<(&str, &str), Error> {
     let parts: Vec<&str> = arn.split(':').collect();
     match parts.as_slice() {
-        ["arn", _, "states", region, _, "stateMachine", _] if !region.is_empty() => Ok(region),
+        ["arn", partition, "states", region, _, "stateMachine", _] if !region.is_empty() => {
+            Ok((partition, region))
+        }
         _ => Err(Error::Usage(format!(
             "{arn:?} is not a Step Functions state machine ARN"
         ))),
     }
 }
 
+/// Where the Step Functions calls go, for messages: `AWS_ENDPOINT_URL(_SFN)` when set, else the region's endpoint.
+fn sfn_endpoint(conf: &iamjwt_aws::sdk::SdkConfig, partition: &str, region: &str) -> String {
+    match conf.endpoint_url() {
+        Some(url) => url.to_owned(),
+        None => {
+            let suffix = if partition == "aws-cn" {
+                "amazonaws.com.cn"
+            } else {
+                "amazonaws.com"
+            };
+            format!("https://states.{region}.{suffix}")
+        }
+    }
+}
+
 async fn run_in_aws(arn: &str, emergency: bool) -> Result<(), Error> {
-    let conf = iamjwt_aws::sdk::load_in(Some(arn_region(arn)?)).await;
+    let (partition, region) = arn_region(arn)?;
+    let conf = iamjwt_aws::sdk::load_in(Some(region)).await;
+    let endpoint = sfn_endpoint(&conf, partition, region);
     let executions = iamjwt_aws::sfn::RotationExecutions::new(iamjwt_aws::sdk::sfn(&conf), arn);
     let outcome = executions
         .run(emergency, &mut std::io::stderr())
         .await
-        .map_err(|e| Error::Http(e.to_string()))?;
+        .map_err(|e| match e {
+            iamjwt_aws::Error::Port(p) if p.kind == iamjwt_core::PortErrorKind::Transient => {
+                Error::Http(format!(
+                    "Step Functions at {endpoint} did not answer: {}; check the network, the region of \
+                     --state-machine-arn and AWS_ENDPOINT_URL",
+                    p.detail
+                ))
+            }
+            iamjwt_aws::Error::Port(p) => Error::Http(format!("Step Functions at {endpoint}: {p}")),
+            // the workflow ran and failed, or refused to start: its own words
+            other => Error::Http(other.to_string()),
+        })?;
     crate::print_stdout(&outcome.execution_arn);
     Ok(())
 }
@@ -103,9 +170,10 @@ pub async fn run(args: Args) -> Result<(), Error> {
         Some(s) => vec![
             rotation
                 .run_step(s.parse::<Step>()?, args.emergency, now)
-                .await?,
+                .await
+                .map_err(explain)?,
         ],
-        None => rotation.run(args.emergency, now).await?,
+        None => rotation.run(args.emergency, now).await.map_err(explain)?,
     };
     for r in &reports {
         print_report(r);
@@ -139,7 +207,7 @@ mod tests {
         assert_eq!(
             arn_region("arn:aws:states:eu-west-1:111122223333:stateMachine:iamjwt-rotation")
                 .unwrap(),
-            "eu-west-1"
+            ("aws", "eu-west-1")
         );
         assert!(arn_region("arn:aws:states:eu-west-1:111122223333:execution:x:y").is_err());
         assert!(arn_region("iamjwt-rotation").is_err());

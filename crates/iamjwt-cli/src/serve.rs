@@ -88,6 +88,14 @@ fn print_banner(r: &Ready) {
     let _ = writeln!(out, "  discovery      : {}", r.discovery);
     let _ = writeln!(out, "  jwks           : {}", r.jwks);
     let _ = writeln!(out, "  state          : {}", r.state_dir.display());
+    if let Some(was) = &r.republished_from {
+        let _ = writeln!(
+            out,
+            "  republished    : discovery and JWKS for {} (they named {was}); verifiers holding the old documents \
+             fetch them again",
+            r.issuer
+        );
+    }
     if let Some(p) = &r.dev {
         let _ = writeln!(out, "local-only dev credentials ({}):", p.arn);
         let token = p

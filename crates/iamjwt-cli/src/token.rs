@@ -24,11 +24,16 @@ pub struct IssuerArgs {
     /// Region to sign for (default: from an execute-api host name, then the AWS config, then us-east-1).
     #[arg(long = "signing-region")]
     pub signing_region: Option<String>,
-    /// AWS profile to take the caller's credentials from.
-    #[arg(long)]
+    /// AWS profile whose credentials sign the call to the issuer (not the profile whose credential_process runs
+    /// this command).
+    #[arg(
+        long = "source-profile",
+        visible_alias = "profile",
+        value_name = "NAME"
+    )]
     pub profile: Option<String>,
     /// Always ask the issuer; neither read nor write the cache ($XDG_CACHE_HOME/iamjwt, else ~/.cache/iamjwt).
-    #[arg(long, env = "IAMJWT_NO_CACHE")]
+    #[arg(long, env = "IAMJWT_NO_CACHE", value_parser = crate::bool_value)]
     pub no_cache: bool,
 }
 
@@ -74,6 +79,10 @@ pub struct Args {
     /// Signing algorithm.
     #[arg(long, value_parser = crate::alg_parser())]
     alg: Option<String>,
+    /// Request tag KEY=VALUE for the token's `request_tags` claim; repeat for several (the issuer's audience policy
+    /// says which keys a caller may send).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    tags: Vec<(String, String)>,
     #[arg(long, value_enum, default_value = "raw")]
     output: Output,
     /// Region to sign for (default: from an execute-api host name, then the AWS config, then us-east-1).
@@ -83,8 +92,16 @@ pub struct Args {
     #[arg(long)]
     profile: Option<String>,
     /// Always ask the issuer; neither read nor write the cache ($XDG_CACHE_HOME/iamjwt, else ~/.cache/iamjwt).
-    #[arg(long, env = "IAMJWT_NO_CACHE")]
+    #[arg(long, env = "IAMJWT_NO_CACHE", value_parser = crate::bool_value)]
     no_cache: bool,
+}
+
+/// `KEY=VALUE`, split at the first `=` (a value may hold `=`); the issuer checks key and value.
+fn parse_tag(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
 }
 
 const GCP_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
@@ -113,6 +130,33 @@ fn gcp_audience(env_audience: Option<String>) -> Option<String> {
     env_audience
         .filter(|a| !a.trim().is_empty())
         .map(|a| format!("https:{}", a.trim()))
+}
+
+/// GCP's executable contract wants its failure JSON on stdout for every failure, bad arguments included: when the
+/// command line is `token … --output gcp-executable` and argument parsing refused it, the refusal in that form
+/// (`INVALID_ARGUMENTS`, clap's first line as the message). `None` for any other command line, and for `--help`.
+pub fn gcp_usage_failure(args: &[String], e: &clap::Error) -> Option<String> {
+    let token = args.get(1).is_some_and(|a| a == "token");
+    let gcp = args
+        .windows(2)
+        .any(|w| w[0] == "--output" && w[1] == "gcp-executable")
+        || args.iter().any(|a| a == "--output=gcp-executable");
+    if !(e.use_stderr() && token && gcp) {
+        return None;
+    }
+    let rendered = e.render().to_string();
+    let first = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    let message = first.trim().trim_start_matches("error:").trim();
+    json(&GcpFailure {
+        version: 1,
+        success: false,
+        code: "INVALID_ARGUMENTS",
+        message,
+    })
+    .ok()
 }
 
 fn gcp_failure_code(e: &Error) -> &'static str {
@@ -153,6 +197,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
         audiences,
         duration: args.duration,
         alg: args.alg.clone(),
+        tags: args.tags.clone(),
     };
     let result = fetch(&args, &request).await;
     match (args.output, result) {

@@ -116,3 +116,222 @@ fn an_agent_owner_that_does_not_exist_or_cannot_be_given_is_refused_at_start() {
         "no probe file left"
     );
 }
+
+/// `iamjwt ARGS` with extra environment variables and `stdin` fed in.
+fn iamjwt_with(args: &[&str], env: &[(&str, &str)], stdin: &str) -> std::process::Output {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_iamjwt"));
+    c.args(args)
+        .env_remove("RUST_LOG")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 23 §4: README and docs/workload.md document `IAMJWT_NO_CACHE=1`; clap's own bool parser took only
+/// true/false. Every boolean variable reads like the server's (`IAMJWT_SESSION_TAGS`): 1/0, true/false, yes/no.
+#[test]
+fn boolean_variables_take_one_and_zero() {
+    let creds = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+    ];
+    for v in ["1", "0", "true", "FALSE", "yes", "no"] {
+        let mut env = creds.to_vec();
+        env.push(("IAMJWT_NO_CACHE", v));
+        let o = iamjwt_with(&["token", "--url", "http://127.0.0.1:9"], &env, "");
+        let err = String::from_utf8_lossy(&o.stderr);
+        // not a usage error: the command ran and failed at the absent issuer
+        assert_eq!(o.status.code(), Some(1), "IAMJWT_NO_CACHE={v}: {err}");
+        assert!(err.contains("127.0.0.1:9"), "IAMJWT_NO_CACHE={v}: {err}");
+    }
+    let mut env = creds.to_vec();
+    env.push(("IAMJWT_NO_CACHE", "maybe"));
+    let o = iamjwt_with(&["token", "--url", "http://127.0.0.1:9"], &env, "");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("maybe") && err.contains("1/0"), "{err}");
+}
+
+/// Issue 23 §9: google-auth reads an executable's failure from stdout, for every failure; bad arguments got clap's
+/// text on stderr and an empty stdout.
+#[test]
+fn gcp_executable_answers_bad_arguments_with_gcp_failure_json() {
+    for args in [
+        &["token", "--output", "gcp-executable", "--no-such-flag"][..],
+        &["token", "--output=gcp-executable", "--duration", "soon"][..],
+    ] {
+        let o = iamjwt(args);
+        assert_ne!(o.status.code(), Some(0), "{args:?}");
+        let out: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {:?}", o.stdout));
+        assert_eq!(out["version"], 1);
+        assert_eq!(out["success"], false);
+        assert_eq!(out["code"], "INVALID_ARGUMENTS");
+        let message = out["message"].as_str().unwrap();
+        assert!(!message.is_empty() && !message.contains('\n'), "{message}");
+    }
+    // other commands keep clap's contract: nothing on stdout
+    let o = iamjwt(&["token", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+}
+
+/// Issue 23 §11: `decode -` reads the token from stdin, as `verify -` does.
+#[test]
+fn decode_reads_stdin() {
+    // {"alg":"ES256","kid":"k"} . {"sub":"s"} . sig
+    let token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJzIn0.c2ln";
+    let o = iamjwt_with(&["decode", "-"], &[], &format!("{token}\n"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["header"]["kid"], "k");
+    assert_eq!(v["claims"]["sub"], "s");
+}
+
+/// Issue 23 §11: every flag the README's CLI synopsis shows exists in that command's `--help`.
+#[test]
+fn every_flag_in_the_readme_synopsis_exists() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let section = readme
+        .split("\n## The CLI\n")
+        .nth(1)
+        .expect("README has a `## The CLI` section");
+    let block = section
+        .split("```")
+        .nth(1)
+        .expect("the section starts with a code block");
+    let mut commands: Vec<(String, Vec<String>)> = Vec::new();
+    for line in block.lines().skip(1) {
+        // a comment after `#` is prose
+        let words: Vec<&str> = line
+            .split_whitespace()
+            .take_while(|w| !w.starts_with('#'))
+            .collect();
+        if words.first() == Some(&"iamjwt") {
+            commands.push((words[1].to_owned(), Vec::new()));
+        }
+        let (_, flags) = commands
+            .last_mut()
+            .expect("the block starts with a command");
+        for w in &words {
+            let w = w.trim_start_matches(['[', '(', '|']);
+            if let Some(rest) = w.strip_prefix("--") {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+                    .collect();
+                flags.push(format!("--{name}"));
+            }
+        }
+    }
+    assert!(commands.len() >= 10, "{commands:?}");
+    let mut missing = Vec::new();
+    for (command, flags) in &commands {
+        let o = iamjwt(&[command, "--help"]);
+        assert!(o.status.success(), "iamjwt {command} --help");
+        let help = String::from_utf8_lossy(&o.stdout);
+        for flag in flags {
+            let found = help.match_indices(flag.as_str()).any(|(i, _)| {
+                !help[i + flag.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-')
+            });
+            if !found {
+                missing.push(format!("iamjwt {command} {flag}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "in the README synopsis, not in --help: {missing:?}"
+    );
+}
+
+/// No Rust `Debug` output in a message (`Some(…)`, `DispatchFailure(DispatchFailure { …`).
+fn assert_no_debug(err: &str) {
+    for dump in ["Some(", "None", "DispatchFailure(", "ConnectorError", " { "] {
+        assert!(!err.contains(dump), "{dump:?} in {err}");
+    }
+}
+
+/// Issue 23 §8: a refused rotation was three lines (a log line, the local "SNS" notification, the error) with raw
+/// Unix times and no hint. Now: one line, RFC 3339 times, what to do (`--now` growing with each run, `--emergency`).
+#[test]
+fn a_refused_rotation_is_one_line_with_times_and_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    let first = iamjwt(&["rotate", "--state-dir", state]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    for args in [
+        &["rotate", "--state-dir", state][..],
+        &["rotate", "--state-dir", state, "--step", "promote"][..],
+    ] {
+        let o = iamjwt(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert_no_debug(&err);
+        assert!(
+            err.contains("UnsafePromotion")
+                && err.contains("--now")
+                && err.contains("+25h")
+                && err.contains("--emergency"),
+            "{err}"
+        );
+        // times as RFC 3339, never as Unix seconds
+        let rfc3339 = err
+            .split(|c: char| c.is_whitespace() || c == ';' || c == ',')
+            .filter(|w| w.len() == 20 && w.ends_with('Z') && w.as_bytes()[10] == b'T')
+            .count();
+        assert_eq!(rfc3339, 2, "{err}");
+        assert!(
+            !err.split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| w.len() == 10 && w.bytes().all(|b| b.is_ascii_digit())),
+            "a Unix time in {err}"
+        );
+    }
+}
+
+/// Issue 23 §8: a Step Functions endpoint that does not answer printed the SDK's Debug dump and no endpoint.
+#[test]
+fn an_unreachable_step_functions_endpoint_is_named_in_one_line() {
+    let o = iamjwt_with(
+        &[
+            "rotate",
+            "--state-machine-arn",
+            "arn:aws:states:us-east-1:111122223333:stateMachine:iamjwt-rotation",
+        ],
+        &[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_CONFIG_FILE", "/nonexistent/iamjwt-test-config"),
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_no_debug(&err);
+    assert!(
+        err.contains("http://127.0.0.1:9") && err.contains("ListExecutions"),
+        "{err}"
+    );
+}

@@ -4,12 +4,17 @@
 //!   `exp`);
 //! - on failure, exponential backoff with jitter (1 s doubling to 60 s), never sooner than `Retry-After`;
 //! - a file is only replaced by a complete token that parses, is unexpired and has the algorithm asked for
-//!   ([`iamjwt_fs::write_atomic`]: temp + fsync + rename); the last good token stays until it expires.
+//!   ([`iamjwt_fs::write_atomic`]: temp + fsync + rename); the last good token stays until it expires;
+//! - while it waits, [`keep_fresh_watching`] checks that the token's `kid` is still in the issuer's JWKS, no more
+//!   often than the JWKS's `max-age` allows ([`KEY_CHECK_DEFAULT`] when it names none); a key that left (an
+//!   emergency rotation) means a new token at once.
 //!
-//! Where tokens come from ([`TokenSource`]) and what time it is ([`Clock`]) are parameters: the CLI passes the
-//! [`Client`] and the [`SystemClock`]; tests and `make bench` pass a stand-in issuer and a [`VirtualClock`], which
-//! runs an hour of refreshes in microseconds through this same loop.
+//! Where tokens come from ([`TokenSource`]), which keys are published ([`KeySet`]) and what time it is ([`Clock`])
+//! are parameters: the CLI passes the [`Client`], the [`crate::keyset::HttpKeySet`] and the [`SystemClock`]; tests
+//! and `make bench` pass stand-ins and a [`VirtualClock`], which runs an hour of refreshes in microseconds through
+//! this same loop.
 
+use crate::keyset::{KeySet, Published};
 use crate::{Client, Error, Token, TokenRequest};
 pub use iamjwt_fs::Owner;
 use std::future::Future;
@@ -94,6 +99,30 @@ impl Schedule {
             .min(BACKOFF_MAX);
         let d = cap.mul_f64(0.5 + 0.5 * r);
         d.max(Duration::from_secs(retry_after.unwrap_or(0)))
+    }
+}
+
+/// How often the agent checks the JWKS when the issuer's answer names no `max-age`.
+pub const KEY_CHECK_DEFAULT: Duration = Duration::from_secs(300);
+/// The shortest wait between two checks, whatever `max-age` says (`max-age=0` asks for no caching, not a busy loop).
+pub const KEY_CHECK_MIN: Duration = Duration::from_secs(1);
+
+/// How long until asking the JWKS again can tell something new.
+fn key_check_interval(answer: Option<&Published>) -> Duration {
+    answer
+        .and_then(|p| p.max_age)
+        .unwrap_or(KEY_CHECK_DEFAULT)
+        .max(KEY_CHECK_MIN)
+}
+
+/// A [`KeySet`] that is never asked: [`keep_fresh`] does not watch the JWKS. It has no values.
+#[derive(Debug, Clone, Copy)]
+pub enum NoKeyCheck {}
+
+impl KeySet for NoKeyCheck {
+    #[allow(unreachable_code)]
+    fn published(&self, _: &str) -> impl Future<Output = Result<Published, Error>> + Send {
+        std::future::ready(match *self {})
     }
 }
 
@@ -199,9 +228,86 @@ impl Clock for VirtualClock {
 
 /// Keeps `output.file` fresh until the task is dropped: fetch, check, write, sleep until the refresh, repeat; on
 /// failure, back off and keep the last good file. Sends the file's path on `first` once its first token is
-/// written; with `once`, returns right after that.
+/// written; with `once`, returns right after that. Does not watch the JWKS (see [`keep_fresh_watching`]).
 pub async fn keep_fresh<S: TokenSource, C: Clock>(
     source: S,
+    clock: C,
+    output: Output,
+    schedule: Schedule,
+    first: mpsc::Sender<PathBuf>,
+    once: bool,
+) {
+    keep_fresh_inner(
+        source,
+        None::<NoKeyCheck>,
+        clock,
+        output,
+        schedule,
+        first,
+        once,
+    )
+    .await;
+}
+
+/// [`keep_fresh`], and while it waits for a refresh, checks through `keys` that the key which signed the file's
+/// token is still published; when it is not, refreshes at once. Checks are spaced by the JWKS's `max-age`.
+pub async fn keep_fresh_watching<S: TokenSource, K: KeySet, C: Clock>(
+    source: S,
+    keys: K,
+    clock: C,
+    output: Output,
+    schedule: Schedule,
+    first: mpsc::Sender<PathBuf>,
+    once: bool,
+) {
+    keep_fresh_inner(source, Some(keys), clock, output, schedule, first, once).await;
+}
+
+/// Sleeps `wait` on `clock`, asking `keys` on the way whether `kid` is still published by `issuer`; returns early
+/// (true) when it is not. `next_check` (the time left until the next question) and `interval` carry over from one
+/// token to the next, so the JWKS is asked no more often than its `max-age` allows, however often tokens change.
+async fn wait_watching<K: KeySet, C: Clock>(
+    keys: &K,
+    clock: &C,
+    (kid, issuer): (&str, &str),
+    wait: Duration,
+    next_check: &mut Duration,
+    path: &str,
+) -> bool {
+    let mut remaining = wait;
+    loop {
+        if remaining < *next_check {
+            *next_check -= remaining;
+            clock.sleep(remaining).await;
+            return false;
+        }
+        clock.sleep(*next_check).await;
+        remaining -= *next_check;
+        match keys.published(issuer).await {
+            Ok(p) => {
+                *next_check = key_check_interval(Some(&p));
+                if !p.kids.contains(kid) {
+                    tracing::warn!(
+                        path,
+                        kid,
+                        issuer,
+                        "the key that signed the file's token left the issuer's JWKS (an emergency rotation?): \
+                         fetching a new token now"
+                    );
+                    return true;
+                }
+            }
+            Err(e) => {
+                *next_check = key_check_interval(None);
+                tracing::warn!(path, issuer, error = %e, "cannot read the issuer's JWKS; the token stays");
+            }
+        }
+    }
+}
+
+async fn keep_fresh_inner<S: TokenSource, K: KeySet, C: Clock>(
+    source: S,
+    keys: Option<K>,
     clock: C,
     output: Output,
     schedule: Schedule,
@@ -212,6 +318,8 @@ pub async fn keep_fresh<S: TokenSource, C: Clock>(
     let mut attempt: u32 = 0;
     let mut last_good_exp: Option<u64> = None;
     let mut announced = false;
+    // The first check comes with the first token: it learns the JWKS's max-age, which spaces the others.
+    let mut next_check = Duration::ZERO;
     loop {
         let result: Result<Token, (String, Option<u64>)> = match source.fetch(&output.request).await
         {
@@ -259,7 +367,13 @@ pub async fn keep_fresh<S: TokenSource, C: Clock>(
                 if once {
                     return;
                 }
-                clock.sleep(wait).await;
+                match (&keys, crate::keyset::signing_key(&token.jwt)) {
+                    (Some(keys), Some((kid, issuer))) => {
+                        wait_watching(keys, &clock, (&kid, &issuer), wait, &mut next_check, &path)
+                            .await;
+                    }
+                    _ => clock.sleep(wait).await,
+                }
             }
             Err((message, retry_after)) => {
                 attempt = attempt.saturating_add(1);
@@ -444,5 +558,121 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o640);
+    }
+
+    /// An issuer on the virtual clock whose current key changes at `emergency_at` (an emergency rotation): tokens
+    /// are signed by `old` before and `new` after, and the JWKS (max-age `max_age`) drops `old` then. Records when
+    /// tokens were fetched and when the JWKS was read.
+    struct Rotating {
+        clock: Arc<VirtualClock>,
+        emergency_at: u64,
+        max_age: Duration,
+        fetches: Mutex<Vec<u64>>,
+        checks: Mutex<Vec<u64>>,
+    }
+
+    impl Rotating {
+        fn kid(&self, now: u64) -> &'static str {
+            if now < self.emergency_at {
+                "old"
+            } else {
+                "new"
+            }
+        }
+    }
+
+    impl TokenSource for Rotating {
+        fn fetch(&self, _r: &TokenRequest) -> impl Future<Output = Result<Token, Error>> + Send {
+            use base64::Engine as _;
+            let b64 = |s: String| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+            let now = self.clock.now();
+            self.fetches.lock().unwrap().push(now);
+            let h = b64(format!(r#"{{"alg":"ES256","kid":"{}"}}"#, self.kid(now)));
+            let c = b64(format!(
+                r#"{{"iss":"https://id.example.com","iat":{now},"exp":{}}}"#,
+                now + 3600
+            ));
+            std::future::ready(Token::from_response(
+                format!(r#"{{"token":"{h}.{c}.c2ln"}}"#).as_bytes(),
+            ))
+        }
+    }
+
+    impl KeySet for Rotating {
+        fn published(&self, issuer: &str) -> impl Future<Output = Result<Published, Error>> + Send {
+            assert_eq!(issuer, "https://id.example.com");
+            let now = self.clock.now();
+            self.checks.lock().unwrap().push(now);
+            std::future::ready(Ok(Published {
+                kids: [self.kid(now).to_owned()].into(),
+                max_age: Some(self.max_age),
+            }))
+        }
+    }
+
+    /// Issue 23 §3: after `rotate --emergency` the agent kept writing the compromised key's token until its normal
+    /// refresh (80 % of an hour here), while verifiers refused it. Now it notices within one JWKS max-age, and never
+    /// reads the JWKS more often than that max-age.
+    #[tokio::test]
+    async fn a_token_whose_key_left_the_jwks_is_replaced_within_one_max_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(VirtualClock::new(0, Duration::from_secs(2 * 3600)));
+        let issuer = Rotating {
+            clock: clock.clone(),
+            emergency_at: 1000,
+            max_age: Duration::from_secs(60),
+            fetches: Mutex::new(Vec::new()),
+            checks: Mutex::new(Vec::new()),
+        };
+        let output = Output {
+            file: dir.path().join("token"),
+            request: TokenRequest::new("https://issuer.example.com/token"),
+            json_field: None,
+            mode: 0o600,
+            owner: Owner::default(),
+        };
+        let (tx, _rx) = mpsc::channel(1);
+        let run = keep_fresh_watching(
+            &issuer,
+            &issuer,
+            &*clock,
+            output.clone(),
+            Schedule::default(),
+            tx,
+            false,
+        );
+        tokio::select! {
+            () = run => panic!("keep_fresh_watching returned without --once"),
+            () = clock.reached() => {}
+        }
+        let fetches = issuer.fetches.into_inner().unwrap();
+        let replaced = fetches
+            .iter()
+            .copied()
+            .find(|&t| t >= 1000)
+            .expect("a new token after the emergency");
+        assert!(
+            replaced < 1000 + 60 + 1,
+            "replaced at {replaced}: {fetches:?}"
+        );
+        // the normal refresh (75–80 % of 3600 s) comes later, counted from the new token
+        assert!(
+            fetches
+                .iter()
+                .all(|&t| t == 0 || t == replaced || t >= replaced + 2700),
+            "{fetches:?}"
+        );
+        let checks = issuer.checks.into_inner().unwrap();
+        assert!(!checks.is_empty());
+        // (the clock reads whole seconds of a millisecond timeline: 59 is 60 s rounded down)
+        for w in checks.windows(2) {
+            assert!(
+                w[1] - w[0] >= 59,
+                "JWKS read more often than its max-age: {checks:?}"
+            );
+        }
+        let (kid, _) =
+            crate::keyset::signing_key(&std::fs::read_to_string(&output.file).unwrap()).unwrap();
+        assert_eq!(kid, "new");
     }
 }

@@ -33,6 +33,9 @@ pub struct CacheKey {
     pub audiences: Vec<String>,
     pub alg: Option<String>,
     pub duration: Option<u64>,
+    /// Request tags end up in the token (`request_tags`): another set is another token.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
 }
 
 impl CacheKey {
@@ -43,6 +46,7 @@ impl CacheKey {
             audiences: request.audiences.clone(),
             alg: request.alg.clone(),
             duration: request.duration,
+            tags: request.tags.clone(),
         }
     }
 }
@@ -193,7 +197,16 @@ mod tests {
             audiences: vec![aud.into()],
             alg: Some("ES256".into()),
             duration: Some(900),
+            tags: Vec::new(),
         }
+    }
+
+    #[test]
+    fn other_request_tags_are_another_token() {
+        let mut r = TokenRequest::new("http://127.0.0.1:8080");
+        let plain = CacheKey::new(&r, "AKIA1");
+        r.tags.push(("job".into(), "42".into()));
+        assert_ne!(CacheKey::new(&r, "AKIA1"), plain);
     }
 
     fn token(iat: u64, exp: u64) -> Token {

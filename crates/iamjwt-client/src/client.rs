@@ -105,7 +105,8 @@ impl Client {
     pub async fn credentials(&self) -> Result<Credentials, Error> {
         self.provider.provide_credentials().await.map_err(|e| {
             Error::Credentials(format!(
-                "no AWS credentials found (environment, profile, SSO, web identity, container, IMDS): {e}"
+                "no AWS credentials found (environment, profile, SSO, web identity, container, IMDS): {}",
+                crate::http::chain(&e)
             ))
         })
     }

@@ -112,13 +112,18 @@ fn redact(uri: &http::Uri) -> String {
     }
 }
 
-/// "error sending request" alone hides the cause (connection refused, DNS...): print the source chain.
-fn chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources in one line, each message once: "error sending request" (or the SDK's "dispatch
+/// failure") alone hides the cause (connection refused, DNS…), and the SDK's `DisplayErrorContext` ends in a Debug
+/// dump nobody should read.
+pub fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
+        let m = c.to_string();
+        if !m.is_empty() && !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
         cur = c.source();
     }
     s

@@ -14,8 +14,13 @@ pub async fn fetch_issuer(http: &HttpClient, issuer: &str) -> Result<(Value, Val
     match discovery["issuer"].as_str() {
         Some(i) if i == issuer => {}
         Some(other) => {
+            // Two causes, two fixes: documents published when the issuer had another address (a local issuer
+            // restarted elsewhere republishes at start), or a URL that is not the issuer's.
             return Err(Error::Usage(format!(
-                "discovery at {url} says issuer {other:?}, expected {issuer:?}: configure the issuer URL exactly as published"
+                "discovery at {url} names issuer {other:?}, not {issuer:?}: either the issuer's documents are out of \
+                 date (published for another address: `iamjwt serve` republishes them at start, `iamjwt rotate \
+                 --step publish` on demand; in AWS the rotation workflow's publish step), or {issuer:?} is not the \
+                 issuer's URL (use the one it names, if that is the issuer you mean)"
             )));
         }
         None => {

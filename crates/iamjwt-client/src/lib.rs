@@ -7,7 +7,8 @@
 //! - [`federation`]: those credentials → an AWS console sign-in URL.
 //! - [`identity_center`]: token → IAM Identity Center → an identity-enhanced session → S3 Access Grants credentials.
 //! - [`agent`]: keeps token files fresh for SDKs that re-read them (the engine of `iamjwt agent`); files are
-//!   replaced with [`iamjwt_fs::write_atomic`] (temp + fsync + rename).
+//!   replaced with [`iamjwt_fs::write_atomic`] (temp + fsync + rename), and a token whose key left the issuer's
+//!   JWKS ([`keyset`]: after an emergency rotation) is replaced at once.
 //!
 //! ```no_run
 //! use iamjwt_client::{Client, ClientOptions, TokenCache, TokenRequest};
@@ -30,6 +31,7 @@
 
 pub mod agent;
 pub mod cache;
+mod cache_clear;
 mod client;
 mod error;
 pub mod federation;
@@ -37,6 +39,7 @@ pub mod http;
 pub mod identity_center;
 pub mod issuer;
 pub mod jwt;
+pub mod keyset;
 pub mod regions;
 pub mod sdk_http;
 pub mod sts;

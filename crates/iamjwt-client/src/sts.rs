@@ -5,7 +5,7 @@ use crate::cache::TokenCache;
 use crate::client::Client;
 use crate::error::Error;
 use crate::token::TokenRequest;
-use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata as _};
+use aws_sdk_sts::error::ProvideErrorMetadata as _;
 use aws_smithy_http_client::tls;
 use aws_smithy_types::date_time::Format;
 use serde::{Deserialize, Serialize};
@@ -194,6 +194,23 @@ fn now_secs() -> i64 {
     crate::unix(SystemTime::now()) as i64
 }
 
+/// The URL the SDK sends STS calls to for `region` (or `endpoint`, when set), for messages that name it.
+async fn sts_endpoint(region: &str, endpoint: Option<&str>) -> String {
+    use aws_sdk_sts::config::endpoint::{DefaultResolver, Params, ResolveEndpoint as _};
+    let fallback = || format!("the STS endpoint of {region}");
+    let Ok(params) = Params::builder()
+        .region(region)
+        .set_endpoint(endpoint.map(str::to_owned))
+        .build()
+    else {
+        return fallback();
+    };
+    match DefaultResolver::new().resolve_endpoint(&params).await {
+        Ok(e) => e.url().to_owned(),
+        Err(_) => fallback(),
+    }
+}
+
 /// Exchanges `token` for the role's credentials.
 pub async fn assume_role_with_web_identity(
     token: &str,
@@ -218,11 +235,12 @@ pub async fn assume_role_with_web_identity(
         .build_https();
     let mut conf = aws_sdk_sts::Config::builder()
         .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-        .region(aws_sdk_sts::config::Region::new(region))
+        .region(aws_sdk_sts::config::Region::new(region.clone()))
         .http_client(http_client);
     if let Some(e) = &role.endpoint {
         conf = conf.endpoint_url(e.clone());
     }
+    let endpoint = sts_endpoint(&region, role.endpoint.as_deref()).await;
     let sts = aws_sdk_sts::Client::from_conf(conf.build());
     let session_name = role
         .session_name
@@ -247,8 +265,9 @@ pub async fn assume_role_with_web_identity(
                 }
             }
             None => Error::Http(format!(
-                "STS AssumeRoleWithWebIdentity: {}",
-                DisplayErrorContext(&e)
+                "STS AssumeRoleWithWebIdentity at {endpoint}: {}: check the network, --region and \
+                 AWS_ENDPOINT_URL_STS",
+                crate::http::chain(&e)
             )),
         })?;
     let missing = |what: &str| Error::Sts {
@@ -447,6 +466,33 @@ mod tests {
             j,
             serde_json::json!({"Version":1,"AccessKeyId":"A","SecretAccessKey":"S","SessionToken":"T",
                 "Expiration":"2026-12-03T10:00:00Z"})
+        );
+    }
+
+    /// Issue 23 §8: an STS endpoint that does not answer printed `DispatchFailure(DispatchFailure { source: …` and
+    /// no endpoint.
+    #[tokio::test]
+    async fn an_unreachable_sts_is_named_in_one_line_without_debug_output() {
+        let role = AssumeRole {
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            session_name: Some("s".into()),
+            duration: None,
+            region: None,
+            endpoint: Some("http://127.0.0.1:9".into()),
+        };
+        let e = assume_role_with_web_identity("a.b.c", "sts.amazonaws.com", &role)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("http://127.0.0.1:9"), "{e}");
+        assert!(
+            !e.contains('\n') && !e.contains("DispatchFailure(") && !e.contains(" { "),
+            "{e}"
+        );
+        // without an override: the partition's regional endpoint
+        assert_eq!(
+            sts_endpoint("eu-west-1", None).await,
+            "https://sts.eu-west-1.amazonaws.com"
         );
     }
 }

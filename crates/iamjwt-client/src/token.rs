@@ -17,6 +17,8 @@ pub struct TokenRequest {
     pub duration: Option<u64>,
     /// Signing algorithm (`RS256`, `ES256`, …); `None` = the issuer's default.
     pub alg: Option<String>,
+    /// Request tags (`tag=KEY=VALUE`), in order; the deciding policy rule says which keys a caller may send.
+    pub tags: Vec<(String, String)>,
 }
 
 impl TokenRequest {
@@ -26,6 +28,7 @@ impl TokenRequest {
             audiences: Vec::new(),
             duration: None,
             alg: None,
+            tags: Vec::new(),
         }
     }
 
@@ -46,6 +49,9 @@ impl TokenRequest {
         }
         if let Some(a) = &self.alg {
             query.append_pair("alg", a);
+        }
+        for (k, v) in &self.tags {
+            query.append_pair("tag", &format!("{k}={v}"));
         }
         // form encoding writes spaces as '+'; SigV4's canonical form wants %20 (a literal '+' is already %2B).
         let query = query.finish().replace('+', "%20");
@@ -108,10 +114,11 @@ mod tests {
             audiences: vec!["a b".into(), "x+y".into()],
             duration: Some(60),
             alg: Some("ES256".into()),
+            tags: vec![("job".into(), "a=b c".into())],
         };
         assert_eq!(
             r.uri().unwrap().to_string(),
-            "https://abc.execute-api.eu-west-1.amazonaws.com/prod/token?aud=a%20b&aud=x%2By&duration=60&alg=ES256"
+            "https://abc.execute-api.eu-west-1.amazonaws.com/prod/token?aud=a%20b&aud=x%2By&duration=60&alg=ES256&tag=job%3Da%3Db%20c"
         );
         assert_eq!(
             TokenRequest::new("http://127.0.0.1:8080/token")

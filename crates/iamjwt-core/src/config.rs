@@ -7,29 +7,59 @@ use crate::policy::AudiencePolicy;
 use crate::rotation::RotationPolicy;
 use crate::types::{Algorithm, Audience};
 
-/// Every setting, typed and validated.
+/// The issuing rules: what the token endpoint applies to every request ([`crate::issuer::Issuer`] holds them).
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct IssuePolicy {
     pub issuer: String,
     pub policy: AudiencePolicy,
     pub algorithms: Vec<Algorithm>,
     pub default_algorithm: Algorithm,
     pub default_duration: u64,
     pub max_duration: u64,
+    pub nbf_skew: u64,
+    pub allow_root: bool,
+    /// `IAMJWT_SESSION_TAGS`: every principal tag goes to the session-tags claim unless the deciding rule has its
+    /// own `session_tags`.
+    pub session_tags: bool,
+}
+
+impl IssuePolicy {
+    /// Whether any request can need the principal's tags (a rule's `sub`/`claims`/`session_tags`, or
+    /// `IAMJWT_SESSION_TAGS`): the token function then needs a tag source (and, in AWS, IAM read permissions).
+    pub fn needs_tags(&self) -> bool {
+        self.session_tags || self.policy.needs_tags()
+    }
+}
+
+/// Every setting, typed and validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The issuing rules, as the token endpoint takes them.
+    pub issue: IssuePolicy,
     pub key_alias_prefix: String,
     pub bucket: Option<String>,
     pub jwks_max_age: u64,
     pub min_publish_age: u64,
     pub key_deletion_days: u32,
-    pub session_tags: bool,
     /// How long a principal's tags are reused before they are looked up again (`IAMJWT_TAG_CACHE_SECONDS`).
     pub tag_cache_seconds: u64,
     /// Role name assumed in a caller's account to read tags of principals in other accounts
     /// (`IAMJWT_TAG_READER_ROLE`); `None`: tags of other accounts cannot be read.
     pub tag_reader_role: Option<String>,
     pub key_refresh_seconds: u64,
-    pub nbf_skew: u64,
-    pub allow_root: bool,
+}
+
+/// What a boolean setting may be, for the messages that refuse anything else.
+pub const BOOL_EXPECTED: &str = "expected 1/0, true/false or yes/no";
+
+/// The one reading of a boolean variable, for every binary (`IAMJWT_SESSION_TAGS`, `IAMJWT_NO_CACHE`, …): `1`/`0`,
+/// `true`/`false`, `yes`/`no`, in any case; `None` for anything else.
+pub fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" => Some(true),
+        "0" | "false" | "no" => Some(false),
+        _ => None,
+    }
 }
 
 /// Hard bounds; values outside them are configuration errors.
@@ -58,13 +88,9 @@ impl Settings {
             }
         };
         let boolean = |name: &str| -> Result<bool, Error> {
-            match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
-                None | Some("false" | "0" | "no") => Ok(false),
-                Some("true" | "1" | "yes") => Ok(true),
-                Some(other) => Err(Error::config(
-                    name,
-                    format!("{other:?} is not true or false"),
-                )),
+            match get(name) {
+                None => Ok(false),
+                Some(raw) => parse_bool(&raw).ok_or_else(|| Error::config(name, BOOL_EXPECTED)),
             }
         };
 
@@ -132,33 +158,29 @@ impl Settings {
         }
 
         Ok(Self {
-            issuer,
-            policy,
-            algorithms,
-            default_algorithm,
-            default_duration,
-            max_duration,
+            issue: IssuePolicy {
+                issuer,
+                policy,
+                algorithms,
+                default_algorithm,
+                default_duration,
+                max_duration,
+                nbf_skew: num("IAMJWT_NBF_SKEW", 30, 0, 300)?,
+                allow_root: boolean("IAMJWT_ALLOW_ROOT")?,
+                session_tags: boolean("IAMJWT_SESSION_TAGS")?,
+            },
             key_alias_prefix,
             bucket: get("IAMJWT_BUCKET"),
             jwks_max_age: num("IAMJWT_JWKS_MAX_AGE", 3600, 0, 86_400)?,
             min_publish_age: num("IAMJWT_MIN_PUBLISH_AGE", 86_400, 0, 90 * 86_400)?,
             key_deletion_days: u32::try_from(num("IAMJWT_KEY_DELETION_DAYS", 30, 7, 30)?)
                 .unwrap_or(30),
-            session_tags: boolean("IAMJWT_SESSION_TAGS")?,
             tag_cache_seconds: num("IAMJWT_TAG_CACHE_SECONDS", 300, 1, 86_400)?,
             tag_reader_role: get("IAMJWT_TAG_READER_ROLE")
                 .map(|r| parse_role_name(&r))
                 .transpose()?,
             key_refresh_seconds: num("IAMJWT_KEY_REFRESH_SECONDS", 300, 1, 3600)?,
-            nbf_skew: num("IAMJWT_NBF_SKEW", 30, 0, 300)?,
-            allow_root: boolean("IAMJWT_ALLOW_ROOT")?,
         })
-    }
-
-    /// Whether any request can need the principal's tags (a rule's `sub`/`claims`/`session_tags`, or
-    /// `IAMJWT_SESSION_TAGS`): the token function then needs a tag source (and, in AWS, IAM read permissions).
-    pub fn needs_tags(&self) -> bool {
-        self.session_tags || self.policy.needs_tags()
     }
 
     /// The rotation timings these settings imply.
@@ -167,7 +189,7 @@ impl Settings {
             min_publish_age: self.min_publish_age,
             // A key that stopped signing may still be cached by signers for one refresh interval, and tokens it
             // signed live max_duration; verifiers may hold a JWKS for jwks_max_age.
-            retire_after: self.max_duration + self.jwks_max_age + self.key_refresh_seconds,
+            retire_after: self.issue.max_duration + self.jwks_max_age + self.key_refresh_seconds,
         }
     }
 }
@@ -253,22 +275,25 @@ mod tests {
     #[test]
     fn defaults() {
         let s = settings(&[]).unwrap();
-        assert_eq!(s.issuer, "https://id.example.com");
-        assert_eq!(s.algorithms, vec![Algorithm::RS256, Algorithm::ES256]);
-        assert_eq!(s.default_algorithm, Algorithm::RS256);
-        assert_eq!((s.default_duration, s.max_duration), (900, 3600));
+        assert_eq!(s.issue.issuer, "https://id.example.com");
+        assert_eq!(s.issue.algorithms, vec![Algorithm::RS256, Algorithm::ES256]);
+        assert_eq!(s.issue.default_algorithm, Algorithm::RS256);
+        assert_eq!(
+            (s.issue.default_duration, s.issue.max_duration),
+            (900, 3600)
+        );
         assert_eq!(s.key_alias_prefix, "alias/iamjwt");
         assert_eq!(
             (s.jwks_max_age, s.min_publish_age, s.key_deletion_days),
             (3600, 86_400, 30)
         );
-        assert!(!s.session_tags && !s.allow_root);
+        assert!(!s.issue.session_tags && !s.issue.allow_root);
         assert_eq!(s.key_refresh_seconds, 300);
         assert_eq!(
             (s.tag_cache_seconds, s.tag_reader_role.as_deref()),
             (300, None)
         );
-        assert!(!s.needs_tags());
+        assert!(!s.issue.needs_tags());
         assert_eq!(s.rotation_policy().retire_after, 3600 + 3600 + 300);
     }
 
@@ -378,12 +403,14 @@ mod tests {
         assert!(
             settings(&[("IAMJWT_SESSION_TAGS", "true")])
                 .unwrap()
+                .issue
                 .needs_tags()
         );
         let templ = r#"{"rules": [{"audiences": ["b"], "sub": "{principal_type}/{account}/{name}/{tag:team|32}"}]}"#;
         assert!(
             settings(&[("IAMJWT_AUDIENCE_POLICY", templ)])
                 .unwrap()
+                .issue
                 .needs_tags()
         );
         let no_tags =
@@ -391,6 +418,7 @@ mod tests {
         assert!(
             !settings(&[("IAMJWT_AUDIENCE_POLICY", no_tags)])
                 .unwrap()
+                .issue
                 .needs_tags()
         );
     }
@@ -404,11 +432,39 @@ mod tests {
             ("IAMJWT_MAX_DURATION", "600"),
         ])
         .unwrap();
-        assert_eq!(s.issuer, "http://127.0.0.1:8080");
-        assert_eq!(s.default_algorithm, Algorithm::ES256);
-        assert!(s.session_tags);
-        assert_eq!(s.default_duration, 600);
+        assert_eq!(s.issue.issuer, "http://127.0.0.1:8080");
+        assert_eq!(s.issue.default_algorithm, Algorithm::ES256);
+        assert!(s.issue.session_tags);
+        assert_eq!(s.issue.default_duration, 600);
         assert!(settings(&[("IAMJWT_ISSUER", "http://localhost:9")]).is_ok());
         assert!(settings(&[("IAMJWT_ISSUER", "http://[::1]:9")]).is_ok());
+    }
+
+    #[test]
+    fn booleans_read_the_same_everywhere() {
+        for (raw, want) in [
+            ("1", true),
+            ("TRUE", true),
+            ("yes", true),
+            ("0", false),
+            ("False", false),
+            ("no", false),
+        ] {
+            assert_eq!(parse_bool(raw), Some(want), "{raw}");
+            for name in ["IAMJWT_SESSION_TAGS", "IAMJWT_ALLOW_ROOT"] {
+                let s = settings(&[(name, raw)]).unwrap();
+                assert_eq!(
+                    if name == "IAMJWT_ALLOW_ROOT" {
+                        s.issue.allow_root
+                    } else {
+                        s.issue.session_tags
+                    },
+                    want
+                );
+            }
+        }
+        for bad in ["maybe", "2", "on"] {
+            assert_eq!(parse_bool(bad), None, "{bad}");
+        }
     }
 }

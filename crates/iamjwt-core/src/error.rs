@@ -214,13 +214,16 @@ impl fmt::Display for Refusal {
                 ready_at,
             } => write!(
                 f,
-                "{}: pending key {kid} was published at {published_at}; it may sign from {ready_at}",
-                self.name()
+                "{}: pending key {kid} was published at {}; it may sign from {}",
+                self.name(),
+                published_at.rfc3339(),
+                ready_at.rfc3339()
             ),
             Self::PreviousStillNeeded { kid, retirable_at } => write!(
                 f,
-                "{}: previous key {kid} must stay published until {retirable_at}; retire it first",
-                self.name()
+                "{}: previous key {kid} must stay published until {}; retire it first",
+                self.name(),
+                retirable_at.rfc3339()
             ),
             Self::RotationInProgress => {
                 write!(f, "{}: another rotation is running", self.name())

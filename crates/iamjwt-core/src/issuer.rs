@@ -2,12 +2,10 @@
 //! local gateway run; it holds everything it needs (no per-request config parsing or key loading).
 
 use crate::claims::{Claims, Jti, Lifetime};
-use crate::config::Settings;
 use crate::error::Error;
 use crate::identity::Caller;
 use crate::jws::{self, Header};
 use crate::limits::MIN_DURATION;
-use crate::policy::AudiencePolicy;
 use crate::ports::{NoTags, Signer, TagSource};
 use crate::request::TokenRequest;
 use crate::shape::{self, ShapeInputs};
@@ -15,44 +13,7 @@ use crate::time::UnixTime;
 use crate::types::{Algorithm, Audience, Kid};
 use std::sync::Arc;
 
-/// The issuing rules, extracted once from [`Settings`].
-#[derive(Debug, Clone)]
-pub struct IssuePolicy {
-    pub issuer: String,
-    pub policy: AudiencePolicy,
-    pub algorithms: Vec<Algorithm>,
-    pub default_algorithm: Algorithm,
-    pub default_duration: u64,
-    pub max_duration: u64,
-    pub nbf_skew: u64,
-    pub allow_root: bool,
-    /// `IAMJWT_SESSION_TAGS`: every principal tag goes to the session-tags claim unless the deciding rule has its
-    /// own `session_tags`.
-    pub session_tags: bool,
-}
-
-impl IssuePolicy {
-    /// Whether any request can need the principal's tags (so a tag source must be wired).
-    pub fn needs_tags(&self) -> bool {
-        self.session_tags || self.policy.needs_tags()
-    }
-}
-
-impl From<&Settings> for IssuePolicy {
-    fn from(s: &Settings) -> Self {
-        Self {
-            issuer: s.issuer.clone(),
-            policy: s.policy.clone(),
-            algorithms: s.algorithms.clone(),
-            default_algorithm: s.default_algorithm,
-            default_duration: s.default_duration,
-            max_duration: s.max_duration,
-            nbf_skew: s.nbf_skew,
-            allow_root: s.allow_root,
-            session_tags: s.session_tags,
-        }
-    }
-}
+pub use crate::config::IssuePolicy;
 
 /// A signed token and the facts the audit log records (never the token itself).
 #[derive(Debug, Clone)]
@@ -206,6 +167,7 @@ mod tests {
     use crate::error::{PortError, PortErrorKind};
     use crate::identity::Principal;
     use crate::jwk::PublicJwk;
+    use crate::policy::AudiencePolicy;
     use crate::testing::TestSigner;
     use futures_executor::block_on;
 

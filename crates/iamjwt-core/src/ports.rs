@@ -1,7 +1,7 @@
 //! The ports: what the domain needs from the outside world. Local mode (soft keys, a directory) and AWS (KMS, S3)
 //! implement the same traits, so the handlers and the rotation runner cannot tell them apart.
 
-use crate::discovery::IssuerDocuments;
+use crate::discovery::{DiscoveryDocument, IssuerDocuments};
 use crate::error::PortError;
 use crate::identity::Caller;
 use crate::jwk::Jwks;
@@ -57,6 +57,9 @@ pub trait KeyStore: Send + Sync {
 pub trait Publisher: Send + Sync {
     /// The JWKS as currently published, `None` before the first publish.
     async fn read_jwks(&self) -> Result<Option<Jwks>, PortError>;
+    /// The discovery document as currently published, `None` before the first publish. Rotation compares it with
+    /// the one its settings imply, so a changed issuer (or algorithm set) is republished even when no key changed.
+    async fn read_discovery(&self) -> Result<Option<DiscoveryDocument>, PortError>;
     /// Writes the JWKS, then discovery. Each document is replaced atomically.
     async fn publish(&self, docs: &IssuerDocuments) -> Result<(), PortError>;
 }

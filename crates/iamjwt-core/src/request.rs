@@ -17,6 +17,9 @@ pub const SIGV4_QUERY_PARAMS: [&str; 7] = [
     "X-Amz-Security-Token",
 ];
 
+/// The query parameters of the contract (besides [`SIGV4_QUERY_PARAMS`]); anything else is refused.
+pub const PARAMETERS: [&str; 4] = ["aud", "duration", "alg", "tag"];
+
 /// A parsed, not yet authorised, token request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TokenRequest {
@@ -31,7 +34,7 @@ pub struct TokenRequest {
 impl TokenRequest {
     /// Bound on the number of query pairs looked at, whatever they are: every `aud` and `tag`, `duration`, `alg`
     /// and the SigV4 presign parameters fit.
-    const MAX_PAIRS: usize = MAX_AUDIENCES + MAX_REQUEST_TAGS + 2 + SIGV4_QUERY_PARAMS.len();
+    pub const MAX_PAIRS: usize = MAX_AUDIENCES + MAX_REQUEST_TAGS + 2 + SIGV4_QUERY_PARAMS.len();
 
     /// Parses decoded query pairs in order.
     pub fn from_pairs<'a>(
@@ -90,8 +93,9 @@ impl TokenRequest {
                 n if SIGV4_QUERY_PARAMS.contains(&n) => {}
                 other => {
                     return Err(Error::InvalidRequest(format!(
-                        "unknown parameter {:?}: expected aud, duration, alg or tag",
-                        truncate(other, 40)
+                        "unknown parameter {:?}: expected one of {}",
+                        truncate(other, 40),
+                        PARAMETERS.join(", ")
                     )));
                 }
             }

@@ -2,7 +2,7 @@
 //! any [`KeyStore`]/[`Publisher`] pair (soft keys, KMS + S3) can be run under.
 
 use crate::alg::KeyType;
-use crate::discovery::IssuerDocuments;
+use crate::discovery::{DiscoveryDocument, IssuerDocuments};
 use crate::error::{PortError, PortErrorKind};
 use crate::jwk::{Jwks, KeyParams, PublicJwk};
 use crate::keys::{KeyMark, KeyRecord, KeyState, Slots};
@@ -137,6 +137,9 @@ pub struct MemPublisher {
 impl Publisher for MemPublisher {
     async fn read_jwks(&self) -> Result<Option<Jwks>, PortError> {
         Ok(lock(&self.docs).as_ref().map(|d| d.jwks.clone()))
+    }
+    async fn read_discovery(&self) -> Result<Option<DiscoveryDocument>, PortError> {
+        Ok(lock(&self.docs).as_ref().map(|d| d.discovery.clone()))
     }
     async fn publish(&self, docs: &IssuerDocuments) -> Result<(), PortError> {
         *lock(&self.docs) = Some(docs.clone());
@@ -290,6 +293,9 @@ impl<S: KeyStore, P: Publisher> KeyStore for Harness<S, P> {
 impl<S: KeyStore, P: Publisher> Publisher for Harness<S, P> {
     async fn read_jwks(&self) -> Result<Option<Jwks>, PortError> {
         self.publisher.read_jwks().await
+    }
+    async fn read_discovery(&self) -> Result<Option<DiscoveryDocument>, PortError> {
+        self.publisher.read_discovery().await
     }
     async fn publish(&self, docs: &IssuerDocuments) -> Result<(), PortError> {
         self.guarded(self.publisher.publish(docs)).await

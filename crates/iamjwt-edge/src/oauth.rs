@@ -9,6 +9,10 @@ use serde::Serialize;
 /// A response of the edge: status, headers and a JSON body. Front doors convert it to their own type.
 pub type JsonResponse = http::Response<Vec<u8>>;
 
+/// What an `invalid_target` adds to the policy's refusal: the setting that would allow the audience.
+pub const AUDIENCE_POLICY_HINT: &str = "an operator allows it with a rule in IAMJWT_AUDIENCE_POLICY (CDK: \
+     audiencePolicy; locally: make run's docs/local-audience-policy.json)";
+
 /// Seconds a throttled caller is asked to wait.
 pub const RETRY_AFTER_SECONDS: &str = "1";
 
@@ -113,7 +117,11 @@ pub fn from_error(e: &CoreError) -> JsonResponse {
         CoreError::TokenTooLarge { .. } => {
             error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string())
         }
-        CoreError::InvalidTarget(m) => error(StatusCode::BAD_REQUEST, "invalid_target", m),
+        CoreError::InvalidTarget(m) => error(
+            StatusCode::BAD_REQUEST,
+            "invalid_target",
+            &format!("{m}; {AUDIENCE_POLICY_HINT}"),
+        ),
         CoreError::AccessDenied(m) => error(StatusCode::FORBIDDEN, "access_denied", m),
         CoreError::Port(p) if p.kind == PortErrorKind::Throttled => {
             let mut r = error(
@@ -213,6 +221,21 @@ mod tests {
         let m = method_not_allowed("use GET");
         assert_eq!(m.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(m.headers()[header::ALLOW], "GET");
+    }
+
+    /// Issue 23 §7: the documented examples got `400 invalid_target` locally, and neither the docs nor the error
+    /// named the setting that would allow them.
+    #[test]
+    fn invalid_target_names_the_setting_that_allows_the_audience() {
+        let r = from_error(&CoreError::InvalidTarget(
+            "the audience policy does not allow \"api://x\" for arn:aws:iam::1:role/r".into(),
+        ));
+        let d = body(&r)["error_description"].as_str().unwrap().to_owned();
+        assert!(d.starts_with("the audience policy does not allow"), "{d}");
+        assert!(
+            d.contains("IAMJWT_AUDIENCE_POLICY") && d.contains("audiencePolicy"),
+            "{d}"
+        );
     }
 
     #[test]

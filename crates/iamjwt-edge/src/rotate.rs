@@ -55,8 +55,8 @@ impl RotateHandler {
             store,
             publisher,
             regions: None,
-            issuer: settings.issuer.clone(),
-            algs: settings.algorithms.clone(),
+            issuer: settings.issue.issuer.clone(),
+            algs: settings.issue.algorithms.clone(),
             policy: settings.rotation_policy(),
         }
     }
@@ -204,7 +204,7 @@ mod tests {
         let h = Arc::new(Harness::new(
             MemKeyStore::new(),
             MemPublisher::default(),
-            s.algorithms.clone(),
+            s.issue.algorithms.clone(),
             s.rotation_policy(),
         ));
         let handler = RotateHandler::new(&s, h.clone(), h.clone());
@@ -268,7 +268,7 @@ mod tests {
             Harness::new(
                 MemKeyStore::new(),
                 MemPublisher::default(),
-                s.algorithms.clone(),
+                s.issue.algorithms.clone(),
                 s.rotation_policy(),
             ),
             MemRegions::new(vec![eu.clone()]),

@@ -14,12 +14,15 @@ use crate::sigv4::Verifier;
 use axum::Router;
 use iamjwt_core::UnixTime;
 use iamjwt_core::config::Settings;
-use iamjwt_core::discovery::{DISCOVERY_PATH, JWKS_PATH};
-use iamjwt_core::issuer::{IssuePolicy, Issuer};
-use iamjwt_core::ports::KeyStore as _;
+use iamjwt_core::discovery::{DISCOVERY_PATH, DiscoveryDocument, JWKS_PATH};
+use iamjwt_core::issuer::Issuer;
+use iamjwt_core::ports::{KeyStore as _, Publisher as _};
+use iamjwt_core::rotation::Step;
 use iamjwt_edge::rotate::RotateHandler;
 use iamjwt_edge::token::TokenEndpoint;
 use serde::Serialize;
+use std::fs::File;
+use std::io::{Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -37,6 +40,32 @@ pub fn rotation(settings: &Settings, state: &Path) -> LocalRotation {
     LocalRotation::new(RotateHandler::new(settings, store, publisher), state)
 }
 
+/// The state directory's serve lock, held for as long as the [`LocalIssuer`] lives: a second `serve` on the same
+/// directory would overwrite `settings.json` under the first one's feet. The lock file holds the holder's PID so the
+/// refusal can name it.
+struct ServeLock(#[allow(dead_code)] File);
+
+impl ServeLock {
+    fn acquire(state: &Path) -> Result<Self, Error> {
+        let path = layout::serve_lock(state);
+        let Some(mut f) = crate::fsutil::try_lock(&path)? else {
+            let holder = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            return Err(Error::InUse {
+                state: state.to_owned(),
+                holder,
+            });
+        };
+        let pid = std::process::id().to_string();
+        f.set_len(0)
+            .and_then(|()| f.rewind())
+            .and_then(|()| f.write_all(pid.as_bytes()))
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(Self(f))
+    }
+}
+
 /// A local issuer over one state directory, bootstrapped and ready to serve.
 pub struct LocalIssuer {
     settings: Settings,
@@ -45,12 +74,16 @@ pub struct LocalIssuer {
     region: String,
     principals: Arc<Principals>,
     dev: Option<LocalPrincipal>,
+    republished_from: Option<String>,
+    _lock: ServeLock,
 }
 
 impl LocalIssuer {
-    /// Opens (creating if needed) the state directory for an issuer reachable at `url`: records the settings
-    /// (defaults, then the `IAMJWT_*` entries of `overrides`), creates keys with one ordinary rotation run when
-    /// there is no current key, and loads the principals (writing a dev principal on first start).
+    /// Opens (creating if needed) the state directory for an issuer reachable at `url`: locks it against a second
+    /// `serve`, records the settings (defaults, then the `IAMJWT_*` entries of `overrides`), creates keys with one
+    /// ordinary rotation run when there is no current key, republishes the documents when they were published for
+    /// another issuer (a restart at another address) or other algorithms, and loads the principals (writing a dev
+    /// principal on first start).
     pub async fn open(
         state: &Path,
         url: &str,
@@ -59,15 +92,17 @@ impl LocalIssuer {
         now: UnixTime,
     ) -> Result<Self, Error> {
         std::fs::create_dir_all(state).map_err(|e| Error::io(state, e))?;
+        let lock = ServeLock::acquire(state)?;
         let settings = serve_settings(state, url, overrides)?;
         let keys = SoftKeyStore::new(state)
-            .load(&settings.algorithms)
+            .load(&settings.issue.algorithms)
             .await
             .map_err(iamjwt_core::Error::from)?;
         if keys.algs.values().any(|s| s.current.is_none()) {
             rotation(&settings, state).run(false, now).await?;
             tracing::info!(state = %state.display(), "bootstrapped signing keys");
         }
+        let republished_from = republish_if_stale(&settings, state, now).await?;
         let (principals, created) = Principals::load_or_init(&layout::principals_file(state))?;
         let dev = created.or_else(|| {
             principals
@@ -82,6 +117,8 @@ impl LocalIssuer {
             region: region.to_owned(),
             principals: Arc::new(principals),
             dev,
+            republished_from,
+            _lock: lock,
         })
     }
 
@@ -100,7 +137,7 @@ impl LocalIssuer {
             &self.state,
             Duration::from_secs(self.settings.key_refresh_seconds),
         )?;
-        let issuer = Issuer::new(IssuePolicy::from(&self.settings), Arc::new(signer))
+        let issuer = Issuer::new(self.settings.issue.clone(), Arc::new(signer))
             .with_tags(self.principals.clone());
         Ok(gateway::router(Arc::new(Gateway {
             verifier: Verifier::new(self.principals.clone(), self.region.clone()),
@@ -112,7 +149,7 @@ impl LocalIssuer {
 
     /// What a person or a program needs to use this issuer.
     pub fn ready(&self) -> Ready {
-        let issuer = &self.settings.issuer;
+        let issuer = &self.settings.issue.issuer;
         Ready {
             url: self.url.clone(),
             token_endpoint: format!("{}/token", self.url),
@@ -121,8 +158,15 @@ impl LocalIssuer {
             jwks: format!("{issuer}/{JWKS_PATH}"),
             region: self.region.clone(),
             service: SERVICE,
-            default_audience: self.settings.policy.default_audience().as_str().to_owned(),
+            default_audience: self
+                .settings
+                .issue
+                .policy
+                .default_audience()
+                .as_str()
+                .to_owned(),
             state_dir: self.state.clone(),
+            republished_from: self.republished_from.clone(),
             dev: self.dev.as_ref().map(|p| DevCredentials {
                 arn: p.arn.clone(),
                 access_key_id: p.access_key_id.clone(),
@@ -131,6 +175,34 @@ impl LocalIssuer {
             }),
         }
     }
+}
+
+/// Runs the `publish` step when the published discovery document is not the one `settings` imply; returns the
+/// issuer the old document named. Verifiers find keys through discovery, so a stale one sends them to an address
+/// nobody serves.
+async fn republish_if_stale(
+    settings: &Settings,
+    state: &Path,
+    now: UnixTime,
+) -> Result<Option<String>, Error> {
+    let published = DirPublisher::new(layout::public_dir(state), settings.jwks_max_age)
+        .read_discovery()
+        .await
+        .map_err(iamjwt_core::Error::from)?;
+    let want = DiscoveryDocument::new(&settings.issue.issuer, &settings.issue.algorithms);
+    if published.as_ref() == Some(&want) {
+        return Ok(None);
+    }
+    rotation(settings, state)
+        .run_step(Step::Publish, false, now)
+        .await?;
+    let was = published.map(|d| d.issuer);
+    tracing::info!(
+        was = was.as_deref().unwrap_or("nothing published"),
+        now = settings.issue.issuer,
+        "republished discovery and JWKS for this issuer"
+    );
+    Ok(was)
 }
 
 /// Readiness, machine-readable (`iamjwt serve --ready-json` prints it as one JSON line once the socket listens).
@@ -145,6 +217,10 @@ pub struct Ready {
     pub service: &'static str,
     pub default_audience: String,
     pub state_dir: PathBuf,
+    /// Set when the documents published in the state directory named another issuer (or other algorithms) and were
+    /// republished at start: the issuer they named before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub republished_from: Option<String>,
     /// The local-only dev principal's credentials, when the state directory has one.
     pub dev: Option<DevCredentials>,
 }
@@ -157,4 +233,64 @@ pub struct DevCredentials {
     pub secret_access_key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_token: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn open(state: &Path, url: &str) -> Result<LocalIssuer, Error> {
+        LocalIssuer::open(state, url, "us-east-1", [], UnixTime(1_700_000_000)).await
+    }
+
+    fn published_discovery(state: &Path) -> serde_json::Value {
+        let bytes = std::fs::read(layout::public_dir(state).join(DISCOVERY_PATH)).unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_second_serve_on_the_same_state_is_refused_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = open(dir.path(), "http://127.0.0.1:1111").await.unwrap();
+        let before = std::fs::read(dir.path().join("settings.json")).unwrap();
+        let e = open(dir.path(), "http://127.0.0.1:2222")
+            .await
+            .err()
+            .expect("refused");
+        let line = e.to_string();
+        assert!(
+            line.contains(&format!("pid {}", std::process::id()))
+                && line.contains("--state-dir")
+                && !line.contains("Some(")
+                && !line.contains('\n'),
+            "{line}"
+        );
+        // the refused one changed nothing
+        assert_eq!(
+            std::fs::read(dir.path().join("settings.json")).unwrap(),
+            before
+        );
+        drop(first);
+        open(dir.path(), "http://127.0.0.1:2222").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_restart_at_another_address_republishes_discovery() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = open(dir.path(), "http://127.0.0.1:1111").await.unwrap();
+        assert_eq!(first.ready().republished_from, None);
+        drop(first);
+        let again = open(dir.path(), "http://127.0.0.1:2222").await.unwrap();
+        let d = published_discovery(dir.path());
+        assert_eq!(d["issuer"], "http://127.0.0.1:2222");
+        assert_eq!(d["jwks_uri"], "http://127.0.0.1:2222/.well-known/jwks.json");
+        assert_eq!(
+            again.ready().republished_from.as_deref(),
+            Some("http://127.0.0.1:1111")
+        );
+        drop(again);
+        // the same address again: nothing to republish
+        let same = open(dir.path(), "http://127.0.0.1:2222").await.unwrap();
+        assert_eq!(same.ready().republished_from, None);
+    }
 }

@@ -28,6 +28,13 @@ pub enum Error {
     /// The workflow definition is not one this runner understands.
     #[error("workflow definition: {0}")]
     Definition(String),
+    /// Another `iamjwt serve` holds the state directory.
+    #[error(
+        "state directory {} is in use by another `iamjwt serve` ({}): stop that one, or give this one its own --state-dir",
+        state.display(),
+        holder.map_or_else(|| "pid unknown".to_owned(), |p| format!("pid {p}"))
+    )]
+    InUse { state: PathBuf, holder: Option<u32> },
     #[error(transparent)]
     Core(#[from] iamjwt_core::Error),
 }

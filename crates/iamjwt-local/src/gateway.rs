@@ -15,8 +15,8 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use axum::routing::get;
 use http::{HeaderValue, StatusCode, header};
-use iamjwt_core::UnixTime;
 use iamjwt_core::discovery::{DISCOVERY_PATH, JWKS_PATH};
+use iamjwt_core::{Error as CoreError, UnixTime};
 use iamjwt_edge::oauth::{self, JsonResponse};
 use iamjwt_edge::token::TokenEndpoint;
 use std::net::SocketAddr;
@@ -124,15 +124,16 @@ async fn token(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
         },
         now,
     );
-    let principal = match verified {
-        Ok(p) => p,
+    // A refused signature is a caller the edge refuses, exactly as the Lambda hands it an unusable request
+    // context: the edge logs it and writes the one `access_denied` body.
+    let caller = match verified {
+        Ok(p) => p.caller(peer.as_deref()),
         Err(e) => {
-            tracing::info!(error = %e, source_ip = peer.as_deref().unwrap_or("-"), "SigV4 verification failed");
-            return into_axum(oauth::error(
-                StatusCode::FORBIDDEN,
-                "access_denied",
-                &e.to_string(),
-            ));
+            tracing::debug!(
+                source_ip = peer.as_deref().unwrap_or("-"),
+                "SigV4 verification failed"
+            );
+            Err(CoreError::AccessDenied(e.to_string()))
         }
     };
     // Decoded as API Gateway decodes it for the Lambda: repeats kept, in order.
@@ -141,7 +142,6 @@ async fn token(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
             .into_owned()
             .collect();
     let pairs = query.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    let caller = principal.caller(peer.as_deref());
     into_axum(gw.endpoint.respond(caller, pairs, now).await)
 }
 

@@ -44,4 +44,8 @@ pub mod layout {
     pub fn rotation_lock(state: &Path) -> PathBuf {
         state.join("rotation.lock")
     }
+    /// Held by the one `iamjwt serve` of the directory; holds its PID.
+    pub fn serve_lock(state: &Path) -> PathBuf {
+        state.join("serve.lock")
+    }
 }

@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::fsutil::{read_optional, write_atomic};
 use async_trait::async_trait;
 use iamjwt_core::PortError;
-use iamjwt_core::discovery::{IssuerDocuments, JWKS_PATH};
+use iamjwt_core::discovery::{DISCOVERY_PATH, DiscoveryDocument, IssuerDocuments, JWKS_PATH};
 use iamjwt_core::jwk::Jwks;
 use iamjwt_core::ports::Publisher;
 use std::path::PathBuf;
@@ -34,10 +34,10 @@ impl DirPublisher {
     }
 }
 
-#[async_trait]
-impl Publisher for DirPublisher {
-    async fn read_jwks(&self) -> Result<Option<Jwks>, PortError> {
-        let path = self.root.join(JWKS_PATH);
+impl DirPublisher {
+    /// A published document, `None` before the first publish.
+    fn read_doc<T: serde::de::DeserializeOwned>(&self, rel: &str) -> Result<Option<T>, PortError> {
+        let path = self.root.join(rel);
         let Some(bytes) = read_optional(&path).map_err(PortError::from)? else {
             return Ok(None);
         };
@@ -47,6 +47,17 @@ impl Publisher for DirPublisher {
                 reason: e.to_string(),
             })
         })
+    }
+}
+
+#[async_trait]
+impl Publisher for DirPublisher {
+    async fn read_jwks(&self) -> Result<Option<Jwks>, PortError> {
+        self.read_doc(JWKS_PATH)
+    }
+
+    async fn read_discovery(&self) -> Result<Option<DiscoveryDocument>, PortError> {
+        self.read_doc(DISCOVERY_PATH)
     }
 
     /// In [`IssuerDocuments::files`] order (JWKS first, then discovery), each file replaced atomically.

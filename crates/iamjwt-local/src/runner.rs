@@ -1,18 +1,19 @@
 //! Runs the rotation workflow locally by interpreting `infra/rotation.asl.json`, the same definition Step
 //! Functions runs in AWS, so the order of steps, retries and failure handling are written down once.
 //!
-//! Supported: `Task` (Lambda invoke → the rotate handler; `sns:publish` → stderr; `sfn:listExecutions` → the
+//! Supported: `Task` (Lambda invoke → the rotate handler; `sns:publish` → an info log; `sfn:listExecutions` → the
 //! state-directory lock), `Choice` (numeric/boolean/string equality and numeric greater-than), `Succeed`, `Fail`,
 //! `Retry`, `Catch`, `ResultPath`. Anything else is a definition error, not silently skipped.
 
 use crate::error::Error;
+use crate::fsutil::try_lock;
 use crate::layout;
 use iamjwt_core::UnixTime;
 use iamjwt_core::error::Refusal;
 use iamjwt_core::rotation::{Step, StepReport};
 use iamjwt_edge::rotate::{RotateHandler, StepEvent};
 use serde_json::{Map, Value, json};
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::File;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -39,20 +40,11 @@ impl LocalRotation {
     }
 
     fn lock(&self) -> Result<RotationLock, Error> {
-        let path = layout::rotation_lock(&self.state_dir);
-        std::fs::create_dir_all(&self.state_dir).map_err(|e| Error::io(&self.state_dir, e))?;
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        match f.try_lock() {
-            Ok(()) => Ok(RotationLock(f)),
-            Err(TryLockError::WouldBlock) => Err(Error::Core(iamjwt_core::Error::Refused(
+        match try_lock(&layout::rotation_lock(&self.state_dir))? {
+            Some(f) => Ok(RotationLock(f)),
+            None => Err(Error::Core(iamjwt_core::Error::Refused(
                 Refusal::RotationInProgress,
             ))),
-            Err(TryLockError::Error(e)) => Err(Error::io(path, e)),
         }
     }
 
@@ -182,7 +174,11 @@ impl LocalRotation {
                         data["error"]["Cause"].as_str().unwrap_or("?")
                     )
                 });
-            eprintln!("iamjwt rotation failed: {msg}");
+            // The caller reports the failure itself (`iamjwt rotate` in one line); locally the notification is a log.
+            tracing::info!(
+                notification = msg,
+                "sns:publish (local mode: logged, not sent)"
+            );
             return Ok(Ok(Value::Null));
         }
         if !resource.ends_with(":lambda:invoke") {

@@ -86,10 +86,10 @@ mod tests {
             ("HOME".to_owned(), "/ignored".to_owned()),
         ];
         let s = serve_settings(dir.path(), "http://127.0.0.1:9999", env).unwrap();
-        assert_eq!(s.issuer, "http://127.0.0.1:9999");
+        assert_eq!(s.issue.issuer, "http://127.0.0.1:9999");
         let again = recorded_settings(dir.path(), []).unwrap();
-        assert_eq!(again.issuer, "http://127.0.0.1:9999");
-        assert_eq!(again.algorithms, s.algorithms);
+        assert_eq!(again.issue.issuer, "http://127.0.0.1:9999");
+        assert_eq!(again.issue.algorithms, s.issue.algorithms);
         assert_eq!(again.key_refresh_seconds, 1);
     }
 

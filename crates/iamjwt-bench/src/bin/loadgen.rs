@@ -372,7 +372,7 @@ async fn cold_start(
     });
     write_results(&out, &doc)?;
     // One GetPublicKey per algorithm, then the Sign.
-    let floor = moto::settings()?.algorithms.len() + 1;
+    let floor = moto::settings()?.issue.algorithms.len() + 1;
     if lambda.kms_calls_before_first_token > floor {
         return Err(Error::Failed(format!(
             "token Lambda: {} KMS requests before the first token ({}), expected at most {floor}",

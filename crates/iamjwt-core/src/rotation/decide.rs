@@ -14,6 +14,10 @@ pub struct Decide<'a> {
     pub emergency: bool,
     pub state: &'a KeyState,
     pub published: &'a BTreeSet<Kid>,
+    /// The published discovery document is the one these settings imply (issuer, `jwks_uri`, algorithms). When it
+    /// is not — the issuer URL changed, or nothing was published yet — `publish` has work to do even if every key
+    /// is already in the JWKS.
+    pub discovery_current: bool,
     pub now: UnixTime,
     pub policy: RotationPolicy,
 }
@@ -32,7 +36,7 @@ pub fn next_action(d: &Decide<'_>) -> Result<Option<Action>, Error> {
         }
     }
     let desired = d.state.desired_kids();
-    let publish_needed = &desired != d.published;
+    let publish_needed = &desired != d.published || !d.discovery_current;
     match d.step {
         // An emergency must get the compromised key out of the JWKS as soon as its replacement signs.
         Step::Promote | Step::Create if d.emergency && publish_needed => Ok(Some(Action::Publish)),

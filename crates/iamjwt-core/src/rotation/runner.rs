@@ -54,6 +54,7 @@ impl Rotator<'_> {
             step: Some(step),
             ..StepReport::default()
         };
+        let want_discovery = DiscoveryDocument::new(self.issuer, self.algs);
         for _ in 0..MAX_ACTIONS {
             let state = self.store.load(self.algs).await?;
             let published: BTreeSet<Kid> = self
@@ -62,11 +63,14 @@ impl Rotator<'_> {
                 .await?
                 .map(|j| j.kids().cloned().collect())
                 .unwrap_or_default();
+            let discovery_current =
+                self.publisher.read_discovery().await?.as_ref() == Some(&want_discovery);
             let decision = Decide {
                 step,
                 emergency,
                 state: &state,
                 published: &published,
+                discovery_current,
                 now,
                 policy: self.policy,
             };

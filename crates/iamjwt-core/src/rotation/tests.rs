@@ -1,4 +1,5 @@
 use super::*;
+use crate::discovery::DiscoveryDocument;
 use crate::error::Refusal;
 use crate::keys::KeyState;
 use crate::ports::KeyStore as _;
@@ -427,6 +428,7 @@ fn decisions_on_hand_built_states() {
         emergency: false,
         state: &state,
         published: &published,
+        discovery_current: true,
         now,
         policy: POLICY,
     };
@@ -454,6 +456,7 @@ fn decisions_on_hand_built_states() {
         emergency: true,
         state: &state,
         published: &published,
+        discovery_current: true,
         now: T0,
         policy: POLICY,
     };
@@ -466,4 +469,28 @@ fn decisions_on_hand_built_states() {
     ));
     assert!("rotate".parse::<Step>().is_err());
     assert_eq!("publish".parse::<Step>().unwrap(), Step::Publish);
+}
+
+/// Issue 23: `iamjwt serve` restarted at another address changes the issuer while every key stays the same; the
+/// published discovery must follow (it named the old issuer and `jwks_uri`, and `publish` said "nothing to do").
+#[test]
+fn a_changed_issuer_is_republished_though_no_key_changed() {
+    use crate::ports::Publisher as _;
+    let h = harness();
+    run(&h, false, T0).unwrap();
+    let moved = Rotator {
+        issuer: "https://moved.example.com",
+        ..rotator(&h)
+    };
+    let report = block_on(moved.run_step(Step::Publish, false, T0)).unwrap();
+    assert_eq!(report.actions, vec![Action::Publish.to_string()]);
+    let published = block_on(h.read_discovery()).unwrap().unwrap();
+    assert_eq!(
+        published,
+        DiscoveryDocument::new("https://moved.example.com", &ALGS)
+    );
+    // and once published, it is at rest again
+    let again = block_on(moved.run_step(Step::Publish, false, T0)).unwrap();
+    assert!(again.actions.is_empty(), "{:?}", again.actions);
+    assert_healthy(&h);
 }

@@ -3,7 +3,7 @@
 use iamjwt_aws::kms::KmsSigner;
 use iamjwt_aws::{emf, sdk};
 use iamjwt_core::UnixTime;
-use iamjwt_core::issuer::{IssuePolicy, Issuer};
+use iamjwt_core::issuer::Issuer;
 use iamjwt_lambda::token::TokenHandler;
 use iamjwt_lambda::wiring;
 use lambda_http::{Request, service_fn};
@@ -29,12 +29,12 @@ async fn main() -> Result<(), lambda_http::Error> {
         .with_metrics(true),
     );
     // Every algorithm's key in one concurrent round of GetPublicKey (by alias).
-    if let Err(e) = signer.warm(&settings.algorithms).await {
+    if let Err(e) = signer.warm(&settings.issue.algorithms).await {
         // Not fatal: the keys may not exist yet (first deploy), requests will resolve them.
         tracing::warn!(error = %e, "could not resolve signing keys at start-up");
     }
-    let mut issuer = Issuer::new(IssuePolicy::from(&settings), signer);
-    if settings.needs_tags() {
+    let mut issuer = Issuer::new(settings.issue.clone(), signer);
+    if settings.issue.needs_tags() {
         issuer = issuer.with_tags(tag_source(&settings, &conf).await);
     }
     let handler = TokenHandler::new(issuer);

@@ -11,7 +11,7 @@ use iamjwt_aws::kms::KmsSigner;
 use iamjwt_aws::testing::counted_kms;
 use iamjwt_aws::testing::fake_kms::{arn, by_alias, kid_of, mock_kms, public_key, sign_as_kms};
 use iamjwt_core::config::Settings;
-use iamjwt_core::issuer::{IssuePolicy, Issuer};
+use iamjwt_core::issuer::Issuer;
 use iamjwt_core::jwk::PublicJwk;
 use iamjwt_core::{Algorithm, UnixTime};
 use iamjwt_lambda::token::TokenHandler;
@@ -67,16 +67,16 @@ async fn fixture_events_signed_by_kms_with_one_call_per_warm_token() {
 
     let (kms, counter) = counted_kms(&conf);
     let signer = Arc::new(KmsSigner::new(kms, PREFIX, Duration::from_secs(300)));
-    signer.warm(&s.algorithms).await.unwrap();
-    assert_eq!(s.algorithms, Algorithm::ALL.to_vec());
+    signer.warm(&s.issue.algorithms).await.unwrap();
+    assert_eq!(s.issue.algorithms, Algorithm::ALL.to_vec());
     assert_eq!(
         counter.requests(),
-        s.algorithms.len() as u64,
+        s.issue.algorithms.len() as u64,
         "cold start: one GetPublicKey (by alias) per algorithm"
     );
-    let handler = TokenHandler::new(Issuer::new(IssuePolicy::from(&s), signer.clone()));
+    let handler = TokenHandler::new(Issuer::new(s.issue.clone(), signer.clone()));
 
-    for &alg in &s.algorithms {
+    for &alg in &s.issue.algorithms {
         // The public key, straight from KMS, to verify with.
         let cur = iamjwt_aws::sdk::kms(&conf)
             .describe_key()
@@ -139,7 +139,7 @@ fn handler(client: Client) -> TokenHandler {
     })
     .unwrap();
     let signer = KmsSigner::new(client, "alias/iamjwt", Duration::from_secs(300));
-    TokenHandler::new(Issuer::new(IssuePolicy::from(&s), Arc::new(signer)))
+    TokenHandler::new(Issuer::new(s.issue.clone(), Arc::new(signer)))
 }
 
 fn request() -> lambda_http::Request {

@@ -11,7 +11,7 @@ use iamjwt_aws::iam_tags::IamTagSource;
 use iamjwt_aws::kms::KmsSigner;
 use iamjwt_aws::testing::{Moto, WireMeter, counted_kms, idle_sts};
 use iamjwt_core::config::Settings;
-use iamjwt_core::issuer::{IssuePolicy, Issuer};
+use iamjwt_core::issuer::Issuer;
 use iamjwt_core::jwk::PublicJwk;
 use iamjwt_lambda::token::TokenHandler;
 use serde_json::{Value, json};
@@ -127,11 +127,11 @@ struct Rig {
 
 async fn rig(reader_role: Option<&str>) -> Rig {
     let s = settings();
-    assert!(s.needs_tags());
+    assert!(s.issue.needs_tags());
     let (moto, conf) = moto_with_keys(&s, PREFIX).await;
     let (kms_client, kms) = counted_kms(&conf);
     let signer = Arc::new(KmsSigner::new(kms_client, PREFIX, Duration::from_secs(300)));
-    signer.warm(&s.algorithms).await.unwrap();
+    signer.warm(&s.issue.algorithms).await.unwrap();
     let iam = WireMeter::default();
     let tags = IamTagSource::new(
         iam.iam(&conf),
@@ -140,8 +140,7 @@ async fn rig(reader_role: Option<&str>) -> Rig {
         Duration::from_secs(s.tag_cache_seconds),
     );
     tags.warm().await.unwrap();
-    let handler =
-        TokenHandler::new(Issuer::new(IssuePolicy::from(&s), signer).with_tags(Arc::new(tags)));
+    let handler = TokenHandler::new(Issuer::new(s.issue.clone(), signer).with_tags(Arc::new(tags)));
     let jwk = jwk(&conf).await;
     kms.reset();
     iam.reset();
@@ -295,9 +294,7 @@ fn mocked_handler(iam: aws_sdk_iam::Client, kms: aws_sdk_kms::Client) -> TokenHa
     let tags = IamTagSource::new(iam, sts, None, Duration::from_secs(300))
         .with_home_account("111122223333");
     let signer = KmsSigner::new(kms, PREFIX, Duration::from_secs(300));
-    TokenHandler::new(
-        Issuer::new(IssuePolicy::from(&s), Arc::new(signer)).with_tags(Arc::new(tags)),
-    )
+    TokenHandler::new(Issuer::new(s.issue.clone(), Arc::new(signer)).with_tags(Arc::new(tags)))
 }
 
 #[tokio::test]

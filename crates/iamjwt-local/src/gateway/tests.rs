@@ -7,7 +7,7 @@ use aws_credential_types::Credentials;
 use http::HeaderMap;
 use http_body_util::BodyExt as _;
 use iamjwt_core::config::Settings;
-use iamjwt_core::issuer::{IssuePolicy, Issuer};
+use iamjwt_core::issuer::Issuer;
 use iamjwt_edge::rotate::RotateHandler;
 use iamjwt_edge::token::TokenEndpoint;
 use std::time::Duration;
@@ -68,7 +68,7 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     let signer = SoftSigner::open(state, Duration::from_secs(1)).unwrap();
-    let issuer = Issuer::new(IssuePolicy::from(&settings), Arc::new(signer));
+    let issuer = Issuer::new(settings.issue.clone(), Arc::new(signer));
     let gw = Gateway {
         verifier: Verifier::new(Arc::new(Principals::new(principals()).unwrap()), REGION),
         endpoint: TokenEndpoint::new(issuer),

@@ -2,6 +2,7 @@
 //! left to do. A region that fails to load or to change is taken out of the rest of this step and reported.
 
 use super::{Move, RegionAction, RegionKeyStore, RegionView, RegionalDecide, next_move};
+use crate::discovery::DiscoveryDocument;
 use crate::error::Error;
 use crate::region::Region;
 use crate::rotation::{Decide, Rotator, Step, StepReport};
@@ -37,12 +38,15 @@ impl RegionalRotator<'_> {
         };
         let mut failed: BTreeMap<Region, String> = BTreeMap::new();
         let budget = MAX_PRIMARY_ACTIONS + MAX_ACTIONS_PER_REGION * self.regions.regions().len();
+        let want_discovery = DiscoveryDocument::new(p.issuer, p.algs);
         for _ in 0..budget {
             let state = p.store.load(p.algs).await?;
             let published: BTreeSet<Kid> = match p.publisher.read_jwks().await? {
                 Some(jwks) => jwks.kids().cloned().collect(),
                 None => BTreeSet::new(),
             };
+            let discovery_current =
+                p.publisher.read_discovery().await?.as_ref() == Some(&want_discovery);
             let retired = self.regions.retired().await?;
             let mut views = Vec::with_capacity(self.regions.regions().len());
             for region in self.regions.regions() {
@@ -64,6 +68,7 @@ impl RegionalRotator<'_> {
                     emergency,
                     state: &state,
                     published: &published,
+                    discovery_current,
                     now,
                     policy: p.policy,
                 },

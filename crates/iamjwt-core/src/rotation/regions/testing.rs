@@ -3,7 +3,7 @@
 //! primary or a region.
 
 use super::{RegionKeyStore, RegionKeys, Replica, slot_records};
-use crate::discovery::IssuerDocuments;
+use crate::discovery::{DiscoveryDocument, IssuerDocuments};
 use crate::error::{PortError, PortErrorKind};
 use crate::jwk::Jwks;
 use crate::keys::{KeyMark, KeyRecord, KeyState};
@@ -346,6 +346,9 @@ impl<S: KeyStore, P: Publisher> KeyStore for RegionHarness<S, P> {
 impl<S: KeyStore, P: Publisher> Publisher for RegionHarness<S, P> {
     async fn read_jwks(&self) -> Result<Option<Jwks>, PortError> {
         self.primary.read_jwks().await
+    }
+    async fn read_discovery(&self) -> Result<Option<DiscoveryDocument>, PortError> {
+        self.primary.read_discovery().await
     }
     async fn publish(&self, docs: &IssuerDocuments) -> Result<(), PortError> {
         let out = self.primary.publish(docs).await;

@@ -318,6 +318,7 @@ fn decide<'a>(
             emergency: false,
             state,
             published,
+            discovery_current: true,
             now,
             policy: POLICY,
         },
