@@ -1,8 +1,8 @@
 //! A rule: one row of a target's table — an id, what it looks at, how to fix a failure, and the check.
 //!
 //! Rules live with their target (`targets/aws.rs` holds the `aws-*` rows) or, when several targets share them, in
-//! `targets/common.rs`; each row cites its source (the verifier's documentation, an RFC, OIDC). [`evaluate`](crate::targets::evaluate) runs a target's rows in
-//! order.
+//! `targets/common.rs`; each row cites its source (the verifier's documentation, an RFC, OIDC).
+//! [`evaluate`](crate::targets::evaluate) runs a target's rows in order.
 
 use crate::facts::Context;
 use crate::target::Target;
