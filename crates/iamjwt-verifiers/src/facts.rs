@@ -4,7 +4,7 @@
 //! Built from raw JSON on purpose: a malformed key or claim is still judged, where typed parsing would hide it.
 
 use crate::Error;
-use crate::targets::azure::AzureCloud;
+use crate::targets::azure::cloud::AzureCloud;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use iamjwt_core::UnixTime;

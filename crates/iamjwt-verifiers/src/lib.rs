@@ -1,9 +1,10 @@
 //! The verifier side of iamjwt: what each verifier requires of our tokens, discovery and JWKS, and the documents
 //! that make it trust the issuer.
 //!
-//! - [`targets`]: the verifiers `trust` and `verify --for` know ([`Target`]); one module each holds that target's
-//!   rows of the rule table (each citing its source: `VERIFIERS.md`, an RFC, OIDC; "(obs.)" marks observed
-//!   behaviour rather than a documented promise) and its `trust` documents.
+//! - [`target`]: the verifiers `trust` and `verify --for` know ([`Target`]), a closed set; [`targets`]: the table,
+//!   one module each holding that target's rows of the rule table (each citing its source: the verifier's
+//!   documentation, an RFC, OIDC; "(obs.)" marks observed behaviour rather than a documented promise) and its
+//!   `trust` documents.
 //! - [`facts`]: what a rule reads — the issuer ([`IssuerFacts`]) and a token ([`TokenFacts`]) or the one `trust`
 //!   plans for ([`PlannedToken`]).
 //! - [`evaluate`]: runs a target's rules. `iamjwt verify --for TARGET` evaluates them against a token it has
@@ -20,15 +21,17 @@ mod error;
 pub mod facts;
 pub mod rule;
 pub mod serialize;
+pub mod target;
 pub mod targets;
 pub mod trust;
 
 pub use error::Error;
 pub use facts::{Context, IssuerFacts, JwkFacts, PlannedToken, Subject, TokenFacts};
-pub use rule::{Outcome, Rule, Scope, Status, evaluate, rules, rules_for};
-pub use targets::Target;
+pub use rule::{Outcome, Rule, Scope, Status};
+pub use target::Target;
 pub use targets::azure::AzureCloud;
 pub use targets::common::is_loopback_http;
+pub use targets::{evaluate, rules, rules_for};
 pub use trust::{Doc, Plan, Request};
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! A rule: one row of a target's table — an id, what it looks at, how to fix a failure, and the check.
 //!
 //! Rules live with their target (`targets/aws.rs` holds the `aws-*` rows) or, when several targets share them, in
-//! `targets/common.rs`; each row cites its source (VERIFIERS.md, an RFC, OIDC). [`evaluate`] runs a target's rows in
-//! order.
+//! `targets/common.rs`; each row cites its source (the verifier's documentation, an RFC, OIDC).
+//! [`evaluate`](crate::targets::evaluate) runs a target's rows in order.
 
 use crate::facts::Context;
-use crate::targets::{Target, common};
+use crate::target::Target;
 use std::fmt;
 
 /// A rule's verdict.
@@ -65,56 +65,8 @@ pub struct Rule {
     pub(crate) check: fn(&Context<'_>) -> Check,
 }
 
-impl Rule {
-    /// The targets whose tables hold this rule (derived from the tables: never a second list).
-    pub fn targets(&'static self) -> Vec<Target> {
-        Target::ALL
-            .into_iter()
-            .filter(|t| rules_for(*t).any(|r| std::ptr::eq(r, self)))
-            .collect()
-    }
-}
-
 impl fmt::Debug for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rule").field("id", &self.id).finish()
     }
-}
-
-/// The rules for one target, in table order.
-pub fn rules_for(target: Target) -> impl Iterator<Item = &'static Rule> {
-    common::EVERY.iter().chain(target.spec().rules).copied()
-}
-
-/// Every rule of every target, each once, in the order the targets list them.
-pub fn rules() -> Vec<&'static Rule> {
-    let mut out: Vec<&'static Rule> = Vec::new();
-    for r in Target::ALL.into_iter().flat_map(rules_for) {
-        if !out.iter().any(|seen| std::ptr::eq(*seen, r)) {
-            out.push(r);
-        }
-    }
-    out
-}
-
-/// Evaluates every rule of `target`; skipped rules (nothing to judge yet) are left out.
-pub fn evaluate(target: Target, ctx: &Context<'_>) -> Vec<Outcome> {
-    rules_for(target)
-        .filter_map(|rule| {
-            let (status, detail) = match (rule.check)(ctx) {
-                Check::Pass(d) => (Status::Ok, d),
-                Check::Warn(d) => (Status::Warn, d),
-                Check::Fail(d) => (Status::Fail, d),
-                Check::Skip => return None,
-            };
-            Some(Outcome {
-                target,
-                rule: rule.id,
-                scope: rule.scope,
-                status,
-                detail,
-                fix: rule.fix,
-            })
-        })
-        .collect()
 }

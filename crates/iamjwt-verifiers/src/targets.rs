@@ -1,8 +1,10 @@
-//! The verifiers `trust` and `verify --for` know, and the one place that lists their modules.
+//! The table of verifiers: the one place that lists their modules and reaches into them.
 //!
 //! Each target is one module under `targets/` exporting a [`Spec`]: its name, its rows of the rule table (shared
 //! rows come from [`common`]), the audience it trusts by default, and its `trust` document. Adding a target is that
-//! module plus a variant here; the CLI's value list derives from [`Target::ALL`].
+//! module, its arm in `Target::spec` here and its variant in [`crate::target`] (the CLI's value list derives from
+//! [`Target::ALL`]). Imports run one way: this table imports the rules, facts and plans; they import only the leaf
+//! [`crate::target`], never the table.
 
 pub mod aws;
 pub mod azure;
@@ -15,7 +17,9 @@ pub mod snowflake;
 pub mod vault;
 
 use crate::Error;
-use crate::rule::Rule;
+use crate::facts::Context;
+use crate::rule::{Check, Outcome, Rule, Status};
+pub use crate::target::Target;
 use crate::trust::{Doc, Plan, Request};
 use iamjwt_core::types::truncate;
 use std::fmt;
@@ -35,39 +39,7 @@ pub(crate) struct Spec {
     pub document: fn(&Plan) -> Result<Doc, Error>,
 }
 
-/// The verifiers `trust` and `verify --for` know: a closed set (the CLI derives its value list from [`Target::ALL`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Target {
-    /// AWS IAM OIDC identity provider + `sts:AssumeRoleWithWebIdentity`.
-    Aws,
-    /// GCP Workload Identity Federation (OIDC provider).
-    Gcp,
-    /// Microsoft Entra workload identity federation (federated identity credential).
-    Azure,
-    /// HashiCorp Vault JWT auth method.
-    Vault,
-    /// Kubernetes structured authentication (`AuthenticationConfiguration`).
-    Kubernetes,
-    /// Snowflake workload identity federation (`TYPE = OIDC`).
-    Snowflake,
-    /// Databricks service principal federation policy.
-    Databricks,
-    /// IAM Identity Center trusted token issuer (S3 Access Grants for workloads).
-    IdentityCenter,
-}
-
 impl Target {
-    pub const ALL: [Target; 8] = [
-        Self::Aws,
-        Self::Gcp,
-        Self::Azure,
-        Self::Vault,
-        Self::Kubernetes,
-        Self::Snowflake,
-        Self::Databricks,
-        Self::IdentityCenter,
-    ];
-
     pub(crate) fn spec(self) -> &'static Spec {
         match self {
             Self::Aws => &aws::SPEC,
@@ -110,5 +82,66 @@ impl FromStr for Target {
                     Self::ALL.map(Self::as_str).join(", ")
                 ))
             })
+    }
+}
+
+impl Rule {
+    /// The targets whose tables hold this rule (derived from the tables: never a second list).
+    pub fn targets(&'static self) -> Vec<Target> {
+        Target::ALL
+            .into_iter()
+            .filter(|t| rules_for(*t).any(|r| std::ptr::eq(r, self)))
+            .collect()
+    }
+}
+
+/// The rules for one target, in table order.
+pub fn rules_for(target: Target) -> impl Iterator<Item = &'static Rule> {
+    common::EVERY.iter().chain(target.spec().rules).copied()
+}
+
+/// Every rule of every target, each once, in the order the targets list them.
+pub fn rules() -> Vec<&'static Rule> {
+    let mut out: Vec<&'static Rule> = Vec::new();
+    for r in Target::ALL.into_iter().flat_map(rules_for) {
+        if !out.iter().any(|seen| std::ptr::eq(*seen, r)) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Evaluates every rule of `target`; skipped rules (nothing to judge yet) are left out.
+pub fn evaluate(target: Target, ctx: &Context<'_>) -> Vec<Outcome> {
+    rules_for(target)
+        .filter_map(|rule| {
+            let (status, detail) = match (rule.check)(ctx) {
+                Check::Pass(d) => (Status::Ok, d),
+                Check::Warn(d) => (Status::Warn, d),
+                Check::Fail(d) => (Status::Fail, d),
+                Check::Skip => return None,
+            };
+            Some(Outcome {
+                target,
+                rule: rule.id,
+                scope: rule.scope,
+                status,
+                detail,
+                fix: rule.fix,
+            })
+        })
+        .collect()
+}
+
+/// `trust`'s plan and documents reach the target's own builders through the table.
+impl Plan {
+    /// Checks and resolves `req` (every value checked, `sub` derived); the audience comes from the target.
+    pub fn new(req: &Request) -> Result<Self, Error> {
+        Self::resolve(req, req.target.spec().audience)
+    }
+
+    /// The target's documents.
+    pub fn document(&self) -> Result<Doc, Error> {
+        (self.target.spec().document)(self)
     }
 }

@@ -3,8 +3,8 @@
 
 use crate::Error;
 use crate::facts::PlannedToken;
-use crate::targets::Target;
-use crate::targets::azure::AzureCloud;
+use crate::target::Target;
+use crate::targets::azure::cloud::AzureCloud;
 use iamjwt_core::identity::Principal;
 use iamjwt_core::limits::IAM_PATH_MAX_CHARS;
 use iamjwt_core::types::truncate;
@@ -84,7 +84,12 @@ fn printable(flag: &str, v: &str) -> Result<(), Error> {
 }
 
 impl Plan {
-    pub fn new(req: &Request) -> Result<Self, Error> {
+    /// Every value of `req` checked, `sub` derived, and the audience from `audience` (the target's rule: `--aud`,
+    /// its default, or a refusal). [`Plan::new`] passes the target's own.
+    pub(crate) fn resolve(
+        req: &Request,
+        audience: fn(&Request) -> Result<String, Error>,
+    ) -> Result<Self, Error> {
         let issuer = req.issuer.trim().trim_end_matches('/').to_owned();
         printable("--issuer", &issuer)?;
         printable("--name", &req.name)?;
@@ -118,7 +123,7 @@ impl Plan {
                 printable(flag, v)?;
             }
         }
-        let aud = (req.target.spec().audience)(req)?;
+        let aud = audience(req)?;
         Ok(Self {
             target: req.target,
             issuer,
@@ -153,11 +158,6 @@ impl Plan {
     /// The audiences the verifier will be configured to accept.
     pub fn accepted_audiences(&self) -> Vec<String> {
         vec![self.aud.clone()]
-    }
-
-    /// The target's documents.
-    pub fn document(&self) -> Result<Doc, Error> {
-        (self.target.spec().document)(self)
     }
 }
 

@@ -1,6 +1,10 @@
 //! Microsoft Entra workload identity federation (VERIFIERS.md, "Microsoft Entra"): its clouds, its rows of the rule
 //! table and its `trust` document (the federated identity credential for `az ad app federated-credential create`).
 
+pub(crate) mod cloud;
+
+pub use cloud::AzureCloud;
+
 use super::Spec;
 use super::common::{HTTPS_ISSUER, alg_allowed};
 use crate::Error;
@@ -8,9 +12,7 @@ use crate::facts::Context;
 use crate::rule::{Check, Rule, Scope};
 use crate::serialize::{Script, json, shell_word};
 use crate::trust::{Doc, Plan, Request, audience_or};
-use iamjwt_core::types::truncate;
 use serde_json::json;
-use std::str::FromStr;
 
 pub(crate) static SPEC: Spec = Spec {
     name: "azure",
@@ -19,51 +21,6 @@ pub(crate) static SPEC: Spec = Spec {
     audience,
     document,
 };
-
-/// Which Entra cloud: each has its own token-exchange audience (VERIFIERS.md, Entra "audience").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AzureCloud {
-    #[default]
-    Public,
-    UsGov,
-    China,
-}
-
-impl AzureCloud {
-    pub const ALL: [AzureCloud; 3] = [Self::Public, Self::UsGov, Self::China];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "public",
-            Self::UsGov => "usgov",
-            Self::China => "china",
-        }
-    }
-
-    /// The one audience Entra accepts in this cloud.
-    pub fn audience(self) -> &'static str {
-        match self {
-            Self::Public => "api://AzureADTokenExchange",
-            Self::UsGov => "api://AzureADTokenExchangeUSGov",
-            Self::China => "api://AzureADTokenExchangeChina",
-        }
-    }
-}
-
-impl FromStr for AzureCloud {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "unknown Azure cloud {:?}: expected public, usgov or china",
-                    truncate(s, 32)
-                ))
-            })
-    }
-}
 
 // VERIFIERS.md Entra "algorithm": RS256 is the only supported one.
 static AZURE_ALG: Rule = Rule {
