@@ -2,7 +2,7 @@
 //!
 //! Never panics; whatever parses rebuilds exactly from its parts, keeps the caller ARN verbatim, and has the
 //! `sub` of DESIGN.md §2 (the role ARN for assumed roles — which itself never parses as a caller — and the
-//! caller ARN otherwise). The same invariants as the proptests in `iamjwt-core/src/props.rs`.
+//! caller ARN otherwise). The same invariants as the proptests in `iamjwt-core/src/tests/props.rs`.
 #![no_main]
 
 use iamjwt_core::identity::{AccountId, Caller, CallerFields, Principal, PrincipalKind};

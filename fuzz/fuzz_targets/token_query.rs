@@ -10,7 +10,7 @@
 //! - tags: at most [`MAX_REQUEST_TAGS`], exactly the `tag` values split at their first `=`, no key twice, each key
 //!   and value within AWS's tag rules.
 //!
-//! The proptests in `iamjwt-core/src/props.rs` check the same. `make test` runs this oracle on `fuzz/seeds/`
+//! The proptests in `iamjwt-core/src/tests/props.rs` check the same. `make test` runs this oracle on `fuzz/seeds/`
 //! (`fuzz/tests/seeds.rs`), so an oracle that falls behind the parser fails CI, not only `make fuzz`.
 #![no_main]
 

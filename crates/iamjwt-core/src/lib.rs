@@ -7,8 +7,6 @@
 //! Data walks one way: request → [`identity`] → [`policy`] → [`claims`] → [`jws`] → signer → compact token.
 
 pub mod alg;
-#[cfg(test)]
-mod boundary;
 pub mod claims;
 pub mod closed_sets;
 pub mod config;
@@ -26,8 +24,6 @@ pub mod oracle;
 pub mod policy;
 pub mod ports;
 pub mod principal_pattern;
-#[cfg(test)]
-mod props;
 pub mod region;
 pub mod request;
 pub mod rotation;
@@ -36,6 +32,8 @@ pub mod subject;
 pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+#[cfg(test)]
+mod tests;
 pub mod time;
 pub mod types;
 
