@@ -156,10 +156,7 @@ fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
         let file = args.file.clone().ok_or_else(|| {
             Error::Usage("give --file PATH (one output) or --config FILE (several)".into())
         })?;
-        let url = args
-            .url
-            .clone()
-            .ok_or_else(|| Error::Usage("give --url (or IAMJWT_URL)".into()))?;
+        let url = iamjwt_client::issuer_url(args.url.as_deref())?;
         vec![Output {
             file,
             request: TokenRequest {

@@ -48,7 +48,7 @@ impl RoleArgs {
     /// Role credentials (from the cache while more than 5 minutes remain).
     pub async fn assume(&self, duration: Option<i32>) -> Result<AssumedRole, Error> {
         let request = TokenRequest {
-            url: self.issuer.url.clone(),
+            url: self.issuer.url()?,
             audiences: vec![
                 self.aud
                     .clone()
