@@ -62,9 +62,11 @@ impl IssuerArgs {
         if self.no_cache {
             return Ok(None);
         }
-        // A cache that cannot be opened costs a request, never the token.
+        // A cache that cannot be opened costs a request, never the token; one that others could write to is
+        // refused (its fix is the user's to make).
         match TokenCache::default_dir().and_then(TokenCache::open) {
             Ok(c) => Ok(Some(c)),
+            Err(e @ iamjwt_client::Error::Untrusted(_)) => Err(e.into()),
             Err(e) => {
                 tracing::warn!("token cache disabled: {e}");
                 Ok(None)

@@ -446,3 +446,42 @@ fn there_is_no_default_issuer_url() {
         );
     }
 }
+
+/// Issue 19 §6: a token cache directory that others may write to (no sticky bit) is refused in one line naming the
+/// fix, before any request; an agent file's directory likewise.
+#[test]
+fn a_cache_or_agent_directory_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("iamjwt");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("XDG_CACHE_HOME", dir.path().to_str().unwrap()),
+    ];
+    let o = iamjwt_with(&["token", "--url", "http://127.0.0.1:9"], &env, "");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("chmod go-w") && err.contains("--no-cache") && !err.contains("127.0.0.1:9"),
+        "{err}"
+    );
+    // --no-cache does without it
+    let o = iamjwt_with(
+        &["token", "--url", "http://127.0.0.1:9", "--no-cache"],
+        &env,
+        "",
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("127.0.0.1:9"));
+
+    let file = cache.join("t.jwt");
+    let o = agent_once(&file, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("chmod go-w"), "{err}");
+    assert!(!file.exists());
+}
