@@ -894,6 +894,74 @@ fn a_credential_process_that_would_run_itself_stops_at_once_in_one_line() {
     );
 }
 
+/// Issue 20: `iamjwt s3-access` runs as a credential_process too (S3 Access Grants through a profile). Signing with
+/// the profile whose credential_process runs it started it again without end; it now stops at once, in the same
+/// one line as `credentials` (one guard for both), and the AWS CLI shows that line.
+#[test]
+fn an_s3_access_credential_process_that_would_run_itself_stops_at_once_in_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config");
+    let args = [
+        "s3-access",
+        "--url",
+        "http://127.0.0.1:9",
+        "--signing-region",
+        "us-east-1",
+        "--region",
+        "us-east-1",
+        "--role-arn",
+        ROLE,
+        "--identity-center-app",
+        "arn:aws:sso::123456789012:application/ssoins-1/apl-1",
+        "--target",
+        "s3://lake/reports/q1.csv",
+        "--permission",
+        "READ",
+    ];
+    std::fs::write(
+        &config,
+        format!(
+            "[profile loop]\ncredential_process = {} {}\nregion = us-east-1\n\n\
+             [profile base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = base-secret\n",
+            iamjwt_bin().display(),
+            args.join(" ")
+        ),
+    )
+    .unwrap();
+    let looped = |c: &mut Command| {
+        c.env("AWS_CONFIG_FILE", &config).env("AWS_PROFILE", "loop");
+    };
+    let mut c = iamjwt(&args);
+    looped(&mut c);
+    let o = run_within(c, Duration::from_secs(30));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: `iamjwt s3-access` is running inside itself")
+            && err.contains("(loop)")
+            && err.contains("--source-profile"),
+        "{err}"
+    );
+    let mut c = clean(Command::new(venv_bin("aws")));
+    c.args(["sts", "get-caller-identity"]);
+    looped(&mut c);
+    let o = run_within(c, Duration::from_secs(60));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--source-profile"), "{}", stderr(&o));
+    // --source-profile: no loop; the chain then fails at the absent issuer
+    let mut c = iamjwt(&args);
+    c.args(["--source-profile", "base"]);
+    looped(&mut c);
+    let o = run_within(c, Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        !err.contains("inside itself") && err.contains("127.0.0.1:9"),
+        "{err}"
+    );
+}
+
 /// Issue 23 §3 end to end: `iamjwt rotate --emergency` on the running issuer; the agent, whose token would be good
 /// for an hour, notices within one JWKS max-age (1 s here) that its kid left the JWKS and writes a token signed by
 /// the replacement, which PyJWT verifies through discovery. `iamjwt cache clear` empties the token cache.

@@ -76,12 +76,13 @@ impl SessionArgs {
                 .await;
         let client = Client::from_sdk_config(&aws, self.issuer.signing_region())?;
         let cache = self.issuer.cache()?;
-        Ok(f(Chain {
+        f(Chain {
             client: &client,
             aws: &aws,
             cache: cache.as_ref(),
         })
-        .await?)
+        .await
+        .map_err(crate::credentials::loop_below)
     }
 
     /// The identity-enhanced session (`duration`: its `DurationSeconds`).
@@ -120,6 +121,12 @@ pub struct Args {
     session_duration: Option<i32>,
     #[arg(long, value_enum, default_value = "process")]
     output: Output,
+}
+
+impl Args {
+    pub fn role(&self) -> &RoleArgs {
+        &self.role
+    }
 }
 
 pub async fn run(args: Args) -> Result<(), Error> {
