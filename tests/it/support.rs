@@ -167,6 +167,33 @@ impl Server {
         }
     }
 
+    /// `iamjwt serve` over a state directory whose `principals.json` is `principals` (written before the start, so
+    /// no dev principal is made); `creds` are those of the principal the tests act as.
+    pub fn start_with_principals(
+        env: &[(&str, &str)],
+        principals: &serde_json::Value,
+        creds: DevCreds,
+    ) -> Self {
+        use std::os::unix::fs::PermissionsExt as _;
+        let state = tempfile::tempdir().unwrap();
+        let file = state.path().join("principals.json");
+        std::fs::write(&file, principals.to_string()).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let mut c = clean(Command::new(iamjwt_bin()));
+        c.stderr(Stdio::null());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let inner =
+            iamjwt_testkit::LocalServer::start(c, state.path()).unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            url: inner.url().to_owned(),
+            creds,
+            _inner: inner,
+            state,
+        }
+    }
+
     /// `iamjwt token` as the dev principal (always from the issuer: `--no-cache`).
     pub fn token(&self, extra: &[&str]) -> Output {
         let mut c = iamjwt(&[
