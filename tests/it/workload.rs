@@ -837,8 +837,6 @@ fn agent_once_gives_the_file_the_owner_and_mode_asked_or_refuses_at_start() {
 /// line, naming the cause and `--source-profile`, is what the caller (iamjwt itself, or the AWS CLI) reports.
 #[test]
 fn a_credential_process_that_would_run_itself_stops_at_once_in_one_line() {
-    let home = tempfile::tempdir().unwrap();
-    let config = home.path().join("config");
     let args = [
         "credentials",
         "--url",
@@ -848,50 +846,7 @@ fn a_credential_process_that_would_run_itself_stops_at_once_in_one_line() {
         "--role-arn",
         ROLE,
     ];
-    std::fs::write(
-        &config,
-        format!(
-            "[profile loop]\ncredential_process = {} {}\nregion = us-east-1\n\n\
-             [profile base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = base-secret\n",
-            iamjwt_bin().display(),
-            args.join(" ")
-        ),
-    )
-    .unwrap();
-    let looped = |c: &mut Command| {
-        c.env("AWS_CONFIG_FILE", &config).env("AWS_PROFILE", "loop");
-    };
-    // iamjwt as the AWS CLI starts it, AWS_PROFILE exported
-    let mut c = iamjwt(&args);
-    looped(&mut c);
-    let o = run_within(c, Duration::from_secs(30));
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let err = stderr(&o);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.starts_with("error: `iamjwt credentials` is running inside itself")
-            && err.contains("(loop)")
-            && err.contains("--source-profile"),
-        "{err}"
-    );
-    // the AWS CLI itself gets the same line back
-    let mut c = clean(Command::new(venv_bin("aws")));
-    c.args(["sts", "get-caller-identity"]);
-    looped(&mut c);
-    let o = run_within(c, Duration::from_secs(60));
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("--source-profile"), "{}", stderr(&o));
-    // --source-profile names the credentials to sign with: no loop (the call then fails at the absent issuer)
-    let mut c = iamjwt(&args);
-    c.args(["--source-profile", "base"]);
-    looped(&mut c);
-    let o = run_within(c, Duration::from_secs(30));
-    assert_eq!(o.status.code(), Some(1));
-    let err = stderr(&o);
-    assert!(
-        !err.contains("inside itself") && err.contains("127.0.0.1:9"),
-        "{err}"
-    );
+    credential_process_loop_stops(&args);
 }
 
 /// Issue 20: `iamjwt s3-access` runs as a credential_process too (S3 Access Grants through a profile). Signing with
@@ -899,8 +854,6 @@ fn a_credential_process_that_would_run_itself_stops_at_once_in_one_line() {
 /// one line as `credentials` (one guard for both), and the AWS CLI shows that line.
 #[test]
 fn an_s3_access_credential_process_that_would_run_itself_stops_at_once_in_one_line() {
-    let home = tempfile::tempdir().unwrap();
-    let config = home.path().join("config");
     let args = [
         "s3-access",
         "--url",
@@ -918,6 +871,15 @@ fn an_s3_access_credential_process_that_would_run_itself_stops_at_once_in_one_li
         "--permission",
         "READ",
     ];
+    credential_process_loop_stops(&args);
+}
+
+/// `iamjwt ARGS` (a command that runs as a credential_process, against an issuer where nothing listens) as the
+/// credential_process of the profile it signs with: it stops at once, in one line naming itself, the AWS CLI shows
+/// that line, and `--source-profile` breaks the loop.
+fn credential_process_loop_stops(args: &[&str]) {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config");
     std::fs::write(
         &config,
         format!(
@@ -931,26 +893,30 @@ fn an_s3_access_credential_process_that_would_run_itself_stops_at_once_in_one_li
     let looped = |c: &mut Command| {
         c.env("AWS_CONFIG_FILE", &config).env("AWS_PROFILE", "loop");
     };
-    let mut c = iamjwt(&args);
+    // iamjwt as the AWS CLI starts it, AWS_PROFILE exported
+    let mut c = iamjwt(args);
     looped(&mut c);
     let o = run_within(c, Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.starts_with("error: `iamjwt s3-access` is running inside itself")
-            && err.contains("(loop)")
+        err.starts_with(&format!(
+            "error: `iamjwt {}` is running inside itself",
+            args[0]
+        )) && err.contains("(loop)")
             && err.contains("--source-profile"),
         "{err}"
     );
+    // the AWS CLI itself gets the same line back
     let mut c = clean(Command::new(venv_bin("aws")));
     c.args(["sts", "get-caller-identity"]);
     looped(&mut c);
     let o = run_within(c, Duration::from_secs(60));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--source-profile"), "{}", stderr(&o));
-    // --source-profile: no loop; the chain then fails at the absent issuer
-    let mut c = iamjwt(&args);
+    // --source-profile names the credentials to sign with: no loop (the call then fails at the absent issuer)
+    let mut c = iamjwt(args);
     c.args(["--source-profile", "base"]);
     looped(&mut c);
     let o = run_within(c, Duration::from_secs(30));
