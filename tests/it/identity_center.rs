@@ -53,6 +53,11 @@ impl Drop for StandIns {
 
 impl StandIns {
     fn start(s: &Server) -> Self {
+        Self::start_for(s, USER)
+    }
+
+    /// With `user` as the directory's one user (in the group, with the grants).
+    fn start_for(s: &Server, user: &str) -> Self {
         let moto = iamjwt_testkit::Moto::start().unwrap_or_else(|e| panic!("{e}"));
         let issuer = s.get_json("/.well-known/openid-configuration")["issuer"]
             .as_str()
@@ -64,9 +69,9 @@ impl StandIns {
             "issuer_url": issuer, "authorized_audiences": [AUD, GHOST_AUD],
             "claim": "userName", "identity_store_attribute": "userName",
             "caller_access_key_id": s.creds.access_key_id,
-            "users": [{"userName": USER, "email": "dev@example.com", "groups": ["analysts"]}],
+            "users": [{"userName": user, "email": "dev@example.com", "groups": ["analysts"]}],
             "grants": [
-                {"user": USER, "target": "s3://lake/reports/*", "permission": "READ"},
+                {"user": user, "target": "s3://lake/reports/*", "permission": "READ"},
                 {"group": "analysts", "target": "s3://lake/shared/*", "permission": "READWRITE"},
             ],
             "location_role_arn": LOCATION_ROLE,
@@ -538,5 +543,100 @@ fn every_refusal_is_one_line_naming_the_hop_and_the_fix() {
         count(&st.records(), "oidc", |r| r.get("error").is_none()),
         1,
         "only the refused-grant case exchanged successfully"
+    );
+}
+
+/// docs/identity-center.md: a role maps to its directory user through an IAM tag (`{tag:iic-user}`), when its name
+/// is not the user's. The workload's role here is `nightly-etl`, a name the directory does not have; its tag
+/// `iic-user = jane.doe` names the user. The issuer puts the tag's value in `userName`, Identity Center (the
+/// stand-in, looking the value up in moto's identitystore) maps the token to jane.doe, and the grant credentials
+/// are hers. A principal without the tag gets no `userName` claim at all (never another's, never empty).
+#[test]
+fn a_principal_tag_names_the_directory_user() {
+    const JANE: &str = "jane.doe";
+    let tagged = DevCreds {
+        access_key_id: "ASIAIAMJWTTESTETL001".into(),
+        secret_access_key: "etl-secret-etl-secret-etl-secret-etl-secr".into(),
+        session_token: "etl-session-token".into(),
+    };
+    let untagged = DevCreds {
+        access_key_id: "ASIAIAMJWTTESTOTHER1".into(),
+        secret_access_key: "other-secret-other-secret-other-secret-o".into(),
+        session_token: "other-session-token".into(),
+    };
+    let principal = |c: &DevCreds, role: &str, tags: serde_json::Value| {
+        let mut p = serde_json::json!({
+            "access_key_id": c.access_key_id, "secret_access_key": c.secret_access_key,
+            "session_token": c.session_token,
+            "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/run-1"),
+            "user_id": format!("AROAIAMJWTTEST{}:run-1", role.len()),
+        });
+        if !tags.is_null() {
+            p["tags"] = tags;
+        }
+        p
+    };
+    let principals = serde_json::json!({"principals": [
+        principal(&tagged, "nightly-etl", serde_json::json!({"iic-user": JANE, "team": "data"})),
+        principal(&untagged, "other-job", serde_json::Value::Null),
+    ]});
+    let policy = serde_json::json!({"rules": [
+        {"audiences": [AUD], "claims": {"userName": "{tag:iic-user}"}},
+    ]});
+    let s = Server::start_with_principals(
+        &[
+            ("IAMJWT_ALGORITHMS", "RS256"),
+            ("IAMJWT_AUDIENCE_POLICY", &policy.to_string()),
+        ],
+        &principals,
+        tagged,
+    );
+    // the token: userName is the tag's value, not the role's name
+    let jwt = ok(s.token(&["--aud", AUD]));
+    let claims = jwt_part(&jwt, 1);
+    assert_eq!(claims["userName"], JANE, "{claims}");
+    assert_eq!(
+        claims["sub"],
+        format!("arn:aws:iam::{ACCOUNT}:role/nightly-etl")
+    );
+    // without the tag: the claim is dropped (the issuer's rule for a variable without a value)
+    let mut c = iamjwt(&[
+        "token",
+        "--url",
+        &s.url,
+        "--region",
+        "us-east-1",
+        "--no-cache",
+        "--aud",
+        AUD,
+    ]);
+    untagged.apply(&mut c);
+    let other = jwt_part(&ok(run(c)), 1);
+    assert!(other.get("userName").is_none(), "{other}");
+
+    // the chain: Identity Center maps the token to jane.doe, and GetDataAccess answers with her grant
+    let st = StandIns::start_for(&s, JANE);
+    let cache = tempfile::tempdir().unwrap();
+    let out = ok(run(st.iamjwt(
+        &s,
+        cache.path(),
+        &s3_access_args(&s, &["--output", "json"]),
+    )));
+    let access: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let jane_id = st.urls["users"][JANE].as_str().unwrap();
+    assert_eq!(
+        access["Grantee"]["GranteeType"], "DIRECTORY_USER",
+        "{access}"
+    );
+    assert_eq!(access["Grantee"]["GranteeIdentifier"], jane_id, "{access}");
+    let records = st.records();
+    assert_eq!(exchanges(&records), 1, "{records}");
+    assert!(
+        records["sts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["identity"]["userName"] == JANE),
+        "{records}"
     );
 }

@@ -359,3 +359,49 @@ fn make_run_allows_the_documented_example_audiences() {
         "{err}"
     );
 }
+
+/// Issue 19 §6: `iamjwt serve` parsed the settings only the AWS adapters honour and then ignored them. Each is now
+/// refused at start, by the real binary, in a line naming the variable and why; nothing listens and nothing is
+/// written to the state directory. With all of them set, every one is named.
+#[test]
+fn serve_refuses_at_start_every_setting_local_mode_cannot_honour() {
+    let vars = [
+        ("IAMJWT_TAG_READER_ROLE", "iamjwt-tag-reader"),
+        ("IAMJWT_TAG_CACHE_SECONDS", "60"),
+        ("IAMJWT_KEY_ALIAS_PREFIX", "alias/iamjwt"),
+        ("IAMJWT_BUCKET", "iamjwt-issuerbucket-example"),
+    ];
+    let serve = |env: &[(&str, &str)]| {
+        let state = tempfile::tempdir().unwrap();
+        let mut c = iamjwt(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--ready-json",
+            "--state-dir",
+            state.path().to_str().unwrap(),
+        ]);
+        c.envs(env.iter().copied());
+        let o = run_within(c, std::time::Duration::from_secs(30));
+        let files = std::fs::read_dir(state.path()).unwrap().count();
+        (o, files)
+    };
+    for (name, value) in vars {
+        let (o, files) = serve(&[(name, value)]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(stdout(&o).is_empty(), "{name}: no ready line");
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(
+            err.contains(name) && err.contains("local mode") && err.contains("unset it"),
+            "{name}: {err}"
+        );
+        assert_eq!(files, 0, "{name}: nothing written to the state directory");
+    }
+    let (o, _) = serve(&vars);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for (name, _) in vars {
+        assert!(err.contains(name), "{name} not named: {err}");
+    }
+}

@@ -145,7 +145,26 @@ impl Server {
     }
 
     pub fn start_with(env: &[(&str, &str)]) -> Self {
+        Self::start_in(tempfile::tempdir().unwrap(), env, None)
+    }
+
+    /// `iamjwt serve` over a state directory whose `principals.json` is `principals` (written before the start, so
+    /// no dev principal is made); `creds` are those of the principal the tests act as.
+    pub fn start_with_principals(
+        env: &[(&str, &str)],
+        principals: &serde_json::Value,
+        creds: DevCreds,
+    ) -> Self {
+        use std::os::unix::fs::PermissionsExt as _;
         let state = tempfile::tempdir().unwrap();
+        let file = state.path().join("principals.json");
+        std::fs::write(&file, principals.to_string()).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        Self::start_in(state, env, Some(creds))
+    }
+
+    /// `serve` over `state`, acting as `creds` (`None`: the dev principal a fresh state directory gets).
+    fn start_in(state: tempfile::TempDir, env: &[(&str, &str)], creds: Option<DevCreds>) -> Self {
         let mut c = clean(Command::new(iamjwt_bin()));
         c.stderr(Stdio::null());
         for (k, v) in env {
@@ -153,12 +172,14 @@ impl Server {
         }
         let inner =
             iamjwt_testkit::LocalServer::start(c, state.path()).unwrap_or_else(|e| panic!("{e}"));
-        let dev = inner.dev().unwrap_or_else(|e| panic!("{e}"));
-        let creds = DevCreds {
-            access_key_id: dev.access_key_id.clone(),
-            secret_access_key: dev.secret_access_key.clone(),
-            session_token: dev.session_token.clone().unwrap_or_default(),
-        };
+        let creds = creds.unwrap_or_else(|| {
+            let dev = inner.dev().unwrap_or_else(|e| panic!("{e}"));
+            DevCreds {
+                access_key_id: dev.access_key_id.clone(),
+                secret_access_key: dev.secret_access_key.clone(),
+                session_token: dev.session_token.clone().unwrap_or_default(),
+            }
+        });
         Self {
             url: inner.url().to_owned(),
             creds,

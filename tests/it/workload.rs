@@ -837,8 +837,6 @@ fn agent_once_gives_the_file_the_owner_and_mode_asked_or_refuses_at_start() {
 /// line, naming the cause and `--source-profile`, is what the caller (iamjwt itself, or the AWS CLI) reports.
 #[test]
 fn a_credential_process_that_would_run_itself_stops_at_once_in_one_line() {
-    let home = tempfile::tempdir().unwrap();
-    let config = home.path().join("config");
     let args = [
         "credentials",
         "--url",
@@ -848,6 +846,40 @@ fn a_credential_process_that_would_run_itself_stops_at_once_in_one_line() {
         "--role-arn",
         ROLE,
     ];
+    credential_process_loop_stops(&args);
+}
+
+/// Issue 20: `iamjwt s3-access` runs as a credential_process too (S3 Access Grants through a profile). Signing with
+/// the profile whose credential_process runs it started it again without end; it now stops at once, in the same
+/// one line as `credentials` (one guard for both), and the AWS CLI shows that line.
+#[test]
+fn an_s3_access_credential_process_that_would_run_itself_stops_at_once_in_one_line() {
+    let args = [
+        "s3-access",
+        "--url",
+        "http://127.0.0.1:9",
+        "--signing-region",
+        "us-east-1",
+        "--region",
+        "us-east-1",
+        "--role-arn",
+        ROLE,
+        "--identity-center-app",
+        "arn:aws:sso::123456789012:application/ssoins-1/apl-1",
+        "--target",
+        "s3://lake/reports/q1.csv",
+        "--permission",
+        "READ",
+    ];
+    credential_process_loop_stops(&args);
+}
+
+/// `iamjwt ARGS` (a command that runs as a credential_process, against an issuer where nothing listens) as the
+/// credential_process of the profile it signs with: it stops at once, in one line naming itself, the AWS CLI shows
+/// that line, and `--source-profile` breaks the loop.
+fn credential_process_loop_stops(args: &[&str]) {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config");
     std::fs::write(
         &config,
         format!(
@@ -862,15 +894,17 @@ fn a_credential_process_that_would_run_itself_stops_at_once_in_one_line() {
         c.env("AWS_CONFIG_FILE", &config).env("AWS_PROFILE", "loop");
     };
     // iamjwt as the AWS CLI starts it, AWS_PROFILE exported
-    let mut c = iamjwt(&args);
+    let mut c = iamjwt(args);
     looped(&mut c);
     let o = run_within(c, Duration::from_secs(30));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.starts_with("error: `iamjwt credentials` is running inside itself")
-            && err.contains("(loop)")
+        err.starts_with(&format!(
+            "error: `iamjwt {}` is running inside itself",
+            args[0]
+        )) && err.contains("(loop)")
             && err.contains("--source-profile"),
         "{err}"
     );
@@ -882,7 +916,7 @@ fn a_credential_process_that_would_run_itself_stops_at_once_in_one_line() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--source-profile"), "{}", stderr(&o));
     // --source-profile names the credentials to sign with: no loop (the call then fails at the absent issuer)
-    let mut c = iamjwt(&args);
+    let mut c = iamjwt(args);
     c.args(["--source-profile", "base"]);
     looped(&mut c);
     let o = run_within(c, Duration::from_secs(30));

@@ -156,10 +156,7 @@ fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
         let file = args.file.clone().ok_or_else(|| {
             Error::Usage("give --file PATH (one output) or --config FILE (several)".into())
         })?;
-        let url = args
-            .url
-            .clone()
-            .ok_or_else(|| Error::Usage("give --url (or IAMJWT_URL)".into()))?;
+        let url = iamjwt_client::issuer_url(args.url.as_deref())?;
         vec![Output {
             file,
             request: TokenRequest {
@@ -177,14 +174,8 @@ fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
     // Refuse at start what cannot work later.
     for (i, o) in outputs.iter().enumerate() {
         o.request.uri()?;
+        o.check_dir()?;
         let dir = iamjwt_fs::parent(&o.file);
-        if !dir.is_dir() {
-            return Err(Error::Usage(format!(
-                "{}: directory {} does not exist",
-                o.file.display(),
-                dir.display()
-            )));
-        }
         // A file the agent could not write (directory not writable, an owner it may not give) fails now.
         iamjwt_fs::probe_dir(dir, o.mode, o.owner).map_err(|e| {
             let fix = if o.owner.is_writer() {

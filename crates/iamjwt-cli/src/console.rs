@@ -46,6 +46,9 @@ pub async fn run(args: Args) -> Result<(), Error> {
             .ok_or_else(unknown)?
             .to_owned(),
     };
+    // Both URLs are refused before any request: a sign-in token for the role's session travels to this endpoint.
+    args.role.issuer.url()?;
+    iamjwt_client::http::check_url(&endpoint)?;
     let assumed = args.role.assume(None).await?;
     let url = federation::console_url(
         &HttpClient::new(),

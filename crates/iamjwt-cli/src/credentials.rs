@@ -2,10 +2,11 @@
 //! `credential_process` (default), as shell `export` lines, or as STS's full answer. Cached like the AWS CLI
 //! caches assumed-role credentials (0600 JSON, refreshed 5 minutes before `Expiration`).
 //!
-//! `credentials` usually runs as an AWS profile's `credential_process`. When the profile it signs with is that same
-//! profile (`AWS_PROFILE` exported), the AWS SDK would start it again, and again, without end. Every
-//! `iamjwt credentials` therefore tells the processes below it who is running above them ([`CHAIN_VAR`]); one that
-//! finds itself in that chain stops at once with one line naming the cause and the fix ([`Guard`]).
+//! `credentials` (and `s3-access`) usually run as an AWS profile's `credential_process`. When the profile one signs
+//! with is that same profile (`AWS_PROFILE` exported), the AWS SDK would start it again, and again, without end.
+//! Every `iamjwt credentials` / `iamjwt s3-access` therefore tells the processes below it who is running above them
+//! ([`CHAIN_VAR`]); one that finds itself in that chain stops at once with one line naming the cause and the fix
+//! ([`Guard`]).
 
 use crate::credential_output::Output;
 use crate::error::Error;
@@ -48,7 +49,7 @@ impl RoleArgs {
     /// Role credentials (from the cache while more than 5 minutes remain).
     pub async fn assume(&self, duration: Option<i32>) -> Result<AssumedRole, Error> {
         let request = TokenRequest {
-            url: self.issuer.url.clone(),
+            url: self.issuer.url()?,
             audiences: vec![
                 self.aud
                     .clone()
@@ -96,7 +97,7 @@ fn render(assumed: &AssumedRole, output: Output) -> Result<String, Error> {
     crate::credential_output::render(&assumed.credentials, assumed, output)
 }
 
-/// Carries the `iamjwt credentials` invocations running above a process, as `KEY@PID` entries (the invocation and
+/// Carries the `iamjwt credentials` / `s3-access` invocations running above a process, as `KEY@PID` entries (the invocation and
 /// the process that started the next one), to every process below it.
 pub const CHAIN_VAR: &str = "IAMJWT_CREDENTIALS_CHAIN";
 
@@ -115,14 +116,19 @@ pub enum Guard {
     Reexec(String),
 }
 
-/// How the refusal of a loop begins; the process whose credential process refused passes that line up as its own.
-const LOOP: &str = "`iamjwt credentials` is running inside itself";
+/// How the refusal of a loop goes on after "`iamjwt COMMAND`"; the process whose credential process refused passes
+/// that line up as its own.
+const LOOP: &str = "` is running inside itself";
 
 /// The AWS SDK wraps a failed credential process in its own words around the process's stderr; when that process
 /// refused a loop, its one line is the whole story.
-fn loop_below(e: iamjwt_client::Error) -> Error {
+pub fn loop_below(e: iamjwt_client::Error) -> Error {
     let text = e.to_string();
-    match text.find(LOOP).and_then(|i| text[i..].lines().next()) {
+    let line = text
+        .find(LOOP)
+        .and_then(|i| text[..i].rfind("`iamjwt "))
+        .and_then(|start| text[start..].lines().next());
+    match line {
         Some(line) => Error::Usage(line.trim().to_owned()),
         None => Error::Client(e),
     }
@@ -137,8 +143,10 @@ pub fn invocation_key(args: &[std::ffi::OsString], profile: &str) -> String {
     format!("{:016x}", h.finish())
 }
 
-/// Decides from the chain this process inherited (`chain`), its own key, its pid and its parent's pid.
+/// Decides, for `iamjwt COMMAND`, from the chain this process inherited (`chain`), its own key, its pid and its
+/// parent's pid.
 pub fn guard(
+    command: &str,
     chain: Option<&str>,
     key: &str,
     pid: u32,
@@ -160,14 +168,14 @@ pub fn guard(
                credential_process runs this command), or unset AWS_PROFILE for it";
     if entries.iter().any(|&(k, _)| k == key) {
         return Err(Error::Usage(format!(
-            "{LOOP}: the AWS profile it signs with ({profile}) has a credential_process that runs this same \
-             command, which would start it again without end; {fix}"
+            "`iamjwt {command}{LOOP}: the AWS profile it signs with ({profile}) has a credential_process that \
+             runs this same command, which would start it again without end; {fix}"
         )));
     }
     if entries.len() >= MAX_DEPTH {
         return Err(Error::Usage(format!(
-            "{} `iamjwt credentials` are running inside each other's credential_process (profile {profile}): \
-             taken for a loop; {fix}",
+            "{} `iamjwt credentials` / `s3-access` are running inside each other's credential_process (profile \
+             {profile}): taken for a loop; {fix}",
             entries.len() + 1
         )));
     }
@@ -176,11 +184,11 @@ pub fn guard(
     Ok(Guard::Reexec(next.join(" ")))
 }
 
-/// Runs before anything else in `iamjwt credentials`: `None` to go on in this process, or the exit code of the
-/// worker it started (or of the refusal).
-pub fn guard_process(args: &Args) -> Option<ExitCode> {
-    let profile = args
-        .role
+/// Runs before anything else in `iamjwt COMMAND` (`credentials`, `s3-access`: the commands that run as a
+/// credential_process and sign with an AWS profile, `role`'s): `None` to go on in this process, or the exit code of
+/// the worker it started (or of the refusal).
+pub fn guard_process(command: &str, role: &RoleArgs) -> Option<ExitCode> {
+    let profile = role
         .issuer
         .profile
         .clone()
@@ -189,6 +197,7 @@ pub fn guard_process(args: &Args) -> Option<ExitCode> {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let chain = std::env::var(CHAIN_VAR).ok();
     let decision = guard(
+        command,
         chain.as_deref(),
         &invocation_key(&argv, &profile),
         std::process::id(),
@@ -215,9 +224,15 @@ pub fn guard_process(args: &Args) -> Option<ExitCode> {
                         .and_then(|c| u8::try_from(c).ok())
                         .map_or(ExitCode::FAILURE, ExitCode::from),
                 ),
-                Err(e) => fail(&format!("cannot start iamjwt again for credentials: {e}")),
+                Err(e) => fail(&format!("cannot start iamjwt again for {command}: {e}")),
             }
         }
+    }
+}
+
+impl Args {
+    pub fn role(&self) -> &RoleArgs {
+        &self.role
     }
 }
 
@@ -250,17 +265,17 @@ mod tests {
         );
         assert_ne!(a, b);
         // the first process starts its worker with itself in the chain
-        let Guard::Reexec(chain) = guard(None, &a, 100, 1, "other").unwrap() else {
+        let Guard::Reexec(chain) = guard("credentials", None, &a, 100, 1, "other").unwrap() else {
             panic!("the first one re-executes")
         };
         assert_eq!(chain, format!("{a}@100"));
         // that worker (child of 100) runs
         assert_eq!(
-            guard(Some(&chain), &a, 101, 100, "other").unwrap(),
+            guard("credentials", Some(&chain), &a, 101, 100, "other").unwrap(),
             Guard::Run
         );
         // the same command started by the worker's AWS SDK (through sh) is the loop
-        let e = guard(Some(&chain), &a, 103, 102, "other")
+        let e = guard("credentials", Some(&chain), &a, 103, 102, "other")
             .unwrap_err()
             .to_string();
         assert!(
@@ -268,7 +283,9 @@ mod tests {
             "{e}"
         );
         // a different command below it (profile chain A → B) goes on, and is told about both
-        let Guard::Reexec(deeper) = guard(Some(&chain), &b, 103, 102, "base").unwrap() else {
+        let Guard::Reexec(deeper) =
+            guard("credentials", Some(&chain), &b, 103, 102, "base").unwrap()
+        else {
             panic!("a chain is not a loop")
         };
         assert_eq!(deeper, format!("{a}@100 {b}@103"));
@@ -277,7 +294,18 @@ mod tests {
             .map(|i| format!("k{i}@{i}"))
             .collect::<Vec<_>>()
             .join(" ");
-        assert!(guard(Some(&five), &b, 9, 8, "base").is_err());
+        assert!(guard("credentials", Some(&five), &b, 9, 8, "base").is_err());
+        // s3-access (also a credential_process) below itself: the same refusal, naming it, and passed up whole
+        let e = guard("s3-access", Some(&chain), &a, 103, 102, "other").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("`iamjwt s3-access` is running inside itself"),
+            "{e}"
+        );
+        let wrapped = iamjwt_client::Error::Credentials(format!(
+            "the credential process failed. Stderr: error: {e}\n"
+        ));
+        assert_eq!(loop_below(wrapped).to_string(), e.to_string());
     }
     use iamjwt_client::sts::{AssumedRoleUser, AwsCredentials};
 

@@ -97,8 +97,14 @@ fn main() -> ExitCode {
             e.exit()
         }
     };
-    if let Command::Credentials(a) = &cli.command
-        && let Some(code) = credentials::guard_process(a)
+    // The commands that run as a credential_process: a loop is stopped before anything else.
+    let credential_process = match &cli.command {
+        Command::Credentials(a) => Some(("credentials", a.role())),
+        Command::S3Access(a) => Some(("s3-access", a.role())),
+        _ => None,
+    };
+    if let Some((name, role)) = credential_process
+        && let Some(code) = credentials::guard_process(name, role)
     {
         return code;
     }

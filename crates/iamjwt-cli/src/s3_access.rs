@@ -49,12 +49,12 @@ impl SessionArgs {
         }
     }
 
-    fn token(&self) -> TokenRequest {
-        let mut t = TokenRequest::new(&self.issuer.url);
+    fn token(&self) -> Result<TokenRequest, Error> {
+        let mut t = TokenRequest::new(self.issuer.url()?);
         t.audiences = vec![self.aud.clone()];
         t.duration = self.token_duration;
         t.alg = Some(self.alg.clone());
-        t
+        Ok(t)
     }
 
     fn request(&self, duration: Option<i32>) -> Result<SessionRequest, Error> {
@@ -74,26 +74,21 @@ impl SessionArgs {
         let aws =
             iamjwt_client::load_aws_config(self.issuer.profile.as_deref(), self.region.as_deref())
                 .await;
-        let client = Client::from_sdk_config(
-            &aws,
-            self.issuer
-                .signing_region
-                .clone()
-                .or_else(|| iamjwt_client::region_from_url(&self.issuer.url)),
-        )?;
+        let client = Client::from_sdk_config(&aws, self.issuer.signing_region())?;
         let cache = self.issuer.cache()?;
-        Ok(f(Chain {
+        f(Chain {
             client: &client,
             aws: &aws,
             cache: cache.as_ref(),
         })
-        .await?)
+        .await
+        .map_err(crate::credentials::loop_below)
     }
 
     /// The identity-enhanced session (`duration`: its `DurationSeconds`).
     pub async fn session(&self, duration: Option<i32>) -> Result<AssumedRole, Error> {
+        let token = self.token()?;
         let request = self.request(duration)?;
-        let token = self.token();
         let (assumed, from_cache) = self
             .with_chain(async |chain| chain.session(&token, &request).await)
             .await?;
@@ -128,11 +123,17 @@ pub struct Args {
     output: Output,
 }
 
+impl Args {
+    pub fn role(&self) -> &RoleArgs {
+        &self.role
+    }
+}
+
 pub async fn run(args: Args) -> Result<(), Error> {
-    let grant = DataAccessRequest::new(&args.target, &args.permission, args.duration)?;
     let session = SessionArgs::from_role(&args.role, args.identity_center_app);
+    let token = session.token()?;
+    let grant = DataAccessRequest::new(&args.target, &args.permission, args.duration)?;
     let request = session.request(args.session_duration)?;
-    let token = session.token();
     let (access, from_cache): (DataAccess, bool) = session
         .with_chain(async |chain| chain.data_access(&token, &request, &grant).await)
         .await?;

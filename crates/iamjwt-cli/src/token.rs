@@ -18,9 +18,9 @@ enum Output {
 /// Where the issuer is and how to call it; shared by `token`, `credentials`, `console`.
 #[derive(clap::Args, Clone)]
 pub struct IssuerArgs {
-    /// Token endpoint, or the API base URL (`/token` is appended when missing).
-    #[arg(long, env = "IAMJWT_URL", default_value = "http://127.0.0.1:8080")]
-    pub url: String,
+    /// Token endpoint, or the API base URL (`/token` is appended when missing); https (http only on loopback).
+    #[arg(long, env = "IAMJWT_URL")]
+    pub url: Option<String>,
     /// Region to sign for (default: from an execute-api host name, then the AWS config, then us-east-1).
     #[arg(long = "signing-region")]
     pub signing_region: Option<String>,
@@ -38,13 +38,22 @@ pub struct IssuerArgs {
 }
 
 impl IssuerArgs {
+    /// The issuer URL: given (no default) and one the client may talk to. Commands ask for it before anything else.
+    pub fn url(&self) -> Result<String, Error> {
+        Ok(iamjwt_client::issuer_url(self.url.as_deref())?)
+    }
+
+    /// The region to sign for: `--signing-region`, else the region in an `execute-api` host name.
+    pub fn signing_region(&self) -> Option<String> {
+        self.signing_region
+            .clone()
+            .or_else(|| self.url.as_deref().and_then(iamjwt_client::region_from_url))
+    }
+
     pub async fn client(&self) -> Result<Client, Error> {
         Ok(Client::from_environment(ClientOptions {
             profile: self.profile.clone(),
-            region: self
-                .signing_region
-                .clone()
-                .or_else(|| iamjwt_client::region_from_url(&self.url)),
+            region: self.signing_region(),
         })
         .await?)
     }
@@ -53,9 +62,11 @@ impl IssuerArgs {
         if self.no_cache {
             return Ok(None);
         }
-        // A cache that cannot be opened costs a request, never the token.
+        // A cache that cannot be opened costs a request, never the token; one that others could write to is
+        // refused (its fix is the user's to make).
         match TokenCache::default_dir().and_then(TokenCache::open) {
             Ok(c) => Ok(Some(c)),
+            Err(e @ iamjwt_client::Error::Untrusted(_)) => Err(e.into()),
             Err(e) => {
                 tracing::warn!("token cache disabled: {e}");
                 Ok(None)
@@ -66,9 +77,9 @@ impl IssuerArgs {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Token endpoint, or the API base URL (`/token` is appended when missing).
-    #[arg(long, env = "IAMJWT_URL", default_value = "http://127.0.0.1:8080")]
-    url: String,
+    /// Token endpoint, or the API base URL (`/token` is appended when missing); https (http only on loopback).
+    #[arg(long, env = "IAMJWT_URL")]
+    url: Option<String>,
     /// Audience; repeat for several (default: the issuer's default audience; with `--output gcp-executable`,
     /// `https:` + $GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE when that is set).
     #[arg(long = "aud")]
@@ -192,8 +203,12 @@ pub async fn run(args: Args) -> Result<(), Error> {
             std::env::var("GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE").ok(),
         ));
     }
+    let url = match iamjwt_client::issuer_url(args.url.as_deref()) {
+        Ok(u) => u,
+        Err(e) => return fail(args.output, e.into()),
+    };
     let request = TokenRequest {
-        url: args.url.clone(),
+        url,
         audiences,
         duration: args.duration,
         alg: args.alg.clone(),
@@ -210,19 +225,23 @@ pub async fn run(args: Args) -> Result<(), Error> {
             id_token: &t.jwt,
             expiration_time: t.times.expires_at,
         })?),
-        (Output::GcpExecutable, Err(e)) => {
-            // google-auth reads the failure from stdout; the exit code and stderr line are for people.
-            crate::print_stdout(&json(&GcpFailure {
-                version: 1,
-                success: false,
-                code: gcp_failure_code(&e),
-                message: &e.to_string(),
-            })?);
-            return Err(e);
-        }
-        (_, Err(e)) => return Err(e),
+        (output, Err(e)) => return fail(output, e),
     }
     Ok(())
+}
+
+/// A failed `token`: with `gcp-executable`, google-auth reads the failure from stdout; the exit code and stderr
+/// line are for people.
+fn fail(output: Output, e: Error) -> Result<(), Error> {
+    if output == Output::GcpExecutable {
+        crate::print_stdout(&json(&GcpFailure {
+            version: 1,
+            success: false,
+            code: gcp_failure_code(&e),
+            message: &e.to_string(),
+        })?);
+    }
+    Err(e)
 }
 
 fn json<T: Serialize>(v: &T) -> Result<String, Error> {

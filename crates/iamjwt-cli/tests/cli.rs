@@ -335,3 +335,153 @@ fn an_unreachable_step_functions_endpoint_is_named_in_one_line() {
         "{err}"
     );
 }
+
+/// Issue 19 §6: every command that fetches from the issuer (or the federation endpoint) refuses plain http to a
+/// host that is not loopback, before any request, in one line naming https. The credentials given are fake and the
+/// hosts do not resolve: a command that went on would fail on the credential chain, DNS or STS instead.
+#[test]
+fn plain_http_off_loopback_is_refused_before_any_request() {
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_REGION", "us-east-1"),
+        ("IAMJWT_NO_CACHE", "1"),
+    ];
+    let role = "arn:aws:iam::123456789012:role/r";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.jwt");
+    let file = file.to_str().unwrap();
+    let issuer = "http://issuer.invalid/prod";
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["token", "--url", issuer],
+        vec!["token", "--url", issuer, "--output", "gcp-executable"],
+        vec!["credentials", "--url", issuer, "--role-arn", role],
+        vec!["console", "--url", issuer, "--role-arn", role],
+        // the issuer is loopback (nothing listens: a request would be "connection refused"), the federation
+        // endpoint is not: refused before the token request
+        vec![
+            "console",
+            "--url",
+            "http://127.0.0.1:9",
+            "--role-arn",
+            role,
+            "--federation-endpoint",
+            "http://signin.invalid/federation",
+        ],
+        vec![
+            "s3-access",
+            "--url",
+            issuer,
+            "--role-arn",
+            role,
+            "--identity-center-app",
+            "arn:aws:sso::123456789012:application/ssoins-1/apl-1",
+            "--target",
+            "s3://b/p*",
+            "--permission",
+            "READ",
+        ],
+        vec!["agent", "--url", issuer, "--file", file, "--once"],
+        // a well-formed token ({"alg":"RS256","kid":"k"}.{"iss":"x"}), so that only the issuer is left to check
+        vec![
+            "verify",
+            "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJpc3MiOiJ4In0.c2ln",
+            "--issuer",
+            issuer,
+            "--aud",
+            "x",
+        ],
+        vec![
+            "trust",
+            "aws",
+            "--issuer",
+            issuer,
+            "--principal",
+            "arn:aws:iam::123456789012:role/r",
+        ],
+    ];
+    for args in cases {
+        let o = iamjwt_with(&args, &env, "");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("plain http") && err.contains("use https://"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("127.0.0.1:9"), "{args:?}: {err}");
+    }
+    assert!(!std::path::Path::new(file).exists());
+}
+
+/// Issue 19 §6: no implicit issuer URL. Without `--url` and `IAMJWT_URL`, `token` went to http://127.0.0.1:8080
+/// (whatever listens there got a signed request); now every command that needs it says how to give it.
+#[test]
+fn there_is_no_default_issuer_url() {
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("IAMJWT_NO_CACHE", "1"),
+    ];
+    let role = "arn:aws:iam::123456789012:role/r";
+    for args in [
+        &["token"][..],
+        &["credentials", "--role-arn", role][..],
+        &["console", "--role-arn", role][..],
+        &["agent", "--file", "/tmp/iamjwt-no-url.jwt", "--once"][..],
+    ] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_iamjwt"));
+        c.args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("IAMJWT_URL")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(env);
+        let o = c.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("--url") && err.contains("IAMJWT_URL") && !err.contains("8080"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// Issue 19 §6: a token cache directory that others may write to (no sticky bit) is refused in one line naming the
+/// fix, before any request; an agent file's directory likewise.
+#[test]
+fn a_cache_or_agent_directory_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("iamjwt");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("XDG_CACHE_HOME", dir.path().to_str().unwrap()),
+    ];
+    let o = iamjwt_with(&["token", "--url", "http://127.0.0.1:9"], &env, "");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("chmod go-w") && err.contains("--no-cache") && !err.contains("127.0.0.1:9"),
+        "{err}"
+    );
+    // --no-cache does without it
+    let o = iamjwt_with(
+        &["token", "--url", "http://127.0.0.1:9", "--no-cache"],
+        &env,
+        "",
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("127.0.0.1:9"));
+
+    let file = cache.join("t.jwt");
+    let o = agent_once(&file, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("chmod go-w"), "{err}");
+    assert!(!file.exists());
+}

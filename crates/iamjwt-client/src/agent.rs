@@ -46,6 +46,26 @@ impl Output {
         })
     }
 
+    /// Refuses, at start, a file whose directory does not exist or is one another user could plant or swap the
+    /// file in ([`iamjwt_fs::check_trusted_dir`]: not the agent's user's or root's, or writable by others without
+    /// the sticky bit). The file itself is only ever replaced by rename, which never follows a symlink.
+    pub fn check_dir(&self) -> Result<(), Error> {
+        let dir = iamjwt_fs::parent(&self.file);
+        iamjwt_fs::check_trusted_dir(dir).map_err(|e| {
+            if let Some(u) = iamjwt_fs::Untrusted::of(&e) {
+                Error::Untrusted(format!("{}: its directory {u}", self.file.display()))
+            } else if e.kind() == std::io::ErrorKind::NotFound {
+                Error::Usage(format!(
+                    "{}: directory {} does not exist",
+                    self.file.display(),
+                    dir.display()
+                ))
+            } else {
+                Error::io(dir, e)
+            }
+        })
+    }
+
     /// Checks a token before it may replace the file: complete (parsed when it was received), unexpired at `now`,
     /// and of the algorithm asked for.
     pub fn accept(&self, token: &Token, now: u64) -> Result<(), String> {
@@ -519,6 +539,34 @@ mod tests {
         }
         let recovered = calls.iter().find(|&&t| t >= 800).unwrap();
         assert!(*recovered < 800 + BACKOFF_MAX.as_secs(), "{calls:?}");
+    }
+
+    /// Issue 19 §6: a token file in a directory where another user could swap it for theirs is refused at start.
+    #[test]
+    fn an_output_directory_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        let output = |file: std::path::PathBuf| Output {
+            file,
+            request: TokenRequest::new("http://127.0.0.1:9/token"),
+            json_field: None,
+            mode: 0o600,
+            owner: Owner::default(),
+        };
+        let o = output(shared.join("t.jwt"));
+        o.check_dir().unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = o.check_dir().unwrap_err();
+        assert!(matches!(e, Error::Untrusted(_)), "{e:?}");
+        assert!(e.to_string().contains("chmod go-w"), "{e}");
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        o.check_dir().unwrap();
+        let e = output(dir.path().join("missing/t.jwt"))
+            .check_dir()
+            .unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
     }
 
     #[tokio::test]

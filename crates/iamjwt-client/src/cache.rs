@@ -2,6 +2,11 @@
 //! 0600 JSON file per key, written atomically. A file is used only if it parses, was written for exactly the same
 //! key (the file name is a hash of the key; the key itself is stored and compared), and its token is still fresh
 //! by the token's own `iat`/`exp`. Anything else is ignored and replaced on the next write.
+//!
+//! Another user must not be able to plant or swap an entry (issue 19 §6): the directory is refused when it is not
+//! the user's (or root's) or others may write it without the sticky bit ([`iamjwt_fs::check_trusted_dir`]); files
+//! are read without following a symlink; and a token is served only if its own `aud`, `alg` and lifetime are what
+//! its key asked for, so an entry filed under one key but holding a token for another audience is a miss.
 
 use crate::error::Error;
 use crate::jwt::{self, TokenTimes};
@@ -51,6 +56,24 @@ impl CacheKey {
     }
 }
 
+impl CacheKey {
+    /// Whether `token` (with its `times`) is what this key asked for: the same audiences (when the key names
+    /// any; none means the issuer's default), the same `alg` (when it names one), and a lifetime of exactly the
+    /// `duration` asked (when it names one: the issuer sets `exp` = `iat` + duration).
+    fn describes(&self, token: &str, times: &TokenTimes) -> bool {
+        let aud_ok = self.audiences.is_empty()
+            || jwt::audiences(token).is_ok_and(|mut a| {
+                let mut want = self.audiences.clone();
+                a.sort();
+                want.sort();
+                a == want
+            });
+        let alg_ok = self.alg.as_ref().is_none_or(|a| *a == times.alg);
+        let exp_ok = self.duration.is_none_or(|d| times.lifetime() == d);
+        aud_ok && alg_ok && exp_ok
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Entry<K, V> {
     version: u32,
@@ -94,10 +117,14 @@ impl TokenCache {
             })
     }
 
-    /// Opens (creating it 0700 if needed) the cache at `dir`.
+    /// Opens (creating it 0700 if needed) the cache at `dir`; refuses a directory others could write to
+    /// ([`Error::Untrusted`]).
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, Error> {
         let dir = dir.into();
-        iamjwt_fs::private_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        iamjwt_fs::private_dir(&dir).map_err(|e| match iamjwt_fs::Untrusted::of(&e) {
+            Some(u) => Error::Untrusted(format!("token cache {u}; or pass --no-cache")),
+            None => Error::io(&dir, e),
+        })?;
         Ok(Self { dir })
     }
 
@@ -120,7 +147,14 @@ impl TokenCache {
         V: DeserializeOwned,
     {
         let path = self.path(kind, key).ok()?;
-        let bytes = std::fs::read(&path).ok()?;
+        let bytes = match iamjwt_fs::read_no_follow(&path) {
+            Ok(b) => b?,
+            Err(err) => {
+                // A symlink planted in place of the entry (ELOOP), or an unreadable file: a miss, replaced on write.
+                tracing::debug!(path = %path.display(), "cache entry not read: {err}");
+                return None;
+            }
+        };
         match serde_json::from_slice::<Entry<K, V>>(&bytes) {
             Ok(e) if e.version == FORMAT_VERSION && e.kind == kind && e.key == *key => {
                 Some(e.value)
@@ -159,6 +193,12 @@ impl TokenCache {
         let cached: CachedToken = self.read("token", key)?;
         let times = jwt::parse(&cached.token).ok()?;
         if !token_is_fresh(&times, now) {
+            return None;
+        }
+        if !key.describes(&cached.token, &times) {
+            tracing::debug!(
+                "cache entry holds a token for another audience, algorithm or lifetime; ignored"
+            );
             return None;
         }
         // The stored response must describe the same token (no splicing of a foreign response).
@@ -209,8 +249,13 @@ mod tests {
         assert_ne!(CacheKey::new(&r, "AKIA1"), plain);
     }
 
+    /// A token for `key("a")`'s audience.
     fn token(iat: u64, exp: u64) -> Token {
-        let jwt = fake_token(iat, exp, "");
+        token_for("a", iat, exp)
+    }
+
+    fn token_for(aud: &str, iat: u64, exp: u64) -> Token {
+        let jwt = fake_token(iat, exp, &format!(r#"","aud":"{aud}"#));
         Token::from_response(
             serde_json::json!({"token": jwt, "expires_in": exp - iat})
                 .to_string()
@@ -304,6 +349,95 @@ mod tests {
         // and the next put replaces it
         cache.put(&key("a"), &t).unwrap();
         assert_eq!(cache.get(&key("a"), 1000).unwrap().jwt, t.jwt);
+    }
+
+    /// An entry written in the right place by someone else: the key it is filed under matches, the token in it
+    /// does not.
+    fn plant(cache: &TokenCache, key: &CacheKey, t: &Token) {
+        let e = serde_json::json!({"version":1,"kind":"token","key":key,
+            "value":{"token":t.jwt,"response":t.response}});
+        std::fs::write(cache.path("token", key).unwrap(), e.to_string()).unwrap();
+    }
+
+    /// Issue 19 §6: a cache entry planted for another audience, algorithm or lifetime is not served, and the next
+    /// write replaces it.
+    #[test]
+    fn a_planted_entry_for_another_audience_alg_or_lifetime_is_not_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::open(dir.path().join("c")).unwrap();
+        plant(
+            &cache,
+            &key("a"),
+            &token_for("https://attacker.example", 1000, 1900),
+        );
+        assert!(cache.get(&key("a"), 1100).is_none(), "another audience");
+        let mut two = key("a");
+        two.audiences = vec!["a".into(), "b".into()];
+        plant(&cache, &two, &token(1000, 1900));
+        assert!(cache.get(&two, 1100).is_none(), "one audience of two");
+        let mut rs = key("a");
+        rs.alg = Some("RS256".into());
+        plant(&cache, &rs, &token(1000, 1900));
+        assert!(
+            cache.get(&rs, 1100).is_none(),
+            "another alg (the token is ES256)"
+        );
+        plant(&cache, &key("a"), &token(1000, 4600));
+        assert!(cache.get(&key("a"), 1100).is_none(), "an hour for 900 s");
+        // what the key asked for is served; a key without audiences, alg or duration takes the issuer's defaults
+        plant(&cache, &key("a"), &token(1000, 1900));
+        assert!(cache.get(&key("a"), 1100).is_some());
+        let mut defaults = key("a");
+        defaults.audiences.clear();
+        defaults.alg = None;
+        defaults.duration = None;
+        plant(&cache, &defaults, &token(1000, 4600));
+        assert!(cache.get(&defaults, 1100).is_some());
+        // replaced by the next write
+        plant(&cache, &key("a"), &token_for("b", 1000, 1900));
+        assert!(cache.get(&key("a"), 1100).is_none());
+        cache.put(&key("a"), &token(1000, 1900)).unwrap();
+        assert!(cache.get(&key("a"), 1100).is_some());
+    }
+
+    /// Issue 19 §6: a symlink planted where an entry should be (pointing at an entry someone else controls) is
+    /// not followed, and the next write replaces the link, not its target.
+    #[test]
+    fn a_symlinked_entry_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::open(dir.path().join("c")).unwrap();
+        let elsewhere = TokenCache::open(dir.path().join("other")).unwrap();
+        elsewhere.put(&key("a"), &token(1000, 1900)).unwrap();
+        let target = elsewhere.path("token", &key("a")).unwrap();
+        let before = std::fs::read(&target).unwrap();
+        let link = cache.path("token", &key("a")).unwrap();
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(cache.get(&key("a"), 1100).is_none());
+        cache.put(&key("a"), &token(1000, 1800)).unwrap();
+        assert!(!std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(
+            std::fs::read(&target).unwrap(),
+            before,
+            "the link's target is untouched"
+        );
+    }
+
+    /// Issue 19 §6: a cache directory others may write to (no sticky bit) is refused, in one line naming the fix.
+    #[test]
+    fn a_world_writable_cache_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("iamjwt");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = TokenCache::open(&root).unwrap_err();
+        assert!(matches!(e, Error::Untrusted(_)), "{e:?}");
+        let m = e.to_string();
+        assert!(
+            m.contains("chmod go-w") && m.contains("--no-cache") && !m.contains('\n'),
+            "{m}"
+        );
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        TokenCache::open(&root).unwrap();
     }
 
     #[test]

@@ -113,6 +113,8 @@ impl Client {
 
     /// A fresh token from the issuer (never the cache).
     pub async fn fetch(&self, request: &TokenRequest) -> Result<Token, Error> {
+        // A URL the client refuses fails before the credential chain runs (it may itself make requests: IMDS, SSO).
+        request.uri()?;
         let credentials = self.credentials().await?;
         self.fetch_with(&credentials, request, SystemTime::now())
             .await
@@ -166,6 +168,7 @@ impl Client {
         request: &TokenRequest,
         cache: Option<&TokenCache>,
     ) -> Result<(Token, bool), Error> {
+        request.uri()?;
         let credentials = self.credentials().await?;
         let now = SystemTime::now();
         let Some(cache) = cache else {

@@ -42,6 +42,10 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+    /// A directory the client refuses to keep secrets in (owned by another user, or writable by others without the
+    /// sticky bit: ssh's StrictModes); the message names the fix.
+    #[error("{0}")]
+    Untrusted(String),
     /// The AWS federation endpoint refused `getSigninToken`.
     #[error("federation endpoint: {0}")]
     Federation(String),

@@ -1,4 +1,9 @@
 //! A small HTTP(S) client (hyper + rustls with ring: the same TLS stack the AWS SDK uses here).
+//!
+//! It is also where the client decides which URLs it may talk to at all ([`check_url`], DESIGN §10 "Trust of the
+//! client"): `https://`, or plain `http://` to a loopback host only. Every request this crate sends to an issuer or
+//! to the federation endpoint goes through [`HttpClient`], which refuses any other URL before it connects; commands
+//! call [`check_url`] at start too, so that a bad URL fails before any other request (credentials, STS).
 
 use crate::error::Error;
 use http_body_util::{BodyExt as _, Full, Limited};
@@ -64,7 +69,9 @@ impl HttpClient {
             .await
     }
 
+    /// Sends a request; refuses a URL that [`check_url`] refuses, before connecting.
     pub async fn send_body(&self, req: http::Request<Bytes>) -> Result<HttpResponse, Error> {
+        check_uri(req.uri())?;
         let what = format!("{} {}", req.method(), redact(req.uri()));
         let (parts, body) = req.into_parts();
         let req = http::Request::from_parts(parts, Full::new(body));
@@ -104,6 +111,52 @@ impl HttpClient {
     }
 }
 
+/// Whether `host` (as a URI holds it: IPv6 in brackets) is loopback: `localhost`, 127.0.0.0/8 or `::1`.
+pub fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The one rule for every URL the client fetches from (issuer, token endpoint, discovery, JWKS, federation
+/// endpoint): `https://`, or `http://` to a loopback host only. A token, a role's credentials or a sign-in token
+/// sent in clear text can be read and replayed by anyone on the path, and an answer received in clear text (a
+/// token, a JWKS) can be forged. Returns the parsed URI.
+pub fn check_url(url: &str) -> Result<http::Uri, Error> {
+    let uri: http::Uri = url.parse().map_err(|e| {
+        Error::Usage(format!(
+            "invalid URL {url:?}: {e} (expected https://host/…)"
+        ))
+    })?;
+    check_uri(&uri)?;
+    Ok(uri)
+}
+
+/// [`check_url`] on a parsed URI.
+pub fn check_uri(uri: &http::Uri) -> Result<(), Error> {
+    let Some(host) = uri.host().filter(|h| !h.is_empty()) else {
+        return Err(Error::Usage(format!(
+            "invalid URL {:?}: no host (expected https://host/…)",
+            redact(uri)
+        )));
+    };
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if is_loopback(host) => Ok(()),
+        Some("http") => Err(Error::Usage(format!(
+            "{} uses plain http to a host that is not loopback: use https:// (http:// only for 127.0.0.0/8, ::1 \
+             or localhost)",
+            redact(uri)
+        ))),
+        _ => Err(Error::Usage(format!(
+            "invalid URL {:?}: use https:// (http:// only for 127.0.0.0/8, ::1 or localhost)",
+            redact(uri)
+        ))),
+    }
+}
+
 /// The URL without its query (which may carry credentials, e.g. the federation endpoint's `Session`).
 fn redact(uri: &http::Uri) -> String {
     match (uri.scheme_str(), uri.authority()) {
@@ -127,4 +180,66 @@ pub fn chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 19 §6: an attacker on the path reads a token (or a role's credentials in the federation endpoint's
+    /// query) sent over plain http, and forges what comes back. 192.0.2.1 (TEST-NET-1) is not loopback: a client
+    /// that tried would fail with a transport error (or a timeout); it must refuse before connecting.
+    #[tokio::test]
+    async fn plain_http_off_loopback_is_refused_before_connecting() {
+        let http = HttpClient::new();
+        for url in [
+            "http://192.0.2.1:9/.well-known/openid-configuration",
+            "http://issuer.example.com/token",
+            "http://[2001:db8::1]/federation?Action=getSigninToken&Session=secret",
+            "http://localhost.example.com/",
+            "http://127.0.0.1.example.com/",
+        ] {
+            let started = std::time::Instant::now();
+            let e = http.get(url).await.unwrap_err();
+            assert!(matches!(e, Error::Usage(_)), "{url}: {e:?}");
+            let m = e.to_string();
+            assert!(m.contains("use https://") && !m.contains('\n'), "{m}");
+            assert!(
+                !m.contains("secret"),
+                "the query (credentials) stays out: {m}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{url}: no connection attempt"
+            );
+        }
+        assert!(matches!(
+            http.get("ftp://127.0.0.1/").await.unwrap_err(),
+            Error::Usage(_)
+        ));
+    }
+
+    #[test]
+    fn https_anywhere_http_on_loopback_only() {
+        for ok in [
+            "https://issuer.example.com",
+            "http://127.0.0.1:8080/token",
+            "http://127.1.2.3/",
+            "http://[::1]:8080/",
+            "http://localhost:8080",
+            "http://LOCALHOST/",
+        ] {
+            check_url(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "http://10.0.0.1/",
+            "http://[::2]/",
+            "http://0.0.0.0:8080/",
+            "http://169.254.169.254/",
+            "127.0.0.1:8080",
+            "https:///x",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -299,7 +299,8 @@ fn now_secs() -> i64 {
     crate::unix(SystemTime::now()) as i64
 }
 
-/// What an identity-enhanced session is for: another issuer, caller, audience, region or role is a miss.
+/// What an identity-enhanced session is for: another issuer, caller, audience, region, role, or Identity Center /
+/// STS endpoint is a miss.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct SessionKey {
     url: String,
@@ -309,6 +310,10 @@ struct SessionKey {
     token_duration: Option<u64>,
     region: String,
     session: SessionRequest,
+    /// The `sso-oauth` endpoint the SDK resolves (`None`: AWS's own for the region).
+    sso_oidc_endpoint: Option<String>,
+    /// The STS endpoint the SDK resolves.
+    sts_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,6 +321,25 @@ struct GrantKey {
     session: SessionKey,
     account: String,
     grant: DataAccessRequest,
+    /// The S3 Control endpoint the SDK resolves.
+    s3_control_endpoint: Option<String>,
+}
+
+/// The endpoint URL the SDK client of service `service_id` (its `ServiceConfigKey` id: "STS", "SSO OIDC",
+/// "S3 Control") resolves from `aws`, as its `config::Builder::from(&SdkConfig)` does: `AWS_ENDPOINT_URL_<SERVICE>`
+/// or the profile's `services` section, else `AWS_ENDPOINT_URL` / the profile's `endpoint_url`; `None` for AWS's
+/// own. The cache keys hold it: results from one endpoint (another partition's, a test stand-in's) are never served
+/// to a chain that talks to another.
+fn endpoint(aws: &SdkConfig, service_id: &str) -> Option<String> {
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id(service_id)
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok()?;
+    aws.service_config()
+        .and_then(|c| c.load_config(key))
+        .or_else(|| aws.endpoint_url().map(str::to_owned))
 }
 
 /// The chain, over the workload's AWS config (credentials, region, endpoints) and an iamjwt issuer client.
@@ -352,6 +376,7 @@ impl Chain<'_> {
             session: self.session_key(token, request).await?,
             account: RoleArn::parse(&request.role_arn)?.account,
             grant: grant.clone(),
+            s3_control_endpoint: endpoint(self.aws, "S3 Control"),
         };
         if let Some(hit) = self.cached::<_, DataAccess>(GRANT_KIND, &key, |d| &d.credentials) {
             return Ok((hit, true));
@@ -387,6 +412,8 @@ impl Chain<'_> {
             token_duration: token.duration,
             region,
             session: request.clone(),
+            sso_oidc_endpoint: endpoint(self.aws, "SSO OIDC"),
+            sts_endpoint: endpoint(self.aws, "STS"),
         })
     }
 
@@ -572,6 +599,103 @@ mod tests {
 
     const APP: &str =
         "arn:aws:sso::123456789012:application/ssoins-1111222233334444/apl-5555666677778888";
+
+    /// `AWS_ENDPOINT_URL_<SERVICE>` as the SDK's environment loader answers it (service id → URL).
+    #[derive(Debug)]
+    struct ServiceEndpoints(Vec<(&'static str, &'static str)>);
+
+    impl aws_types::service_config::LoadServiceConfig for ServiceEndpoints {
+        fn load_config(
+            &self,
+            key: aws_types::service_config::ServiceConfigKey<'_>,
+        ) -> Option<String> {
+            (key.env() == "AWS_ENDPOINT_URL")
+                .then(|| self.0.iter().find(|(id, _)| *id == key.service_id()))
+                .flatten()
+                .map(|(_, url)| (*url).to_owned())
+        }
+    }
+
+    fn aws(endpoints: Vec<(&'static str, &'static str)>) -> SdkConfig {
+        SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .service_config(ServiceEndpoints(endpoints))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
+    }
+
+    /// Issue 20: two chains against different sso-oauth / STS / S3 Control endpoints (another partition's, a
+    /// private one, a stand-in) must never share a cached session or grant: the first one's credentials would be
+    /// handed to the second.
+    #[tokio::test]
+    async fn chains_against_other_endpoints_do_not_share_cache_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::open(dir.path().join("c")).unwrap();
+        let client = Client::with_credentials(
+            aws_credential_types::Credentials::new("AKIA1", "s", None, None, "test"),
+            "us-east-1",
+        );
+        let mut token = TokenRequest::new("https://issuer.example.com");
+        token.audiences = vec!["identity-center".into()];
+        let role = "arn:aws:iam::123456789012:role/bearer";
+        let request = SessionRequest::new(APP, role, None, None).unwrap();
+        let grant = DataAccessRequest::new("s3://lake/reports/*", "READ", None).unwrap();
+        let access = DataAccess {
+            credentials: AwsCredentials {
+                access_key_id: "ASIAGRANT".into(),
+                secret_access_key: "S".into(),
+                session_token: "T".into(),
+                expiration: "2999-01-01T00:00:00Z".into(),
+            },
+            matched_grant_target: None,
+            grantee: None,
+        };
+        let configs = [
+            aws(vec![]),
+            aws(vec![("S3 Control", "https://s3-control.a.example")]),
+            aws(vec![("S3 Control", "https://s3-control.b.example")]),
+            aws(vec![("SSO OIDC", "https://oidc.b.example")]),
+            aws(vec![("STS", "https://sts.b.example")]),
+        ];
+        let chains: Vec<Chain<'_>> = configs
+            .iter()
+            .map(|aws| Chain {
+                client: &client,
+                aws,
+                cache: Some(&cache),
+            })
+            .collect();
+        let mut keys = Vec::new();
+        for c in &chains {
+            let key = GrantKey {
+                session: c.session_key(&token, &request).await.unwrap(),
+                account: "123456789012".into(),
+                grant: grant.clone(),
+                s3_control_endpoint: endpoint(c.aws, "S3 Control"),
+            };
+            assert!(!keys.contains(&key), "{key:?}");
+            keys.push(key);
+        }
+        // what one chain stored, the others do not find
+        chains[1].store(GRANT_KIND, &keys[1], &access);
+        for (i, (c, k)) in chains.iter().zip(&keys).enumerate() {
+            let hit = c.cached::<_, DataAccess>(GRANT_KIND, k, |d| &d.credentials);
+            assert_eq!(hit.is_some(), i == 1, "chain {i}");
+        }
+        // the SDK's own resolution: a service's variable wins over the global one
+        let both = SdkConfig::builder()
+            .endpoint_url("https://global.example")
+            .service_config(ServiceEndpoints(vec![("STS", "https://sts.example")]))
+            .build();
+        assert_eq!(
+            endpoint(&both, "STS").as_deref(),
+            Some("https://sts.example")
+        );
+        assert_eq!(
+            endpoint(&both, "SSO OIDC").as_deref(),
+            Some("https://global.example")
+        );
+    }
 
     #[test]
     fn application_arns() {

@@ -9,6 +9,7 @@ use serde_json::Value;
 /// Fetches an issuer's discovery document and the JWKS it points to; both must be JSON objects, the discovery's
 /// `issuer` must be exactly `issuer`, and the JWKS must hold keys.
 pub async fn fetch_issuer(http: &HttpClient, issuer: &str) -> Result<(Value, Value), Error> {
+    crate::http::check_url(issuer)?;
     let url = format!("{issuer}/.well-known/openid-configuration");
     let discovery = get_json(http, &url, "discovery document").await?;
     match discovery["issuer"].as_str() {

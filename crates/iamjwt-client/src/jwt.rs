@@ -76,6 +76,31 @@ pub fn parse(token: &str) -> Result<TokenTimes, Error> {
     })
 }
 
+/// A token's `aud`, as a list (a single string is a list of one; none is empty). For checks the client makes on
+/// tokens it holds (a cache entry must be for the audiences it is filed under), not a verification.
+pub fn audiences(token: &str) -> Result<Vec<String>, Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Aud {
+        One(String),
+        Many(Vec<String>),
+    }
+    #[derive(Deserialize)]
+    struct WithAud {
+        aud: Option<Aud>,
+    }
+    let claims = token
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| Error::BadToken("not a compact JWS (three dot-separated parts)".into()))?;
+    let c: WithAud = part(claims, "claims")?;
+    Ok(match c.aud {
+        None => Vec::new(),
+        Some(Aud::One(a)) => vec![a],
+        Some(Aud::Many(a)) => a,
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -85,6 +110,20 @@ pub(crate) mod tests {
         let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256","kid":"k1","typ":"JWT"}"#);
         let c = URL_SAFE_NO_PAD.encode(format!(r#"{{"iat":{iat},"exp":{exp},"sub":"s{extra}"}}"#));
         format!("{h}.{c}.c2lnbmF0dXJl")
+    }
+
+    #[test]
+    fn audiences_one_or_many() {
+        assert_eq!(
+            audiences(&fake_token(1, 2, r#"","aud":"a"#)).unwrap(),
+            ["a"]
+        );
+        assert_eq!(
+            audiences(&fake_token(1, 2, r#"","aud":["a","b"],"x":""#)).unwrap(),
+            ["a", "b"]
+        );
+        assert!(audiences(&fake_token(1, 2, "")).unwrap().is_empty());
+        assert!(audiences(&fake_token(1, 2, r#"","aud":7,"x":""#)).is_err());
     }
 
     #[test]

@@ -48,7 +48,7 @@ mod token;
 pub use cache::{CacheKey, TokenCache};
 pub use client::{Client, ClientOptions, load_aws_config, region_from_url, sign_get};
 pub use error::Error;
-pub use token::{Token, TokenRequest};
+pub use token::{NO_ISSUER_URL, Token, TokenRequest, issuer_url};
 
 /// Seconds since the epoch (0 for a clock before 1970).
 pub fn unix(t: std::time::SystemTime) -> u64 {

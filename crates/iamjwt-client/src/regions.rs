@@ -74,7 +74,7 @@ impl Endpoints {
             })
             .transpose()?;
         let mut list = match urls {
-            [] => return Err(usage("no issuer URL: set --url or IAMJWT_URL")),
+            [] => return Err(usage(crate::NO_ISSUER_URL)),
             [one] if one.contains(PLACEHOLDER) => from_template(one, regions, own.as_ref())?,
             _ => {
                 if let Some(t) = urls.iter().find(|u| u.contains(PLACEHOLDER)) {
@@ -184,31 +184,18 @@ fn from_url(raw: &str, fallback: Option<&Region>) -> Result<Endpoint, Error> {
     })
 }
 
-/// `https://host[:port][/path]` (plain `http` only on a loopback host), no user info, query or fragment.
+/// `https://host[:port][/path]` (plain `http` only on a loopback host: [`crate::http::check_url`]), no user info,
+/// query or fragment.
 fn check_url(url: &str) -> Result<(), Error> {
     let bad = |why: &str| usage(format!("--url {url:?}: {why}"));
-    let uri: http::Uri = url.parse().map_err(|_| bad("not a URL"))?;
-    let host = uri.host().ok_or_else(|| bad("no host"))?;
+    let uri = crate::http::check_url(url).map_err(|e| usage(format!("--url {e}")))?;
     if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
         return Err(bad("must not hold user info"));
     }
     if uri.query().is_some() || url.contains('#') {
         return Err(bad("must not hold a query or fragment"));
     }
-    match uri.scheme_str() {
-        Some("https") => Ok(()),
-        Some("http") if is_loopback(host) => Ok(()),
-        Some("http") => Err(bad("must use https (plain http only on loopback)")),
-        _ => Err(bad("must start with https://")),
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare == "localhost"
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    Ok(())
 }
 
 /// Failover never changes scheme: a set that mixes `https` and `http` is refused.

@@ -6,6 +6,22 @@ use crate::error::Error;
 use crate::jwt::{self, TokenTimes};
 use serde::Deserialize;
 
+/// What a command says when it has no issuer URL: there is no default (a silent `http://127.0.0.1:8080` would send
+/// a workload's signed request to whatever listens there).
+pub const NO_ISSUER_URL: &str =
+    "no issuer URL: pass --url URL or set IAMJWT_URL (the issuer's API URL, https://…)";
+
+/// The issuer URL a command was given (`--url`, else `IAMJWT_URL`: clap reads both into one value), checked by
+/// [`crate::http::check_url`]; none, or an empty one, is refused with [`NO_ISSUER_URL`].
+pub fn issuer_url(given: Option<&str>) -> Result<String, Error> {
+    let url = given
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| Error::Usage(NO_ISSUER_URL.to_owned()))?;
+    TokenRequest::new(url).uri()?;
+    Ok(url.to_owned())
+}
+
 /// What to ask the issuer for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRequest {
@@ -63,11 +79,7 @@ impl TokenRequest {
         let uri: http::Uri = url
             .parse()
             .map_err(|e| Error::Usage(format!("invalid issuer URL {base:?}: {e}")))?;
-        if uri.host().is_none() || !matches!(uri.scheme_str(), Some("http" | "https")) {
-            return Err(Error::Usage(format!(
-                "invalid issuer URL {base:?}: expected http(s)://host[/stage]"
-            )));
-        }
+        crate::http::check_uri(&uri)?;
         Ok(uri)
     }
 }
@@ -129,6 +141,25 @@ mod tests {
         );
         assert!(TokenRequest::new("127.0.0.1:8080").uri().is_err());
         assert!(TokenRequest::new("ftp://x/").uri().is_err());
+        // Issue 19 §6: a signed token request in clear text off loopback.
+        let e = TokenRequest::new("http://issuer.example.com/prod")
+            .uri()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("use https://"), "{e}");
+    }
+
+    #[test]
+    fn there_is_no_default_issuer_url() {
+        for none in [None, Some(""), Some("  ")] {
+            let e = issuer_url(none).unwrap_err().to_string();
+            assert!(e.contains("--url") && e.contains("IAMJWT_URL"), "{e}");
+        }
+        assert_eq!(
+            issuer_url(Some("https://abc.execute-api.eu-west-1.amazonaws.com/prod")).unwrap(),
+            "https://abc.execute-api.eu-west-1.amazonaws.com/prod"
+        );
+        assert!(issuer_url(Some("http://issuer.example.com")).is_err());
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Crash-safe file writes, shared by the local issuer (keys, principals, the published documents) and the
 //! workload client (token cache, agent token files): a reader sees the old file or the new one, never a torn or
 //! empty one. Unix only (modes and owners are set exactly).
+//!
+//! It also decides which directories may hold a user's secrets at all ([`check_trusted_dir`], the rule of ssh's
+//! `StrictModes`), and reads and creates files without following a symlink planted in their place (`O_NOFOLLOW`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 /// Who owns a written file: a user and/or a group; `None` keeps the writer's. Changing the user needs root (or
@@ -86,11 +89,17 @@ fn temp_in(dir: &Path, name: &str) -> io::Result<PathBuf> {
     Ok(dir.join(format!(".{name}.{:016x}.tmp", u64::from_le_bytes(nonce))))
 }
 
+/// `O_NOFOLLOW`: opening a path whose last component is a symlink fails (`ELOOP`) instead of following it.
+fn no_follow() -> i32 {
+    nix::fcntl::OFlag::O_NOFOLLOW.bits()
+}
+
 /// Creates `tmp` (it must not exist) with exactly `mode` whatever the umask, owned by `owner`.
 fn create_exact(tmp: &Path, mode: u32, owner: Owner) -> io::Result<File> {
     let f = OpenOptions::new()
         .write(true)
         .create_new(true)
+        .custom_flags(no_follow())
         .mode(mode)
         .open(tmp)?;
     owner.apply(&f)?;
@@ -149,9 +158,71 @@ pub fn parent(path: &Path) -> &Path {
     }
 }
 
-/// Creates `dir` (and parents) and makes it 0700.
+/// Why a directory may not hold a user's secrets: [`check_trusted_dir`]'s refusal, carried inside an
+/// [`io::Error`] (kind `PermissionDenied`) so that callers can tell it from a failure to read.
+#[derive(Debug)]
+pub struct Untrusted {
+    pub dir: PathBuf,
+    pub why: String,
+}
+
+impl std::fmt::Display for Untrusted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is refused: {}", self.dir.display(), self.why)
+    }
+}
+
+impl std::error::Error for Untrusted {}
+
+impl Untrusted {
+    /// The refusal inside `e`, if `e` is one.
+    pub fn of(e: &io::Error) -> Option<&Self> {
+        e.get_ref().and_then(|i| i.downcast_ref::<Self>())
+    }
+}
+
+/// Refuses a directory that another user could use to plant or swap files (ssh's `StrictModes`): one not owned by
+/// this process's user or root, or writable by group or others without the sticky bit (`/tmp` has it: others may
+/// add files but never replace ours). A symlinked directory is judged by what it points to.
+pub fn check_trusted_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let m = fs::metadata(dir)?;
+    let refuse = |why: String| {
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            Untrusted {
+                dir: dir.to_owned(),
+                why,
+            },
+        ))
+    };
+    if !m.is_dir() {
+        return refuse("not a directory".into());
+    }
+    let me = nix::unistd::Uid::effective().as_raw();
+    if m.uid() != me && m.uid() != 0 {
+        return refuse(format!(
+            "owned by uid {}, not by you (uid {me}) or root; use a directory of your own",
+            m.uid()
+        ));
+    }
+    let mode = m.mode() & 0o7777;
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        return refuse(format!(
+            "mode {mode:04o} lets other users replace its files; chmod go-w {} (or use another directory)",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Creates `dir` (and parents) 0700, refuses it if [`check_trusted_dir`] does, and makes it 0700.
 pub fn private_dir(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    check_trusted_dir(dir)?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
 }
 
@@ -162,6 +233,24 @@ pub fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// [`read_optional`] without following a symlink in the last component: a link planted where a file of ours
+/// should be is an error (`ELOOP`), never a read of what it points to.
+pub fn read_no_follow(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut f = match OpenOptions::new()
+        .read(true)
+        .custom_flags(no_follow())
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
 }
 
 #[cfg(test)]
@@ -305,5 +394,58 @@ mod tests {
             "a directory is not a missing file"
         );
         assert_eq!(parent(Path::new("x")), Path::new("."));
+    }
+
+    /// Issue 19 §6: a directory where another user can plant or swap files is refused, like ssh's StrictModes.
+    #[test]
+    fn directories_others_can_write_without_the_sticky_bit_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("cache");
+        fs::create_dir(&d).unwrap();
+        for (bits, ok) in [
+            (0o700, true),
+            (0o755, true),
+            (0o1777, true),
+            (0o777, false),
+            (0o770, false),
+            (0o702, false),
+        ] {
+            fs::set_permissions(&d, fs::Permissions::from_mode(bits)).unwrap();
+            let r = check_trusted_dir(&d);
+            assert_eq!(r.is_ok(), ok, "{bits:o}: {r:?}");
+            if let Err(e) = r {
+                let u = Untrusted::of(&e).expect("a refusal, not an I/O error");
+                let m = u.to_string();
+                assert!(m.contains("chmod go-w") && !m.contains('\n'), "{m}");
+            }
+        }
+        // private_dir refuses what it finds world-writable rather than quietly fixing it after others had a go
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(Untrusted::of(&private_dir(&d).unwrap_err()).is_some());
+        assert_eq!(mode(&d), 0o777);
+        // a file is no directory; /tmp (root, sticky) and / (root) are fine
+        fs::write(dir.path().join("f"), b"").unwrap();
+        assert!(check_trusted_dir(&dir.path().join("f")).is_err());
+        check_trusted_dir(Path::new("/")).unwrap();
+    }
+
+    /// Issue 19 §6: a symlink planted where a cache file should be is not followed.
+    #[test]
+    fn reads_do_not_follow_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs::write(&elsewhere, b"planted").unwrap();
+        let link = dir.path().join("entry.json");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        assert!(read_no_follow(&link).is_err());
+        assert_eq!(
+            read_no_follow(&elsewhere).unwrap(),
+            Some(b"planted".to_vec())
+        );
+        assert_eq!(read_no_follow(&dir.path().join("none")).unwrap(), None);
+        // the next atomic write replaces the link itself, never what it points to
+        write_atomic(&link, b"ours", 0o600).unwrap();
+        assert_eq!(fs::read(&elsewhere).unwrap(), b"planted");
+        assert_eq!(read_no_follow(&link).unwrap(), Some(b"ours".to_vec()));
     }
 }

@@ -91,6 +91,10 @@ impl LocalIssuer {
         overrides: impl IntoIterator<Item = (String, String)>,
         now: UnixTime,
     ) -> Result<Self, Error> {
+        // Refused before anything is created or locked.
+        let overrides: std::collections::BTreeMap<String, String> =
+            crate::settings::iamjwt_vars(overrides).collect();
+        crate::settings::refuse_unsupported(&overrides)?;
         std::fs::create_dir_all(state).map_err(|e| Error::io(state, e))?;
         let lock = ServeLock::acquire(state)?;
         let settings = serve_settings(state, url, overrides)?;

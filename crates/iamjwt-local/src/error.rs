@@ -35,6 +35,9 @@ pub enum Error {
         holder.map_or_else(|| "pid unknown".to_owned(), |p| format!("pid {p}"))
     )]
     InUse { state: PathBuf, holder: Option<u32> },
+    /// Settings local mode cannot honour ([`crate::settings::NOT_IN_LOCAL_MODE`]), one line each.
+    #[error("{}", .0.join("\n"))]
+    Unsupported(Vec<String>),
     #[error(transparent)]
     Core(#[from] iamjwt_core::Error),
 }

@@ -28,6 +28,43 @@ fn defaults(issuer: &str) -> BTreeMap<String, String> {
     ])
 }
 
+/// The settings only the AWS adapters honour, each with why local mode cannot: set for `serve` or `rotate`, they are
+/// refused at start, never ignored. The one list of them (add a setting here when only Lambda reads it).
+pub const NOT_IN_LOCAL_MODE: &[(&str, &str)] = &[
+    (
+        "IAMJWT_TAG_READER_ROLE",
+        "local mode reads principal tags from the principals file; it assumes no role in other accounts",
+    ),
+    (
+        "IAMJWT_TAG_CACHE_SECONDS",
+        "local mode reads principal tags from the principals file; there are no IAM tag lookups to cache",
+    ),
+    (
+        "IAMJWT_KEY_ALIAS_PREFIX",
+        "local mode keeps its keys in the state directory (--state-dir), not under KMS aliases",
+    ),
+    (
+        "IAMJWT_BUCKET",
+        "local mode publishes discovery and the JWKS from the state directory (--state-dir), not to S3",
+    ),
+];
+
+/// Refuses every variable of [`NOT_IN_LOCAL_MODE`] that `vars` sets: one line each, naming it, why, and the fix.
+pub fn refuse_unsupported(vars: &BTreeMap<String, String>) -> Result<(), Error> {
+    let refused: Vec<String> = NOT_IN_LOCAL_MODE
+        .iter()
+        .filter(|(name, _)| vars.contains_key(*name))
+        .map(|(name, why)| {
+            format!("{name} is set but cannot be honoured: {why}; unset it for local mode")
+        })
+        .collect();
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Unsupported(refused))
+    }
+}
+
 /// Only the `IAMJWT_*` variables of an environment.
 pub fn iamjwt_vars(
     env: impl IntoIterator<Item = (String, String)>,
@@ -45,8 +82,10 @@ pub fn serve_settings(
     issuer: &str,
     overrides: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Settings, Error> {
+    let overrides: BTreeMap<String, String> = iamjwt_vars(overrides).collect();
+    refuse_unsupported(&overrides)?;
     let mut map = defaults(issuer);
-    map.extend(iamjwt_vars(overrides));
+    map.extend(overrides);
     let settings = parse(&map)?;
     let path = state.join(SETTINGS_FILE);
     let bytes = serde_json::to_vec_pretty(&map).map_err(|e| Error::Corrupt {
@@ -70,7 +109,9 @@ pub fn recorded_settings(
         })?,
         None => defaults(DEFAULT_LOCAL_ISSUER),
     };
-    map.extend(iamjwt_vars(overrides));
+    let overrides: BTreeMap<String, String> = iamjwt_vars(overrides).collect();
+    refuse_unsupported(&overrides)?;
+    map.extend(overrides);
     parse(&map)
 }
 
@@ -91,6 +132,34 @@ mod tests {
         assert_eq!(again.issue.issuer, "http://127.0.0.1:9999");
         assert_eq!(again.issue.algorithms, s.issue.algorithms);
         assert_eq!(again.key_refresh_seconds, 1);
+    }
+
+    /// Issue 19 §6: settings only AWS honours were parsed and then ignored by `serve` and `rotate`.
+    #[test]
+    fn settings_local_mode_cannot_honour_are_refused_one_line_each() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, _) in NOT_IN_LOCAL_MODE {
+            let one = [((*name).to_owned(), "x".to_owned())];
+            let e = serve_settings(dir.path(), "http://127.0.0.1:1", one.clone())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with(name) && e.contains("unset it") && !e.contains('\n'),
+                "{e}"
+            );
+            let e = recorded_settings(dir.path(), one).unwrap_err().to_string();
+            assert!(e.starts_with(name), "{e}");
+        }
+        let all: Vec<(String, String)> = NOT_IN_LOCAL_MODE
+            .iter()
+            .map(|(n, _)| ((*n).to_owned(), "300".to_owned()))
+            .collect();
+        let e = serve_settings(dir.path(), "http://127.0.0.1:1", all)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e.lines().count(), NOT_IN_LOCAL_MODE.len(), "{e}");
+        // nothing was recorded by a refused start
+        assert!(!dir.path().join(SETTINGS_FILE).exists());
     }
 
     #[test]
