@@ -1,8 +1,8 @@
 //! `iamjwt console`: role credentials (as `iamjwt credentials` gets them) → the AWS federation endpoint's
 //! `getSigninToken` → a console sign-in URL on stdout.
 
-use crate::credentials::RoleArgs;
 use crate::error::Error;
+use crate::role::RoleArgs;
 use iamjwt_client::federation;
 use iamjwt_client::http::HttpClient;
 use iamjwt_client::sts::RoleArn;

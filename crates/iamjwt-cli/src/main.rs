@@ -6,11 +6,13 @@ mod agent;
 mod cache;
 mod console;
 mod credential_output;
+mod credential_process;
 mod credentials;
 mod decode;
 mod describe;
 mod error;
 mod http;
+mod role;
 mod rotate;
 mod s3_access;
 mod serve;
@@ -104,7 +106,7 @@ fn main() -> ExitCode {
         _ => None,
     };
     if let Some((name, role)) = credential_process
-        && let Some(code) = credentials::guard_process(name, role)
+        && let Some(code) = credential_process::guard_process(name, role.issuer.profile.as_deref())
     {
         return code;
     }

@@ -4,8 +4,8 @@
 //! for `iamjwt credentials --identity-center-app`. Wiring over `iamjwt_client::identity_center`.
 
 use crate::credential_output::{Output, render};
-use crate::credentials::RoleArgs;
 use crate::error::Error;
+use crate::role::RoleArgs;
 use crate::token::IssuerArgs;
 use iamjwt_client::identity_center::{
     Chain, DATA_ACCESS_DURATION, DataAccess, DataAccessRequest, PERMISSIONS, SessionRequest,
@@ -82,7 +82,7 @@ impl SessionArgs {
             cache: cache.as_ref(),
         })
         .await
-        .map_err(crate::credentials::loop_below)
+        .map_err(crate::credential_process::loop_below)
     }
 
     /// The identity-enhanced session (`duration`: its `DurationSeconds`).
