@@ -11,6 +11,7 @@
 //! rotate role, which creates the keys and reconciles their policies, may itself put the policy.
 
 use crate::tags;
+use iamjwt_core::identity::AccountId;
 use iamjwt_core::{Error, PortError};
 use serde::Serialize;
 
@@ -49,24 +50,16 @@ pub const ROTATE_ACTIONS: &[&str] = &[
     "kms:ScheduleKeyDeletion",
     "kms:UpdateAlias",
 ];
-/// The rotate role tags the key's facts, never its issuer tag (that would move the key out of this issuer's scope).
+/// The rotate role tags the key's facts ([`tags::FACTS`]), never its issuer tag (that would move the key out of
+/// this issuer's scope).
 pub const ROTATE_TAG_ACTIONS: &[&str] = &["kms:TagResource", "kms:UntagResource"];
-/// The tags [`ROTATE_TAG_ACTIONS`] may set or remove: every tag the key store writes but the issuer's.
-pub const FACT_TAGS: &[&str] = &[
-    tags::ALG,
-    tags::KID,
-    tags::CREATED_AT,
-    tags::PUBLISHED_AT,
-    tags::DEMOTED_AT,
-    tags::COMPROMISED,
-];
 
 /// An IAM role ARN, `arn:<partition>:iam::<account>:role/<path/>name`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleArn {
     arn: String,
     partition: String,
-    account: String,
+    account: AccountId,
 }
 
 impl RoleArn {
@@ -78,17 +71,12 @@ impl RoleArn {
                 format!("{raw:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)"),
             )
         };
-        let mut parts = raw.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(bad());
-        };
+        // arn:<partition>:iam::<account>:role/<path/>name — IAM ARNs have no region.
+        let (partition, rest) = raw
+            .strip_prefix("arn:")
+            .and_then(|r| r.split_once(":iam::"))
+            .ok_or_else(bad)?;
+        let (account, path_name) = rest.split_once(":role/").ok_or_else(bad)?;
         let word = |s: &str, max: usize| {
             (1..=max).contains(&s.len())
                 && s.bytes()
@@ -98,17 +86,16 @@ impl RoleArn {
             && partition
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b == b'-');
-        let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
-        let resource_ok = resource.len() <= 512 + 5
-            && resource.strip_prefix("role/").is_some_and(|path_name| {
-                let (path, name) = path_name.rsplit_once('/').unwrap_or(("", path_name));
-                word(name, 64) && (path.is_empty() || path.split('/').all(|s| word(s, 512)))
-            });
-        if partition_ok && account_ok && resource_ok {
+        let account = AccountId::parse(account).map_err(|_| bad())?;
+        let (path, name) = path_name.rsplit_once('/').unwrap_or(("", path_name));
+        let name_ok = path_name.len() <= 512
+            && word(name, 64)
+            && (path.is_empty() || path.split('/').all(|s| word(s, 512)));
+        if partition_ok && name_ok {
             Ok(Self {
                 arn: raw.to_owned(),
                 partition: partition.to_owned(),
-                account: account.to_owned(),
+                account,
             })
         } else {
             Err(bad())
@@ -136,8 +123,8 @@ pub struct KeyAccess {
 impl KeyAccess {
     /// Both roles; refused unless they share a partition and an account.
     pub fn new(token_role: RoleArn, rotate_role: RoleArn) -> Result<Self, Error> {
-        if (token_role.partition.as_str(), token_role.account.as_str())
-            != (rotate_role.partition.as_str(), rotate_role.account.as_str())
+        if (&token_role.partition, &token_role.account)
+            != (&rotate_role.partition, &rotate_role.account)
         {
             return Err(Error::config(
                 TOKEN_ROLE_ARN,
@@ -214,7 +201,7 @@ impl KeyAccess {
                 Statement {
                     condition: Some(Condition {
                         for_all_values_string_equals: TagKeys {
-                            tag_keys: FACT_TAGS,
+                            tag_keys: &tags::FACTS,
                         },
                     }),
                     ..allow(

@@ -158,50 +158,68 @@ fn the_evaluator_reads_the_default_policy_as_aws_does() {
     assert!(wildcard("kms:Get*", "kms:GetPublicKey") && !wildcard("kms:Get*", "kms:Sign"));
 }
 
-/// The policy of the key in each slot of each algorithm.
-async fn slot_policies(
-    conf: &aws_config::SdkConfig,
-    algs: &[iamjwt_core::Algorithm],
-) -> Vec<Value> {
-    let kms = iamjwt_aws::sdk::kms(conf);
+/// The key in each slot of each algorithm (PutKeyPolicy and GetKeyPolicy take a key id, never an alias).
+async fn slot_keys(kms: &Client, algs: &[Algorithm]) -> Vec<String> {
     let mut out = Vec::new();
     for alg in algs {
         for slot in [KeySlot::Pending, KeySlot::Current] {
             let alias = format!("{PREFIX}/{}/{slot}", alg.lower());
             let key = kms.describe_key().key_id(&alias).send().await.unwrap();
-            let policy = kms
-                .get_key_policy()
-                .key_id(key.key_metadata().unwrap().key_id())
-                .policy_name("default")
-                .send()
-                .await
-                .unwrap();
-            out.push(serde_json::from_str(policy.policy().unwrap()).unwrap());
+            out.push(key.key_metadata().unwrap().key_id().to_owned());
         }
     }
     out
 }
 
-fn settings() -> iamjwt_core::config::Settings {
-    iamjwt_core::config::Settings::from_lookup(|k| match k {
-        "IAMJWT_ISSUER" => Some("https://id.example.com".into()),
-        "IAMJWT_DEFAULT_AUDIENCE" => Some("sts.amazonaws.com".into()),
-        "IAMJWT_KEY_ALIAS_PREFIX" => Some(PREFIX.into()),
-        "IAMJWT_ALGORITHMS" => Some("RS256,ES256,ES384".into()),
-        _ => None,
-    })
-    .unwrap()
+/// The policy of the key in each slot of each algorithm.
+async fn slot_policies(conf: &aws_config::SdkConfig, algs: &[Algorithm]) -> Vec<Value> {
+    let kms = iamjwt_aws::sdk::kms(conf);
+    let mut out = Vec::new();
+    for key in slot_keys(&kms, algs).await {
+        let policy = kms
+            .get_key_policy()
+            .key_id(key)
+            .policy_name("default")
+            .send()
+            .await
+            .unwrap();
+        out.push(serde_json::from_str(policy.policy().unwrap()).unwrap());
+    }
+    out
 }
 
-/// The attack: an administrator whose IAM policy allows `kms:Sign` on `*` signs with the issuer's key.
-#[tokio::test]
-async fn an_administrator_with_kms_sign_on_everything_cannot_sign_with_the_issuers_keys() {
+/// Every algorithm, ES384 (KMS ECC_NIST_P384) included.
+const ENV: [(&str, &str); 4] = [
+    ("IAMJWT_ISSUER", "https://id.example.com"),
+    ("IAMJWT_DEFAULT_AUDIENCE", "sts.amazonaws.com"),
+    ("IAMJWT_KEY_ALIAS_PREFIX", PREFIX),
+    ("IAMJWT_ALGORITHMS", "RS256,ES256,ES384"),
+];
+
+fn settings() -> iamjwt_core::config::Settings {
+    let env = |k: &str| {
+        ENV.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    iamjwt_core::config::Settings::from_lookup(env).unwrap()
+}
+
+/// moto with a current and a pending key per algorithm, made by the real rotation code, and published.
+async fn keys_published() -> (Moto, aws_config::SdkConfig, iamjwt_core::config::Settings) {
     let moto = moto();
     let conf = with_bucket(&moto).await;
     let s = settings();
     iamjwt_aws::testing::current_keys_published(&conf, &s, PREFIX, BUCKET)
         .await
         .unwrap();
+    (moto, conf, s)
+}
+
+/// The attack: an administrator whose IAM policy allows `kms:Sign` on `*` signs with the issuer's key.
+#[tokio::test]
+async fn an_administrator_with_kms_sign_on_everything_cannot_sign_with_the_issuers_keys() {
+    let (_moto, conf, s) = keys_published().await;
     let policies = slot_policies(&conf, &s.algorithms).await;
     assert_eq!(policies.len(), 2 * s.algorithms.len());
     for policy in &policies {
@@ -286,26 +304,16 @@ fn default_policy() -> Value {
 /// rotation step, whatever the step.
 #[tokio::test]
 async fn the_next_rotation_puts_the_policy_back_on_existing_keys() {
-    let moto = moto();
-    let conf = with_bucket(&moto).await;
-    let s = settings();
-    iamjwt_aws::testing::current_keys_published(&conf, &s, PREFIX, BUCKET)
-        .await
-        .unwrap();
+    let (_moto, conf, s) = keys_published().await;
     let kms = iamjwt_aws::sdk::kms(&conf);
-    for alg in &s.algorithms {
-        for slot in [KeySlot::Pending, KeySlot::Current] {
-            let alias = format!("{PREFIX}/{}/{slot}", alg.lower());
-            let key = kms.describe_key().key_id(&alias).send().await.unwrap();
-            // PutKeyPolicy takes a key id, never an alias.
-            kms.put_key_policy()
-                .key_id(key.key_metadata().unwrap().key_id())
-                .policy_name("default")
-                .policy(default_policy().to_string())
-                .send()
-                .await
-                .unwrap();
-        }
+    for key in slot_keys(&kms, &s.algorithms).await {
+        kms.put_key_policy()
+            .key_id(key)
+            .policy_name("default")
+            .policy(default_policy().to_string())
+            .send()
+            .await
+            .unwrap();
     }
     let admin = Caller {
         arn: ADMIN,
