@@ -7,6 +7,7 @@ use crate::support::*;
 use aws_sdk_iam::operation::list_role_tags::ListRoleTagsError;
 use aws_sdk_iam::types::Tag;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_types::error::ErrorMetadata;
 use iamjwt_aws::iam_tags::IamTagSource;
 use iamjwt_aws::kms::KmsSigner;
 use iamjwt_aws::testing::{Moto, WireMeter, counted_kms, idle_sts};
@@ -334,7 +335,7 @@ async fn throttled_lookup_is_503_and_denied_is_500_never_a_token() {
 
     let denied = mock!(aws_sdk_iam::Client::list_role_tags).then_error(|| {
         ListRoleTagsError::generic(
-            aws_smithy_types::error::ErrorMetadata::builder()
+            ErrorMetadata::builder()
                 .code("AccessDenied")
                 .message("not authorized to perform iam:ListRoleTags")
                 .build(),
