@@ -103,7 +103,14 @@ export class IssuerFunctions {
       timeout: Duration.seconds(60),
       role: this.rotateRole,
       logGroup: logGroup(scope, 'RotateLogs', config.logRetention, this.rotateRole),
-      environment: { ...environment, IAMJWT_BUCKET: bucket.bucketName },
+      environment: {
+        ...environment,
+        IAMJWT_BUCKET: bucket.bucketName,
+        // The roles every key's policy names (docs/aws.md, "Keys in KMS"): only the token role may sign, only the
+        // rotate role runs the keys' lifecycle. The rotate binary refuses to start without them.
+        IAMJWT_TOKEN_ROLE_ARN: this.tokenRole.roleArn,
+        IAMJWT_ROTATE_ROLE_ARN: this.rotateRole.roleArn,
+      },
     });
 
     grantKeyUse(this.tokenRole, config);
@@ -195,7 +202,7 @@ function grantKeyUse(role: iam.Role, config: ResolvedConfig): void {
 
 /**
  * Rotate Lambda: create issuer-tagged signing keys, move the slot aliases, tag key facts, schedule
- * retired keys for deletion. It can neither remove nor change a key's issuer tag, so it cannot take
+ * retired keys for deletion, keep each key's policy. It can neither remove nor change a key's issuer tag, so it cannot take
  * a key away from this issuer's scope or pull another issuer's key into it.
  */
 function grantKeyManagement(role: iam.Role, config: ResolvedConfig): void {
@@ -241,6 +248,8 @@ function grantKeyManagement(role: iam.Role, config: ResolvedConfig): void {
     sid: 'ManageIssuerKeys',
     actions: [
       'kms:DescribeKey', 'kms:GetPublicKey', 'kms:ListResourceTags', 'kms:ScheduleKeyDeletion',
+      // Each key's policy is read and, when it differs from this issuer's, put back (iamjwt_aws::kms::key_policy).
+      'kms:GetKeyPolicy', 'kms:PutKeyPolicy',
       // KMS checks alias operations on the key as well as on the alias.
       'kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias',
     ],

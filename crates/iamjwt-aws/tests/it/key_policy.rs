@@ -220,8 +220,8 @@ async fn keys_published() -> (Moto, aws_config::SdkConfig, iamjwt_core::config::
 #[tokio::test]
 async fn an_administrator_with_kms_sign_on_everything_cannot_sign_with_the_issuers_keys() {
     let (_moto, conf, s) = keys_published().await;
-    let policies = slot_policies(&conf, &s.algorithms).await;
-    assert_eq!(policies.len(), 2 * s.algorithms.len());
+    let policies = slot_policies(&conf, &s.issue.algorithms).await;
+    assert_eq!(policies.len(), 2 * s.issue.algorithms.len());
     for policy in &policies {
         only_the_token_role_signs(policy);
     }
@@ -306,7 +306,7 @@ fn default_policy() -> Value {
 async fn the_next_rotation_puts_the_policy_back_on_existing_keys() {
     let (_moto, conf, s) = keys_published().await;
     let kms = iamjwt_aws::sdk::kms(&conf);
-    for key in slot_keys(&kms, &s.algorithms).await {
+    for key in slot_keys(&kms, &s.issue.algorithms).await {
         kms.put_key_policy()
             .key_id(key)
             .policy_name("default")
@@ -319,7 +319,7 @@ async fn the_next_rotation_puts_the_policy_back_on_existing_keys() {
         arn: ADMIN,
         iam_allows_everything: true,
     };
-    for policy in slot_policies(&conf, &s.algorithms).await {
+    for policy in slot_policies(&conf, &s.issue.algorithms).await {
         assert!(
             allowed(&policy, admin, "kms:Sign"),
             "the attack works on old keys"
@@ -335,8 +335,8 @@ async fn the_next_rotation_puts_the_policy_back_on_existing_keys() {
     let rotator = Rotator {
         store: &store,
         publisher: &publisher,
-        issuer: &s.issuer,
-        algs: &s.algorithms,
+        issuer: &s.issue.issuer,
+        algs: &s.issue.algorithms,
         policy: s.rotation_policy(),
     };
     rotator
@@ -347,7 +347,7 @@ async fn the_next_rotation_puts_the_policy_back_on_existing_keys() {
         )
         .await
         .unwrap();
-    for policy in slot_policies(&conf, &s.algorithms).await {
+    for policy in slot_policies(&conf, &s.issue.algorithms).await {
         only_the_token_role_signs(&policy);
     }
 }
