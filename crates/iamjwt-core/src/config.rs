@@ -49,6 +49,11 @@ pub struct Settings {
     pub key_refresh_seconds: u64,
 }
 
+/// The token function's role ARN (rotate function only): the one principal a signing key's policy lets sign.
+pub const TOKEN_ROLE_ARN: &str = "IAMJWT_TOKEN_ROLE_ARN";
+/// The rotate function's role ARN (rotate function only): runs the keys' lifecycle and keeps their policy.
+pub const ROTATE_ROLE_ARN: &str = "IAMJWT_ROTATE_ROLE_ARN";
+
 /// What a boolean setting may be, for the messages that refuse anything else.
 pub const BOOL_EXPECTED: &str = "expected 1/0, true/false or yes/no";
 

@@ -15,10 +15,9 @@ use iamjwt_core::identity::AccountId;
 use iamjwt_core::{Error, PortError};
 use serde::Serialize;
 
-/// The token function's role: may sign with the key and read its public key.
-pub const TOKEN_ROLE_ARN: &str = "IAMJWT_TOKEN_ROLE_ARN";
-/// The rotate function's role: creates the keys and runs their lifecycle.
-pub const ROTATE_ROLE_ARN: &str = "IAMJWT_ROTATE_ROLE_ARN";
+/// The variables naming the token function's role (may sign with the key and read its public key) and the rotate
+/// function's (creates the keys and runs their lifecycle).
+pub use iamjwt_core::config::{ROTATE_ROLE_ARN, TOKEN_ROLE_ARN};
 
 /// What the account's IAM policies may grant on the key: administration, never `Sign` (nor `CreateGrant`, which
 /// could hand `Sign` to anyone).
