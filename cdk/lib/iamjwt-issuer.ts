@@ -25,7 +25,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { CustomResource, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { IssuerDocuments, onlyWriterOfDocuments } from './issuer-documents';
-import { IssuerFunctions } from './issuer-functions';
+import { answerOnlyApi, IssuerFunctions } from './issuer-functions';
 import { KeyRotation } from './key-rotation';
 import { createAlarmTopic, IamJwtIssuerAlarms, IssuerMonitoring } from './monitoring';
 import { IamJwtIssuerProps, ResolvedConfig, resolveConfig } from './props';
@@ -116,6 +116,7 @@ export class IamJwtIssuer extends Construct {
       stageAfter: this.firstRotation,
     });
     this.api = tokenApi.api;
+    answerOnlyApi(this.tokenFunction, this.api.restApiId, config.apiStageName);
     this.tokenEndpoint = tokenApi.tokenEndpoint;
     this.tokenInvokeArn = tokenApi.tokenInvokeArn;
 

@@ -62,6 +62,16 @@ export function tokenEnvironment(config: ResolvedConfig, issuerUrl: string): Rec
   return environment;
 }
 
+/**
+ * The token function answers only API Gateway REST events of this API and stage (`RestApiStage` in iamjwt-lambda):
+ * an event of another API or stage, or a hand-made one, gets 403. Set once the API exists (it is created after the
+ * function: the API's integration names the function).
+ */
+export function answerOnlyApi(tokenFunction: lambda.Function, restApiId: string, stageName: string): void {
+  tokenFunction.addEnvironment('IAMJWT_API_ID', restApiId);
+  tokenFunction.addEnvironment('IAMJWT_API_STAGE', stageName);
+}
+
 export class IssuerFunctions {
   public readonly tokenFunction: lambda.Function;
   public readonly rotateFunction: lambda.Function;

@@ -65,8 +65,16 @@ describe('Lambdas', () => {
     };
     s.template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('GET /token'),
-      // Tags are used (sessionTags), so their cache lifetime is explicit; no reader role was given.
-      Environment: { Variables: Match.exact({ ...expected, IAMJWT_TAG_CACHE_SECONDS: '300' }) },
+      // Tags are used (sessionTags), so their cache lifetime is explicit; no reader role was given. The API and stage
+      // are the only ones whose events the token function answers (issue 19 §3).
+      Environment: {
+        Variables: Match.exact({
+          ...expected,
+          IAMJWT_TAG_CACHE_SECONDS: '300',
+          IAMJWT_API_ID: { Ref: logicalId(s, s.issuer.api as never) },
+          IAMJWT_API_STAGE: 'prod',
+        }),
+      },
     });
     s.template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('key-rotation step'),
@@ -80,6 +88,13 @@ describe('Lambdas', () => {
         }),
       },
     });
+  });
+
+  test('the token function answers the stage it is deployed behind, whatever its name', () => {
+    const staged = synth({ apiStageName: 'v1' });
+    const env = staged.template.toJSON().Resources[logicalId(staged, staged.issuer.tokenFunction)].Properties.Environment.Variables;
+    expect(env.IAMJWT_API_STAGE).toBe('v1');
+    staged.template.hasResourceProperties('AWS::ApiGateway::Stage', { StageName: 'v1' });
   });
 
   test('without an audience policy the Lambdas get the empty policy explicitly', () => {

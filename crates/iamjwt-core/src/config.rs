@@ -54,6 +54,11 @@ pub const TOKEN_ROLE_ARN: &str = "IAMJWT_TOKEN_ROLE_ARN";
 /// The rotate function's role ARN (rotate function only): runs the keys' lifecycle and keeps their policy.
 pub const ROTATE_ROLE_ARN: &str = "IAMJWT_ROTATE_ROLE_ARN";
 
+/// The API Gateway REST API id whose events the token function answers (token function only).
+pub const API_ID: &str = "IAMJWT_API_ID";
+/// The stage of [`API_ID`] whose events the token function answers (token function only).
+pub const API_STAGE: &str = "IAMJWT_API_STAGE";
+
 /// What a boolean setting may be, for the messages that refuse anything else.
 pub const BOOL_EXPECTED: &str = "expected 1/0, true/false or yes/no";
 

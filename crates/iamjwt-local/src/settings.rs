@@ -46,6 +46,14 @@ const NOT_HONOURED: &[(&str, &str)] = &[
         config::ROTATE_ROLE_ARN,
         "it names the key lifecycle's role in each KMS key policy, and local mode's software keys have no key policy",
     ),
+    (
+        config::API_ID,
+        "it names the API Gateway REST API whose events the token Lambda answers, and local mode is its own gateway",
+    ),
+    (
+        config::API_STAGE,
+        "it names the API Gateway stage whose events the token Lambda answers, and local mode is its own gateway",
+    ),
 ];
 
 fn parse(map: &BTreeMap<String, String>) -> Result<Settings, Error> {
@@ -146,6 +154,19 @@ mod tests {
                 [(name.to_owned(), " ".to_owned())],
             )
             .unwrap();
+        }
+    }
+
+    #[test]
+    fn the_api_gateway_binding_is_refused_local_mode_is_its_own_gateway() {
+        for name in [config::API_ID, config::API_STAGE] {
+            let dir = tempfile::tempdir().unwrap();
+            let env = [(name.to_owned(), "prod".to_owned())];
+            let e = serve_settings(dir.path(), "http://127.0.0.1:1", env)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(name) && e.contains("gateway"), "{e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
         }
     }
 

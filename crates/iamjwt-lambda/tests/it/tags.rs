@@ -141,7 +141,10 @@ async fn rig(reader_role: Option<&str>) -> Rig {
         Duration::from_secs(s.tag_cache_seconds),
     );
     tags.warm().await.unwrap();
-    let handler = TokenHandler::new(Issuer::new(s.issue.clone(), signer).with_tags(Arc::new(tags)));
+    let handler = TokenHandler::new(
+        Issuer::new(s.issue.clone(), signer).with_tags(Arc::new(tags)),
+        fixture_api(),
+    );
     let jwk = jwk(&conf).await;
     kms.reset();
     iam.reset();
@@ -295,7 +298,10 @@ fn mocked_handler(iam: aws_sdk_iam::Client, kms: aws_sdk_kms::Client) -> TokenHa
     let tags = IamTagSource::new(iam, sts, None, Duration::from_secs(300))
         .with_home_account("111122223333");
     let signer = KmsSigner::new(kms, PREFIX, Duration::from_secs(300));
-    TokenHandler::new(Issuer::new(s.issue.clone(), Arc::new(signer)).with_tags(Arc::new(tags)))
+    TokenHandler::new(
+        Issuer::new(s.issue.clone(), Arc::new(signer)).with_tags(Arc::new(tags)),
+        fixture_api(),
+    )
 }
 
 #[tokio::test]
