@@ -58,17 +58,8 @@ impl RestApiStage {
     /// Both variables through `lookup`; both are required in the Lambda (local mode has its own gateway and does
     /// not read them).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CoreError> {
-        let required = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| {
-                    CoreError::config(
-                        name,
-                        "is required for the token function (it answers only events of this API and stage)",
-                    )
-                })
-        };
+        let why = "for the token function (it answers only events of this API and stage)";
+        let required = |name: &str| config::required_setting(&lookup, name, why);
         Self::new(&required(config::API_ID)?, &required(config::API_STAGE)?)
     }
 

@@ -11,6 +11,7 @@
 //! rotate role, which creates the keys and reconciles their policies, may itself put the policy.
 
 use crate::tags;
+use iamjwt_core::config::required_setting;
 use iamjwt_core::identity::AccountId;
 use iamjwt_core::{Error, PortError};
 use serde::Serialize;
@@ -142,15 +143,11 @@ impl KeyAccess {
     /// cannot write key policies must not create keys.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let role = |name: &str| {
-            let raw = lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| {
-                    Error::config(
-                        name,
-                        "is required for the rotate function (the role named in every key policy)",
-                    )
-                })?;
+            let raw = required_setting(
+                &lookup,
+                name,
+                "for the rotate function (the role named in every key policy)",
+            )?;
             RoleArn::parse(name, &raw)
         };
         Self::new(role(TOKEN_ROLE_ARN)?, role(ROTATE_ROLE_ARN)?)
