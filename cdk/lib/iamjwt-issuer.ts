@@ -24,8 +24,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { CustomResource, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { IssuerDocuments } from './issuer-documents';
-import { IssuerFunctions } from './issuer-functions';
+import { IssuerDocuments, onlyWriterOfDocuments } from './issuer-documents';
+import { answerOnlyApi, IssuerFunctions } from './issuer-functions';
 import { KeyRotation } from './key-rotation';
 import { createAlarmTopic, IamJwtIssuerAlarms, IssuerMonitoring } from './monitoring';
 import { IamJwtIssuerProps, ResolvedConfig, resolveConfig } from './props';
@@ -103,6 +103,7 @@ export class IamJwtIssuer extends Construct {
     const functions = new IssuerFunctions(this, { config, issuerUrl: this.issuerUrl, bucket: this.issuerBucket });
     this.tokenFunction = functions.tokenFunction;
     this.rotateFunction = functions.rotateFunction;
+    onlyWriterOfDocuments(this.issuerBucket, functions.rotateRole);
 
     const rotation = new KeyRotation(this, { config, rotateFunction: this.rotateFunction, alarmTopic: this.alarmTopic });
     this.rotationStateMachine = rotation.stateMachine;
@@ -115,6 +116,7 @@ export class IamJwtIssuer extends Construct {
       stageAfter: this.firstRotation,
     });
     this.api = tokenApi.api;
+    answerOnlyApi(this.tokenFunction, this.api.restApiId, config.apiStageName);
     this.tokenEndpoint = tokenApi.tokenEndpoint;
     this.tokenInvokeArn = tokenApi.tokenInvokeArn;
 

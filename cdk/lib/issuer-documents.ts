@@ -8,6 +8,7 @@
 import { Aws, CfnRule, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
@@ -15,6 +16,12 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge } from './parts';
 import { CDN_MAX_TTL } from './props';
+
+/**
+ * The two objects the rotate Lambda publishes (iamjwt_core::discovery::{DISCOVERY_PATH, JWKS_PATH}): only its role
+ * may write them (the bucket policy of `IamJwtIssuer`).
+ */
+export const ISSUER_DOCUMENTS = ['.well-known/openid-configuration', '.well-known/jwks.json'] as const;
 
 /** The region CloudFront takes its certificates from. */
 export const CLOUDFRONT_CERTIFICATE_REGION = 'us-east-1';
@@ -103,6 +110,23 @@ export class IssuerDocuments {
         + 'with hostedZoneId/hostedZoneName the construct sets TLSv1.2_2021.');
     }
   }
+}
+
+/**
+ * Only `writer` (the rotate Lambda's role) may write or delete the issuer documents: an explicit Deny to every other
+ * principal, so an account administrator's `s3:*` (or a bucket-wide grant) cannot replace the JWKS with keys of their
+ * own. `aws:PrincipalArn` is the role's ARN for every session of the role. Reads are untouched (CloudFront reads
+ * through OAC with s3:GetObject). DeleteObjectVersion too: deleting the newest version rolls a document back.
+ */
+export function onlyWriterOfDocuments(bucket: s3.IBucket, writer: iam.IRole): void {
+  bucket.addToResourcePolicy(new iam.PolicyStatement({
+    sid: 'OnlyTheRotateRoleWritesTheIssuerDocuments',
+    effect: iam.Effect.DENY,
+    principals: [new iam.AnyPrincipal()],
+    actions: ['s3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'],
+    resources: ISSUER_DOCUMENTS.map((key) => bucket.arnForObjects(key)),
+    conditions: { StringNotEquals: { 'aws:PrincipalArn': writer.roleArn } },
+  }));
 }
 
 /**

@@ -62,6 +62,16 @@ export function tokenEnvironment(config: ResolvedConfig, issuerUrl: string): Rec
   return environment;
 }
 
+/**
+ * The token function answers only API Gateway REST events of this API and stage (`RestApiStage` in iamjwt-lambda):
+ * an event of another API or stage, or a hand-made one, gets 403. Set once the API exists (it is created after the
+ * function: the API's integration names the function).
+ */
+export function answerOnlyApi(tokenFunction: lambda.Function, restApiId: string, stageName: string): void {
+  tokenFunction.addEnvironment('IAMJWT_API_ID', restApiId);
+  tokenFunction.addEnvironment('IAMJWT_API_STAGE', stageName);
+}
+
 export class IssuerFunctions {
   public readonly tokenFunction: lambda.Function;
   public readonly rotateFunction: lambda.Function;
@@ -103,7 +113,14 @@ export class IssuerFunctions {
       timeout: Duration.seconds(60),
       role: this.rotateRole,
       logGroup: logGroup(scope, 'RotateLogs', config.logRetention, this.rotateRole),
-      environment: { ...environment, IAMJWT_BUCKET: bucket.bucketName },
+      environment: {
+        ...environment,
+        IAMJWT_BUCKET: bucket.bucketName,
+        // The roles every key's policy names (docs/aws.md, "Keys in KMS"): only the token role may sign, only the
+        // rotate role runs the keys' lifecycle. The rotate binary refuses to start without them.
+        IAMJWT_TOKEN_ROLE_ARN: this.tokenRole.roleArn,
+        IAMJWT_ROTATE_ROLE_ARN: this.rotateRole.roleArn,
+      },
     });
 
     grantKeyUse(this.tokenRole, config);
@@ -195,7 +212,7 @@ function grantKeyUse(role: iam.Role, config: ResolvedConfig): void {
 
 /**
  * Rotate Lambda: create issuer-tagged signing keys, move the slot aliases, tag key facts, schedule
- * retired keys for deletion. It can neither remove nor change a key's issuer tag, so it cannot take
+ * retired keys for deletion, keep each key's policy. It can neither remove nor change a key's issuer tag, so it cannot take
  * a key away from this issuer's scope or pull another issuer's key into it.
  */
 function grantKeyManagement(role: iam.Role, config: ResolvedConfig): void {
@@ -241,6 +258,8 @@ function grantKeyManagement(role: iam.Role, config: ResolvedConfig): void {
     sid: 'ManageIssuerKeys',
     actions: [
       'kms:DescribeKey', 'kms:GetPublicKey', 'kms:ListResourceTags', 'kms:ScheduleKeyDeletion',
+      // Each key's policy is read and, when it differs from this issuer's, put back (iamjwt_aws::kms::key_policy).
+      'kms:GetKeyPolicy', 'kms:PutKeyPolicy',
       // KMS checks alias operations on the key as well as on the alias.
       'kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias',
     ],

@@ -3,12 +3,13 @@
 
 For every synthesized template, each Rust Lambda's `Environment.Variables` are resolved to concrete
 values (CloudFormation intrinsics become plausible stand-ins: a bucket name, the distribution's
-domain name, ...) and the matching binary is run with exactly those variables and `--check-config`,
+domain name, a role ARN, an API id, ...) and the matching binary is run with exactly those variables and `--check-config`,
 which parses them as the Lambda does at start-up. A prop combination the CDK accepts but the Rust
 side refuses fails here, with the binary's one-line error.
 
-Two negative controls prove the check can fail: the token binary must refuse an unknown algorithm,
-and the rotate binary must refuse an environment without IAMJWT_BUCKET. Each variable named with
+Negative controls prove the check can fail: the token binary must refuse an unknown algorithm,
+the token binary one without IAMJWT_API_ID, and the rotate binary one without IAMJWT_BUCKET or without
+IAMJWT_TOKEN_ROLE_ARN. Each variable named with
 --require must be set on the token function of at least one template, and the token binary must
 refuse that environment once the variable holds a bad value: so the CDK's variable name is one the
 binary reads (a misspelled name would be ignored, and the environment accepted).
@@ -51,6 +52,12 @@ def bucket_name(logical_id: str) -> str:
     return f"iamjwt-{logical_id.lower()[:40]}-{digest}"
 
 
+def role_arn(logical_id: str) -> str:
+    """An IAM role ARN as CloudFormation would generate it (CDK roles have no path; names are at most 64 characters)."""
+    digest = hashlib.sha256(logical_id.encode()).hexdigest()[:12].upper()
+    return f"arn:{PSEUDO['AWS::Partition']}:iam::{PSEUDO['AWS::AccountId']}:role/IamJwt-{logical_id[:44]}-{digest}"
+
+
 def resolve(value, resources: dict, where: str) -> str:
     if isinstance(value, str):
         return value
@@ -64,6 +71,9 @@ def resolve(value, resources: dict, where: str) -> str:
             kind = resources.get(arg, {}).get("Type")
             if kind == "AWS::S3::Bucket":
                 return bucket_name(arg)
+            if kind == "AWS::ApiGateway::RestApi":
+                # API Gateway's ids are ten lowercase letters and digits.
+                return hashlib.sha256(arg.encode()).hexdigest()[:10]
             raise Unresolvable(f"{where}: no stand-in for Ref to {arg} ({kind}); add one to cdk/scripts/check_lambda_env.py")
         if fn == "Fn::GetAtt":
             logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
@@ -72,6 +82,8 @@ def resolve(value, resources: dict, where: str) -> str:
                 return "d111111abcdef8.cloudfront.net"
             if kind == "AWS::S3::Bucket" and attribute == "Arn":
                 return f"arn:aws:s3:::{bucket_name(logical_id)}"
+            if kind == "AWS::IAM::Role" and attribute == "Arn":
+                return role_arn(logical_id)
             raise Unresolvable(f"{where}: no stand-in for Fn::GetAtt {logical_id}.{attribute} ({kind}); add one to cdk/scripts/check_lambda_env.py")
         if fn == "Fn::Join":
             separator, parts = arg
@@ -159,7 +171,12 @@ def main() -> int:
     if controls:
         token_env = {**controls["token"][1], "IAMJWT_ALGORITHMS": "HS256"}
         rotate_env = {k: v for k, v in controls["rotate"][1].items() if k != "IAMJWT_BUCKET"}
-        for name, env, variable in [("token", token_env, "IAMJWT_ALGORITHMS"), ("rotate", rotate_env, "IAMJWT_BUCKET")]:
+        # The key policy's roles: the rotate binary must refuse to create keys without them.
+        no_token_role = {k: v for k, v in controls["rotate"][1].items() if k != "IAMJWT_TOKEN_ROLE_ARN"}
+        # The token binary must refuse to answer events without knowing its API.
+        no_api = {k: v for k, v in controls["token"][1].items() if k != "IAMJWT_API_ID"}
+        for name, env, variable in [("token", token_env, "IAMJWT_ALGORITHMS"), ("rotate", rotate_env, "IAMJWT_BUCKET"),
+                                    ("rotate", no_token_role, "IAMJWT_TOKEN_ROLE_ARN"), ("token", no_api, "IAMJWT_API_ID")]:
             code, output = check_config(binaries[name], env)
             if code != 1 or variable not in output:
                 failures.append(f"negative control: {name} --check-config should refuse a bad {variable} with exit 1, got exit {code}: {output!r}")

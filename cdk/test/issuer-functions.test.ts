@@ -65,13 +65,36 @@ describe('Lambdas', () => {
     };
     s.template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('GET /token'),
-      // Tags are used (sessionTags), so their cache lifetime is explicit; no reader role was given.
-      Environment: { Variables: Match.exact({ ...expected, IAMJWT_TAG_CACHE_SECONDS: '300' }) },
+      // Tags are used (sessionTags), so their cache lifetime is explicit; no reader role was given. The API and stage
+      // are the only ones whose events the token function answers (issue 19 §3).
+      Environment: {
+        Variables: Match.exact({
+          ...expected,
+          IAMJWT_TAG_CACHE_SECONDS: '300',
+          IAMJWT_API_ID: { Ref: logicalId(s, s.issuer.api as never) },
+          IAMJWT_API_STAGE: 'prod',
+        }),
+      },
     });
     s.template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('key-rotation step'),
-      Environment: { Variables: Match.exact({ ...expected, IAMJWT_BUCKET: { Ref: logicalId(s, s.issuer.issuerBucket) } }) },
+      Environment: {
+        Variables: Match.exact({
+          ...expected,
+          IAMJWT_BUCKET: { Ref: logicalId(s, s.issuer.issuerBucket) },
+          // The roles every key policy names (iamjwt_aws::kms::key_policy): the rotate binary refuses to start without them.
+          IAMJWT_TOKEN_ROLE_ARN: { 'Fn::GetAtt': [logicalId(s, s.issuer.tokenFunction.role! as never), 'Arn'] },
+          IAMJWT_ROTATE_ROLE_ARN: { 'Fn::GetAtt': [logicalId(s, s.issuer.rotateFunction.role! as never), 'Arn'] },
+        }),
+      },
     });
+  });
+
+  test('the token function answers the stage it is deployed behind, whatever its name', () => {
+    const staged = synth({ apiStageName: 'v1' });
+    const env = staged.template.toJSON().Resources[logicalId(staged, staged.issuer.tokenFunction)].Properties.Environment.Variables;
+    expect(env.IAMJWT_API_STAGE).toBe('v1');
+    staged.template.hasResourceProperties('AWS::ApiGateway::Stage', { StageName: 'v1' });
   });
 
   test('without an audience policy the Lambdas get the empty policy explicitly', () => {
@@ -183,8 +206,8 @@ describe('least privilege', () => {
 
   test('rotate Lambda: exactly the key-management actions it needs, no kms:ListAliases', () => {
     expect(allowedActions(rotate)).toEqual([
-      'kms:CreateAlias', 'kms:CreateKey', 'kms:DeleteAlias', 'kms:DescribeKey', 'kms:GetPublicKey', 'kms:ListResourceTags',
-      'kms:ScheduleKeyDeletion', 'kms:TagResource', 'kms:UntagResource', 'kms:UpdateAlias',
+      'kms:CreateAlias', 'kms:CreateKey', 'kms:DeleteAlias', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:GetPublicKey',
+      'kms:ListResourceTags', 'kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion', 'kms:TagResource', 'kms:UntagResource', 'kms:UpdateAlias',
       'logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 's3:PutObject',
     ]);
   });
@@ -226,8 +249,8 @@ describe('least privilege', () => {
     });
   });
 
-  test('rotate Lambda: reads, deletes and re-aliases only issuer-tagged keys', () => {
-    for (const action of ['kms:DescribeKey', 'kms:GetPublicKey', 'kms:ListResourceTags', 'kms:ScheduleKeyDeletion']) {
+  test('rotate Lambda: reads, deletes, re-aliases and keeps the key policy of only issuer-tagged keys', () => {
+    for (const action of ['kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:GetPublicKey', 'kms:ListResourceTags', 'kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion']) {
       const sts = allowing(rotate, action);
       expect(sts).toHaveLength(1);
       expect(flat(sts[0].Resource)).toBe(KEY_ARN);

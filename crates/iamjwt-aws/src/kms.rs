@@ -3,16 +3,19 @@
 //! answer.
 //!
 //! Slots are aliases `alias/<prefix>/<alg>/<slot>`; the facts rotation needs are tags on the key. The key type is
-//! read from the SubjectPublicKeyInfo OID (emulators omit `KeySpec`).
+//! read from the SubjectPublicKeyInfo OID (emulators omit `KeySpec`). Every key carries the key policy of
+//! [`key_policy`]: only the token role may sign.
 
 use aws_sdk_kms::operation::get_public_key::GetPublicKeyOutput;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, SigningAlgorithmSpec};
 use iamjwt_core::jwk::PublicJwk;
 use iamjwt_core::{Algorithm, KeySlot, PortError};
 
+pub mod key_policy;
 mod key_store;
 mod signer;
 
+pub use key_policy::KeyAccess;
 pub use key_store::KmsKeyStore;
 pub use signer::{KmsKey, KmsSigner};
 

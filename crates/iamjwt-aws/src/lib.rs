@@ -3,7 +3,8 @@
 //! - [`kms::KmsSigner`]: the signing port — one `GetPublicKey` on the alias gives key ARN, public key and kid,
 //!   cached for a TTL and refreshed in the background; exactly one KMS call (`Sign`, `MessageType=RAW`, by key
 //!   ARN) per warm token;
-//! - [`kms::KmsKeyStore`]: the rotation port — keys, slot aliases `alias/<prefix>/<alg>/<slot>`, facts as tags;
+//! - [`kms::KmsKeyStore`]: the rotation port — keys (each with the key policy of [`kms::key_policy`]: only the
+//!   token role signs), slot aliases `alias/<prefix>/<alg>/<slot>`, facts as tags;
 //! - [`s3::S3Publisher`]: discovery and JWKS objects in the issuer bucket;
 //! - [`sfn::RotationExecutions`]: start and follow a rotation execution of the state machine;
 //! - [`iam_tags::IamTagSource`]: the principal-tag port — IAM `ListRoleTags`/`ListUserTags`, cached per

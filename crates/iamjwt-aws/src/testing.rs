@@ -146,6 +146,22 @@ impl Intercept for WireMeter {
     }
 }
 
+/// The token role the test key policies name, in moto's account (that of its static credentials).
+pub const TOKEN_ROLE: &str = "arn:aws:iam::123456789012:role/iamjwt-token";
+/// The rotate role the test key policies name.
+pub const ROTATE_ROLE: &str = "arn:aws:iam::123456789012:role/iamjwt-rotate";
+
+/// [`TOKEN_ROLE`] and [`ROTATE_ROLE`], for a key store.
+pub fn key_access() -> Result<crate::kms::KeyAccess, String> {
+    use crate::kms::key_policy::{self, RoleArn};
+    let role = |variable, arn| RoleArn::parse(variable, arn).map_err(|e| e.to_string());
+    crate::kms::KeyAccess::new(
+        role(key_policy::TOKEN_ROLE_ARN, TOKEN_ROLE)?,
+        role(key_policy::ROTATE_ROLE_ARN, ROTATE_ROLE)?,
+    )
+    .map_err(|e| e.to_string())
+}
+
 /// Every rotation step once, with the real key store and publisher: a current KMS key per configured algorithm
 /// under `alias_prefix`, published to `bucket` (which must exist).
 pub async fn current_keys_published(
@@ -155,7 +171,7 @@ pub async fn current_keys_published(
     bucket: &str,
 ) -> Result<(), String> {
     use iamjwt_core::rotation::{Rotator, Step};
-    let store = crate::kms::KmsKeyStore::new(crate::sdk::kms(conf), alias_prefix, 7);
+    let store = crate::kms::KmsKeyStore::new(crate::sdk::kms(conf), alias_prefix, 7, key_access()?);
     let publisher = crate::s3::S3Publisher::new(crate::sdk::s3(conf), bucket, 3600);
     let rotator = Rotator {
         store: &store,

@@ -9,7 +9,7 @@ use iamjwt_aws::kms::KmsSigner;
 use iamjwt_aws::testing::WireMeter;
 use iamjwt_core::issuer::Issuer;
 use iamjwt_core::{Algorithm, UnixTime};
-use iamjwt_lambda::token::TokenHandler;
+use iamjwt_lambda::token::{RestApiStage, TokenHandler};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -53,7 +53,7 @@ pub async fn run(moto: &Moto, tokens: u64) -> Result<Vec<KmsPathResult>, Error> 
         .await
         .map_err(|e| Error::Setup(format!("warm-up: {e}")))?;
     let (warm_up_requests, _) = meter.take();
-    let handler = TokenHandler::new(Issuer::new(settings.issue.clone(), signer));
+    let handler = TokenHandler::new(Issuer::new(settings.issue.clone(), signer), event_api()?);
     let mut results = Vec::new();
     for alg in [Algorithm::ES256, Algorithm::RS256] {
         let (mut handler_ms, mut wire_ms, mut own_ms) = (Vec::new(), Vec::new(), Vec::new());
@@ -129,7 +129,10 @@ pub async fn run_across_ttl(
         .await
         .map_err(|e| Error::Setup(format!("warm-up: {e}")))?;
     meter.take();
-    let handler = TokenHandler::new(Issuer::new(settings.issue.clone(), signer.clone()));
+    let handler = TokenHandler::new(
+        Issuer::new(settings.issue.clone(), signer.clone()),
+        event_api()?,
+    );
     let reqs = [request(Algorithm::ES256)?, request(Algorithm::RS256)?];
     let (mut steady, mut around) = (Vec::new(), Vec::new());
     let mut tokens = 0u64;
@@ -175,4 +178,9 @@ pub async fn run_across_ttl(
         steady_ms: Summary::of(steady),
         around_refresh_ms: Summary::of(around),
     })
+}
+
+/// The API and stage of [`EVENT`] (tests/fixtures/events): the handler answers only those.
+fn event_api() -> Result<RestApiStage, Error> {
+    RestApiStage::new("abc123", "prod").map_err(|e| Error::Setup(format!("fixture API: {e}")))
 }

@@ -49,6 +49,29 @@ pub struct Settings {
     pub key_refresh_seconds: u64,
 }
 
+/// The token function's role ARN (rotate function only): the one principal a signing key's policy lets sign.
+pub const TOKEN_ROLE_ARN: &str = "IAMJWT_TOKEN_ROLE_ARN";
+/// The rotate function's role ARN (rotate function only): runs the keys' lifecycle and keeps their policy.
+pub const ROTATE_ROLE_ARN: &str = "IAMJWT_ROTATE_ROLE_ARN";
+
+/// The API Gateway REST API id whose events the token function answers (token function only).
+pub const API_ID: &str = "IAMJWT_API_ID";
+/// The stage of [`API_ID`] whose events the token function answers (token function only).
+pub const API_STAGE: &str = "IAMJWT_API_STAGE";
+
+/// A setting one binary requires, through `lookup`, trimmed: unset or blank is refused, naming `name` and `why` it is
+/// required (for example the rotate function's [`TOKEN_ROLE_ARN`]).
+pub fn required_setting(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    why: &str,
+) -> Result<String, Error> {
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::config(name, format!("is required {why}")))
+}
+
 /// What a boolean setting may be, for the messages that refuse anything else.
 pub const BOOL_EXPECTED: &str = "expected 1/0, true/false or yes/no";
 

@@ -31,7 +31,7 @@ use iamjwt_core::ports::{KeyStore as _, Signer, SigningKey, TagSource};
 use iamjwt_core::template::PrincipalTags;
 use iamjwt_core::testing::{MemKeyStore, TestSigner};
 use iamjwt_core::{Algorithm, Audience, KeySlot, Kid, PortError, UnixTime};
-use iamjwt_lambda::token::TokenHandler;
+use iamjwt_lambda::token::{RestApiStage, TokenHandler};
 use lambda_http::Request;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -98,6 +98,7 @@ fn shaped_handler(signer: Arc<dyn Signer>) -> TokenHandler {
             signer,
         )
         .with_tags(Arc::new(WarmTags(Arc::new(tags)))),
+        fixture_api(),
     )
 }
 
@@ -121,10 +122,18 @@ fn handler(signer: Arc<dyn Signer>) -> TokenHandler {
         3600,
     )
     .unwrap();
-    TokenHandler::new(Issuer::new(
-        iamjwt_core::testing::issue_policy(ISSUER, policy, &[Algorithm::ES256]),
-        signer,
-    ))
+    TokenHandler::new(
+        Issuer::new(
+            iamjwt_core::testing::issue_policy(ISSUER, policy, &[Algorithm::ES256]),
+            signer,
+        ),
+        fixture_api(),
+    )
+}
+
+/// The API and stage of [`EVENT`]: the handler answers only those.
+fn fixture_api() -> RestApiStage {
+    RestApiStage::new("abc123", "prod").unwrap()
 }
 
 fn request() -> Request {

@@ -6,7 +6,7 @@
 
 use crate::error::Error;
 use crate::fsutil::{read_optional, write_atomic};
-use iamjwt_core::config::Settings;
+use iamjwt_core::config::{self, Settings};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -72,7 +72,36 @@ pub fn iamjwt_vars(
     env.into_iter().filter(|(k, _)| k.starts_with("IAMJWT_"))
 }
 
+/// Settings of the Lambda deployment that local mode cannot honour, and why: refused at start (set but empty is
+/// unset, as for every setting), never ignored.
+const NOT_HONOURED: &[(&str, &str)] = &[
+    (
+        config::TOKEN_ROLE_ARN,
+        "it names the only signer in each KMS key policy, and local mode's software keys have no key policy",
+    ),
+    (
+        config::ROTATE_ROLE_ARN,
+        "it names the key lifecycle's role in each KMS key policy, and local mode's software keys have no key policy",
+    ),
+    (
+        config::API_ID,
+        "it names the API Gateway REST API whose events the token Lambda answers, and local mode is its own gateway",
+    ),
+    (
+        config::API_STAGE,
+        "it names the API Gateway stage whose events the token Lambda answers, and local mode is its own gateway",
+    ),
+];
+
 fn parse(map: &BTreeMap<String, String>) -> Result<Settings, Error> {
+    let set = |k: &str| map.get(k).is_some_and(|v| !v.trim().is_empty());
+    if let Some((name, why)) = NOT_HONOURED.iter().find(|(name, _)| set(name)) {
+        return Err(iamjwt_core::Error::config(
+            name,
+            format!("local mode cannot honour it: {why}; unset it"),
+        )
+        .into());
+    }
     Ok(Settings::from_lookup(|k| map.get(k).cloned())?)
 }
 
@@ -168,6 +197,46 @@ mod tests {
         std::fs::write(dir.path().join(SETTINGS_FILE), b"{").unwrap();
         let e = recorded_settings(dir.path(), []).unwrap_err().to_string();
         assert!(e.contains(SETTINGS_FILE), "{e}");
+    }
+
+    #[test]
+    fn lambda_only_settings_are_refused_naming_the_variable_and_why() {
+        // Software keys have no key policy: a role meant to be the only signer cannot be honoured here.
+        for name in [config::TOKEN_ROLE_ARN, config::ROTATE_ROLE_ARN] {
+            let dir = tempfile::tempdir().unwrap();
+            let env = [(
+                name.to_owned(),
+                "arn:aws:iam::111122223333:role/iamjwt-token".to_owned(),
+            )];
+            let e = serve_settings(dir.path(), "http://127.0.0.1:1", env.clone())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(name) && e.contains("key policy"), "{e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+            assert!(!dir.path().join(SETTINGS_FILE).exists(), "nothing recorded");
+            let e = recorded_settings(dir.path(), env).unwrap_err().to_string();
+            assert!(e.contains(name), "{e}");
+            // Set but empty is unset, as everywhere else.
+            serve_settings(
+                dir.path(),
+                "http://127.0.0.1:1",
+                [(name.to_owned(), " ".to_owned())],
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn the_api_gateway_binding_is_refused_local_mode_is_its_own_gateway() {
+        for name in [config::API_ID, config::API_STAGE] {
+            let dir = tempfile::tempdir().unwrap();
+            let env = [(name.to_owned(), "prod".to_owned())];
+            let e = serve_settings(dir.path(), "http://127.0.0.1:1", env)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(name) && e.contains("gateway"), "{e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The rotation port over KMS: keys, slot aliases and the tags that hold rotation's facts. Never signs.
 
+use super::key_policy::KeyAccess;
 use super::{alias, checked_jwk, kms_algorithm};
 use crate::error::classify;
 use crate::tags;
@@ -11,7 +12,9 @@ use iamjwt_core::keys::{KeyMark, KeyRecord, KeyState as Keys, Slots};
 use iamjwt_core::ports::KeyStore;
 use iamjwt_core::{Algorithm, KeyId, KeySlot, Kid, PortError, PortErrorKind, UnixTime};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use tokio::time::Instant;
 
 fn tag(k: &str, v: impl Into<String>) -> Result<Tag, PortError> {
     Tag::builder()
@@ -38,6 +41,11 @@ pub struct KmsKeyStore {
     client: Client,
     prefix: String,
     deletion_days: i32,
+    /// The roles every key's policy names.
+    access: KeyAccess,
+    /// Keys whose policy was found or put, and when: one rotation execution loads the slots many times, and
+    /// checks each key once.
+    policy_checked: Arc<Mutex<HashMap<String, Instant>>>,
     /// Waits between attempts when a brand-new key is not yet authorised by its tags.
     propagation_waits: Vec<Duration>,
 }
@@ -46,12 +54,26 @@ pub struct KmsKeyStore {
 /// `CreateKey` retry `AccessDenied` with backoff: 1+2+4+8+16 s, within the rotate function's timeout.
 const PROPAGATION_WAITS: [u64; 5] = [1, 2, 4, 8, 16];
 
+/// A KMS key has one key policy, and this is its name.
+const POLICY_NAME: &str = "default";
+/// A key's policy is checked again after this long: longer than a rotation execution, shorter than the time
+/// between two.
+const POLICY_RECHECK: Duration = Duration::from_secs(15 * 60);
+
 impl KmsKeyStore {
-    pub fn new(client: Client, prefix: impl Into<String>, deletion_days: u32) -> Self {
+    /// Keys are created with, and kept at, the key policy of `access` ([`super::key_policy`]).
+    pub fn new(
+        client: Client,
+        prefix: impl Into<String>,
+        deletion_days: u32,
+        access: KeyAccess,
+    ) -> Self {
         Self {
             client,
             prefix: prefix.into(),
             deletion_days: i32::try_from(deletion_days).unwrap_or(30),
+            access,
+            policy_checked: Arc::default(),
             propagation_waits: PROPAGATION_WAITS
                 .iter()
                 .map(|s| Duration::from_secs(*s))
@@ -103,6 +125,10 @@ impl KmsKeyStore {
             .key_metadata()
             .ok_or_else(|| PortError::other(format!("DescribeKey {name}: no metadata")))?;
         let key_id = meta.key_id().to_owned();
+        let pending_deletion = meta.key_state() == Some(&KeyState::PendingDeletion);
+        if !pending_deletion {
+            self.reconcile_policy(&key_id).await?;
+        }
         let tag_list = self
             .client
             .list_resource_tags()
@@ -116,7 +142,6 @@ impl KmsKeyStore {
             .map(|t| (t.tag_key(), t.tag_value()))
             .collect();
         let time = |k: &str| tagged.get(k).and_then(|v| v.parse().ok()).map(UnixTime);
-        let pending_deletion = meta.key_state() == Some(&KeyState::PendingDeletion);
         let jwk = if pending_deletion {
             None
         } else {
@@ -144,6 +169,63 @@ impl KmsKeyStore {
             compromised: tagged.get(tags::COMPROMISED) == Some(&"true"),
             pending_deletion,
         }))
+    }
+
+    /// Puts this issuer's key policy on `key_id` unless the key already has exactly that one: a key created before
+    /// key policies (KMS's default policy hands it to IAM), or whose policy was changed since. One `GetKeyPolicy`
+    /// per key and rotation execution ([`POLICY_RECHECK`]), and a `PutKeyPolicy` only on a difference, so running
+    /// it again changes nothing.
+    async fn reconcile_policy(&self, key_id: &str) -> Result<(), PortError> {
+        let recent = |checked: &HashMap<String, Instant>| {
+            checked
+                .get(key_id)
+                .is_some_and(|at| at.elapsed() < POLICY_RECHECK)
+        };
+        if recent(
+            &self
+                .policy_checked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        ) {
+            return Ok(());
+        }
+        self.put_policy_unless_present(key_id).await?;
+        self.policy_checked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key_id.to_owned(), Instant::now());
+        Ok(())
+    }
+
+    async fn put_policy_unless_present(&self, key_id: &str) -> Result<(), PortError> {
+        let want = serde_json::to_value(self.access.policy())
+            .map_err(|e| PortError::other(format!("key policy: {e}")))?;
+        let out = self
+            .client
+            .get_key_policy()
+            .key_id(key_id)
+            .policy_name(POLICY_NAME)
+            .send()
+            .await
+            .map_err(|e| classify("GetKeyPolicy", e))?;
+        let have: Option<serde_json::Value> =
+            out.policy().and_then(|p| serde_json::from_str(p).ok());
+        if have.as_ref() == Some(&want) {
+            return Ok(());
+        }
+        tracing::warn!(
+            key_id,
+            "the key's policy is not this issuer's; putting it back"
+        );
+        self.client
+            .put_key_policy()
+            .key_id(key_id)
+            .policy_name(POLICY_NAME)
+            .policy(want.to_string())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("PutKeyPolicy", e))
     }
 
     async fn tag(&self, key: &KeyId, k: &str, v: String) -> Result<(), PortError> {
@@ -187,6 +269,8 @@ impl KeyStore for KmsKeyStore {
             .key_spec(kms_algorithm(alg).key_spec)
             .key_usage(KeyUsageType::SignVerify)
             .description(format!("iamjwt {} {alg} signing key", self.prefix))
+            // Never with BypassPolicyLockoutSafetyCheck: the policy lets the rotate role (the caller) put it again.
+            .policy(self.access.policy_json()?)
             .tags(tag(tags::ISSUER, self.prefix.clone())?)
             .tags(tag(tags::ALG, alg.as_str())?)
             .tags(tag(tags::CREATED_AT, now.to_string())?)

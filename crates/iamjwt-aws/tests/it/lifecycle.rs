@@ -26,7 +26,12 @@ type H = Harness<KmsKeyStore, S3Publisher>;
 
 fn harness(conf: &aws_config::SdkConfig) -> H {
     Harness::new(
-        KmsKeyStore::new(iamjwt_aws::sdk::kms(conf), PREFIX, 7),
+        KmsKeyStore::new(
+            iamjwt_aws::sdk::kms(conf),
+            PREFIX,
+            7,
+            iamjwt_aws::testing::key_access().unwrap(),
+        ),
         S3Publisher::new(iamjwt_aws::sdk::s3(conf), BUCKET, 3600),
         ALGS.to_vec(),
         POLICY,

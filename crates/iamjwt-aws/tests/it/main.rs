@@ -4,6 +4,7 @@
 //! tests of iamjwt-lambda.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod key_policy;
 mod lifecycle;
 mod mocks;
 mod sfn;

@@ -226,7 +226,8 @@ async fn a_new_key_waits_for_its_tags_to_authorise_it() {
         [&create, &public, &tag, &alias],
         |c| { c.retry_config(iamjwt_aws::sdk::retry_config()) }
     );
-    let store = iamjwt_aws::kms::KmsKeyStore::new(client, "alias/iamjwt", 7)
+    let access = iamjwt_aws::testing::key_access().unwrap();
+    let store = iamjwt_aws::kms::KmsKeyStore::new(client, "alias/iamjwt", 7, access)
         .with_propagation_waits(vec![Duration::from_millis(1); 3]);
     let id = store
         .create_key(Algorithm::ES256, KeySlot::Pending, UnixTime(1))

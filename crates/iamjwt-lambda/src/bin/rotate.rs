@@ -1,6 +1,6 @@
 //! The `rotate` Lambda: one rotation step per invocation, driven by the workflow in `infra/`. Wiring only.
 
-use iamjwt_aws::kms::KmsKeyStore;
+use iamjwt_aws::kms::{KeyAccess, KmsKeyStore};
 use iamjwt_aws::s3::S3Publisher;
 use iamjwt_aws::sdk;
 use iamjwt_core::UnixTime;
@@ -29,6 +29,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         );
         std::process::exit(1);
     };
+    // The roles every key policy names: without them keys would get KMS's default policy, which lets any
+    // principal with kms:Sign in IAM sign tokens.
+    let access = KeyAccess::from_lookup(|k| std::env::var(k).ok())
+        .unwrap_or_else(|e| wiring::exit_with(&e.to_string()));
     if check_config {
         return Ok(());
     }
@@ -37,6 +41,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         sdk::kms(&conf),
         &settings.key_alias_prefix,
         settings.key_deletion_days,
+        access,
     ));
     let publisher = Arc::new(S3Publisher::new(
         sdk::s3(&conf),

@@ -4,7 +4,7 @@ use iamjwt_aws::kms::KmsSigner;
 use iamjwt_aws::{emf, sdk};
 use iamjwt_core::UnixTime;
 use iamjwt_core::issuer::Issuer;
-use iamjwt_lambda::token::TokenHandler;
+use iamjwt_lambda::token::{RestApiStage, TokenHandler};
 use iamjwt_lambda::wiring;
 use lambda_http::{Request, service_fn};
 use std::sync::Arc;
@@ -15,6 +15,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let check_config = wiring::check_config_requested();
     wiring::init_logging();
     let settings = wiring::settings_or_exit();
+    // The one API and stage whose events this function answers (set by the CDK).
+    let api = RestApiStage::from_lookup(|k| std::env::var(k).ok())
+        .unwrap_or_else(|e| wiring::exit_with(&e.to_string()));
     if check_config {
         return Ok(());
     }
@@ -37,7 +40,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     if settings.issue.needs_tags() {
         issuer = issuer.with_tags(tag_source(&settings, &conf).await);
     }
-    let handler = TokenHandler::new(issuer);
+    let handler = TokenHandler::new(issuer, api);
     lambda_http::run(service_fn(move |req: Request| {
         let handler = handler.clone();
         async move {

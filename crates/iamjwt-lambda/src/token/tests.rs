@@ -64,7 +64,15 @@ fn handler(fail: Option<PortErrorKind>) -> (TokenHandler, PublicJwk) {
     .unwrap();
     let ip =
         iamjwt_core::testing::issue_policy("https://id.example.com", policy, &[Algorithm::ES256]);
-    (TokenHandler::new(Issuer::new(ip, Arc::new(signer))), jwk)
+    (
+        TokenHandler::new(Issuer::new(ip, Arc::new(signer)), api()),
+        jwk,
+    )
+}
+
+/// The API and stage of the fixture events.
+fn api() -> RestApiStage {
+    RestApiStage::new("abc123", "prod").unwrap()
 }
 
 fn body(r: &Response<Body>) -> serde_json::Value {
@@ -250,6 +258,97 @@ async fn identity_problems_are_403() {
         .handle(lambda_http::request::from_str(&v.to_string()).unwrap(), NOW)
         .await;
     assert_eq!(r.status(), 403);
+}
+
+/// Issue 19 §3: whoever can invoke the function directly (or wire another API or stage to it) hands it an event of
+/// their own making. Events of another API or stage, and events that are not API Gateway REST events, get a 403 and
+/// no token, whatever identity they claim.
+#[tokio::test]
+async fn events_of_another_api_or_stage_or_not_from_api_gateway_are_403() {
+    let (h, _) = handler(None);
+    let forged = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(fixture("assumed-role")).unwrap();
+        // The identity of a caller the policy admits.
+        v["requestContext"]["identity"]["userArn"] =
+            "arn:aws:sts::111122223333:assumed-role/ci-deploy/build-42".into();
+        edit(&mut v);
+        lambda_http::request::from_str(&v.to_string()).unwrap()
+    };
+    let ctx = |k: &'static str, val: serde_json::Value| {
+        move |v: &mut serde_json::Value| v["requestContext"][k] = val.clone()
+    };
+    let cases: Vec<(&str, Request)> = vec![
+        ("another API", forged(&ctx("apiId", "zzz999".into()))),
+        ("another stage", forged(&ctx("stage", "test".into()))),
+        ("no API id", forged(&ctx("apiId", serde_json::Value::Null))),
+        ("no stage", forged(&ctx("stage", serde_json::Value::Null))),
+        (
+            "a stage of another case",
+            forged(&ctx("stage", "Prod".into())),
+        ),
+        (
+            "a hand-made direct-invoke payload",
+            lambda_http::request::from_str(
+                r#"{"httpMethod":"GET","path":"/token","resource":"/token","requestContext":{"httpMethod":"GET","resourcePath":"/token","identity":{"userArn":"arn:aws:iam::111122223333:role/ci-deploy","accountId":"111122223333"}}}"#,
+            )
+            .unwrap(),
+        ),
+    ];
+    for (what, req) in cases {
+        let r = h.handle(req, NOW).await;
+        assert_eq!(r.status(), 403, "{what}");
+        let b = body(&r);
+        assert_eq!(b["error"], "access_denied", "{what}: {b}");
+        assert!(b.get("token").is_none(), "{what}: {b}");
+        assert_eq!(r.headers()["content-type"], "application/json");
+    }
+    // Without any request context the Lambda runtime's event parser refuses the payload before the handler: an
+    // invocation error, never a token.
+    let mut v: serde_json::Value = serde_json::from_str(fixture("assumed-role")).unwrap();
+    v.as_object_mut().unwrap().remove("requestContext");
+    assert!(lambda_http::request::from_str(&v.to_string()).is_err());
+    // The unedited fixture is this API's and stage's event.
+    let r = h.handle(forged(&|_| {}), NOW).await;
+    assert_eq!(r.status(), 200, "{:?}", body(&r));
+}
+
+#[test]
+fn api_and_stage_settings_are_required_and_checked() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    };
+    let ok = RestApiStage::from_lookup(env(&[
+        ("IAMJWT_API_ID", "a1b2c3d4e5"),
+        ("IAMJWT_API_STAGE", "prod"),
+    ]))
+    .unwrap();
+    assert_eq!(ok, RestApiStage::new("a1b2c3d4e5", "prod").unwrap());
+    let cases: [(&'static [(&'static str, &'static str)], &str); 4] = [
+        (&[("IAMJWT_API_STAGE", "prod")], "IAMJWT_API_ID"),
+        (&[("IAMJWT_API_ID", "a1b2c3d4e5")], "IAMJWT_API_STAGE"),
+        (
+            &[("IAMJWT_API_ID", "A1B2/x"), ("IAMJWT_API_STAGE", "prod")],
+            "IAMJWT_API_ID",
+        ),
+        (
+            &[
+                ("IAMJWT_API_ID", "a1b2c3d4e5"),
+                ("IAMJWT_API_STAGE", "pr od"),
+            ],
+            "IAMJWT_API_STAGE",
+        ),
+    ];
+    for (pairs, name) in cases {
+        let e = RestApiStage::from_lookup(env(pairs))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(name), "{pairs:?}: {e}");
+    }
 }
 
 #[tokio::test]

@@ -94,6 +94,25 @@ const CDK_ENV: &[(&str, &str)] = &[
     ("RUST_LOG", "info"),
 ];
 
+/// What the CDK adds for the rotate function.
+const ROTATE_ENV: &[(&str, &str)] = &[
+    ("IAMJWT_BUCKET", "iamjwt-issuerbucket-example"),
+    (
+        "IAMJWT_TOKEN_ROLE_ARN",
+        "arn:aws:iam::111122223333:role/IamJwt-TokenRole-EXAMPLE",
+    ),
+    (
+        "IAMJWT_ROTATE_ROLE_ARN",
+        "arn:aws:iam::111122223333:role/IamJwt-RotateRole-EXAMPLE",
+    ),
+];
+
+/// What the CDK adds for the token function: the one API and stage whose events it answers.
+const TOKEN_ENV: &[(&str, &str)] = &[
+    ("IAMJWT_API_ID", "a1b2c3d4e5"),
+    ("IAMJWT_API_STAGE", "prod"),
+];
+
 fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
     let mut env: Vec<_> = CDK_ENV
         .iter()
@@ -106,8 +125,7 @@ fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static s
 
 #[test]
 fn a_valid_environment_passes_silently_and_quickly() {
-    let bucket = with(&[("IAMJWT_BUCKET", "iamjwt-issuerbucket-example")]);
-    for (bin, env) in [(TOKEN, CDK_ENV.to_vec()), (ROTATE, bucket)] {
+    for (bin, env) in [(TOKEN, with(TOKEN_ENV)), (ROTATE, with(ROTATE_ENV))] {
         let started = Instant::now();
         let r = run(bin, &["--check-config"], &env);
         assert!(r.ok, "{bin}: {}", r.stderr);
@@ -137,7 +155,8 @@ fn an_invalid_environment_is_one_line_naming_the_variable_and_exit_1() {
     for bin in [TOKEN, ROTATE] {
         for (extra, variable) in cases {
             let mut env = with(extra);
-            env.push(("IAMJWT_BUCKET", "iamjwt-issuerbucket-example"));
+            env.extend_from_slice(ROTATE_ENV);
+            env.extend_from_slice(TOKEN_ENV);
             let r = run(bin, &["--check-config"], &env);
             assert_eq!(r.code, Some(1), "{bin} {extra:?}: {}", r.stderr);
             assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
@@ -154,7 +173,35 @@ fn rotate_requires_the_bucket_token_does_not() {
     assert_eq!(r.code, Some(1));
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     assert!(r.stderr.contains("IAMJWT_BUCKET"), "{}", r.stderr);
-    assert!(run(TOKEN, &["--check-config"], CDK_ENV).ok);
+    assert!(run(TOKEN, &["--check-config"], &with(TOKEN_ENV)).ok);
+}
+
+/// Issue 19 §3: a token function that does not know its API and stage cannot refuse events of others: it does not
+/// start. The rotate function does not read them.
+#[test]
+fn token_requires_its_api_and_stage_rotate_does_not() {
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[("IAMJWT_API_STAGE", "prod")], "IAMJWT_API_ID"),
+        (&[("IAMJWT_API_ID", "a1b2c3d4e5")], "IAMJWT_API_STAGE"),
+        (
+            &[("IAMJWT_API_ID", ""), ("IAMJWT_API_STAGE", "prod")],
+            "IAMJWT_API_ID",
+        ),
+        (
+            &[
+                ("IAMJWT_API_ID", "a1b2c3d4e5"),
+                ("IAMJWT_API_STAGE", "prod/x"),
+            ],
+            "IAMJWT_API_STAGE",
+        ),
+    ];
+    for (env, variable) in cases {
+        let r = run(TOKEN, &["--check-config"], &with(env));
+        assert_eq!(r.code, Some(1), "{env:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(r.stderr.contains(variable), "{env:?}: {}", r.stderr);
+    }
+    assert!(run(ROTATE, &["--check-config"], &with(ROTATE_ENV)).ok);
 }
 
 #[test]
@@ -167,4 +214,45 @@ fn any_other_argument_is_refused() {
             assert!(r.stderr.contains("--check-config"), "{}", r.stderr);
         }
     }
+}
+
+#[test]
+fn rotate_requires_both_role_arns_of_one_account() {
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("IAMJWT_TOKEN_ROLE_ARN", "")], "IAMJWT_TOKEN_ROLE_ARN"),
+        (&[("IAMJWT_ROTATE_ROLE_ARN", "")], "IAMJWT_ROTATE_ROLE_ARN"),
+        (
+            &[("IAMJWT_TOKEN_ROLE_ARN", "IamJwt-TokenRole-EXAMPLE")],
+            "IAMJWT_TOKEN_ROLE_ARN",
+        ),
+        (
+            &[(
+                "IAMJWT_ROTATE_ROLE_ARN",
+                "arn:aws:iam::111122223333:user/IamJwt-RotateRole-EXAMPLE",
+            )],
+            "IAMJWT_ROTATE_ROLE_ARN",
+        ),
+        (
+            &[(
+                "IAMJWT_TOKEN_ROLE_ARN",
+                "arn:aws:iam::444455556666:role/IamJwt-TokenRole-EXAMPLE",
+            )],
+            "IAMJWT_TOKEN_ROLE_ARN",
+        ),
+    ];
+    for (change, variable) in cases {
+        let mut env: Vec<(&str, &str)> = with(&[]);
+        env.extend(
+            ROTATE_ENV
+                .iter()
+                .filter(|(k, _)| !change.iter().any(|(c, _)| c == k)),
+        );
+        env.extend_from_slice(change);
+        let r = run(ROTATE, &["--check-config"], &env);
+        assert_eq!(r.code, Some(1), "{change:?}");
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(r.stderr.contains(variable), "{change:?}: {}", r.stderr);
+    }
+    // The token function does not read them.
+    assert!(run(TOKEN, &["--check-config"], &with(TOKEN_ENV)).ok);
 }

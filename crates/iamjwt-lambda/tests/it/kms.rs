@@ -74,7 +74,7 @@ async fn fixture_events_signed_by_kms_with_one_call_per_warm_token() {
         s.issue.algorithms.len() as u64,
         "cold start: one GetPublicKey (by alias) per algorithm"
     );
-    let handler = TokenHandler::new(Issuer::new(s.issue.clone(), signer.clone()));
+    let handler = TokenHandler::new(Issuer::new(s.issue.clone(), signer.clone()), fixture_api());
 
     for &alg in &s.issue.algorithms {
         // The public key, straight from KMS, to verify with.
@@ -139,7 +139,10 @@ fn handler(client: Client) -> TokenHandler {
     })
     .unwrap();
     let signer = KmsSigner::new(client, "alias/iamjwt", Duration::from_secs(300));
-    TokenHandler::new(Issuer::new(s.issue.clone(), Arc::new(signer)))
+    TokenHandler::new(
+        Issuer::new(s.issue.clone(), Arc::new(signer)),
+        fixture_api(),
+    )
 }
 
 fn request() -> lambda_http::Request {

@@ -23,3 +23,8 @@ pub async fn moto_with_keys(settings: &Settings, prefix: &str) -> (Moto, SdkConf
 pub fn now() -> UnixTime {
     UnixTime::from_system_time(std::time::SystemTime::now())
 }
+
+/// The API and stage of the fixture events (tests/fixtures/events): the only events the handler answers.
+pub fn fixture_api() -> iamjwt_lambda::token::RestApiStage {
+    iamjwt_lambda::token::RestApiStage::new("abc123", "prod").unwrap()
+}

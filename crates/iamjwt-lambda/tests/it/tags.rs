@@ -7,6 +7,7 @@ use crate::support::*;
 use aws_sdk_iam::operation::list_role_tags::ListRoleTagsError;
 use aws_sdk_iam::types::Tag;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_types::error::ErrorMetadata;
 use iamjwt_aws::iam_tags::IamTagSource;
 use iamjwt_aws::kms::KmsSigner;
 use iamjwt_aws::testing::{Moto, WireMeter, counted_kms, idle_sts};
@@ -140,7 +141,10 @@ async fn rig(reader_role: Option<&str>) -> Rig {
         Duration::from_secs(s.tag_cache_seconds),
     );
     tags.warm().await.unwrap();
-    let handler = TokenHandler::new(Issuer::new(s.issue.clone(), signer).with_tags(Arc::new(tags)));
+    let handler = TokenHandler::new(
+        Issuer::new(s.issue.clone(), signer).with_tags(Arc::new(tags)),
+        fixture_api(),
+    );
     let jwk = jwk(&conf).await;
     kms.reset();
     iam.reset();
@@ -294,7 +298,10 @@ fn mocked_handler(iam: aws_sdk_iam::Client, kms: aws_sdk_kms::Client) -> TokenHa
     let tags = IamTagSource::new(iam, sts, None, Duration::from_secs(300))
         .with_home_account("111122223333");
     let signer = KmsSigner::new(kms, PREFIX, Duration::from_secs(300));
-    TokenHandler::new(Issuer::new(s.issue.clone(), Arc::new(signer)).with_tags(Arc::new(tags)))
+    TokenHandler::new(
+        Issuer::new(s.issue.clone(), Arc::new(signer)).with_tags(Arc::new(tags)),
+        fixture_api(),
+    )
 }
 
 #[tokio::test]
@@ -334,7 +341,7 @@ async fn throttled_lookup_is_503_and_denied_is_500_never_a_token() {
 
     let denied = mock!(aws_sdk_iam::Client::list_role_tags).then_error(|| {
         ListRoleTagsError::generic(
-            aws_smithy_types::error::ErrorMetadata::builder()
+            ErrorMetadata::builder()
                 .code("AccessDenied")
                 .message("not authorized to perform iam:ListRoleTags")
                 .build(),
