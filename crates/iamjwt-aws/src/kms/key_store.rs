@@ -10,7 +10,7 @@ use iamjwt_core::jwk::PublicJwk;
 use iamjwt_core::keys::{KeyMark, KeyRecord, KeyState as Keys, Slots};
 use iamjwt_core::ports::KeyStore;
 use iamjwt_core::{Algorithm, KeyId, KeySlot, Kid, PortError, PortErrorKind, UnixTime};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 fn tag(k: &str, v: impl Into<String>) -> Result<Tag, PortError> {
@@ -146,6 +146,35 @@ impl KmsKeyStore {
         }))
     }
 
+    /// The algorithms whose slot aliases exist under this issuer's prefix (`ListAliases`, one call per page): the
+    /// configured ones and any removed from the set whose keys rotation still has to retire.
+    async fn stored_algorithms(&self) -> Result<BTreeSet<Algorithm>, PortError> {
+        let mut found = BTreeSet::new();
+        let mut pages = self.client.list_aliases().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ListAliases", e))?;
+            for a in page.aliases() {
+                let (Some(name), Some(_)) = (a.alias_name(), a.target_key_id()) else {
+                    continue;
+                };
+                found.extend(Algorithm::ALL.into_iter().filter(|&alg| {
+                    KeySlot::ALL
+                        .into_iter()
+                        .any(|slot| alias(&self.prefix, alg, slot) == name)
+                }));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn slots(&self, alg: Algorithm) -> Result<Slots, PortError> {
+        Ok(Slots {
+            pending: self.record(alg, KeySlot::Pending).await?,
+            current: self.record(alg, KeySlot::Current).await?,
+            previous: self.record(alg, KeySlot::Previous).await?,
+        })
+    }
+
     async fn tag(&self, key: &KeyId, k: &str, v: String) -> Result<(), PortError> {
         self.client
             .tag_resource()
@@ -163,14 +192,10 @@ impl KeyStore for KmsKeyStore {
     async fn load(&self, algs: &[Algorithm]) -> Result<Keys, PortError> {
         let mut state = Keys::default();
         for &alg in algs {
-            state.algs.insert(
-                alg,
-                Slots {
-                    pending: self.record(alg, KeySlot::Pending).await?,
-                    current: self.record(alg, KeySlot::Current).await?,
-                    previous: self.record(alg, KeySlot::Previous).await?,
-                },
-            );
+            state.algs.insert(alg, self.slots(alg).await?);
+        }
+        for alg in Keys::removed_among(algs, self.stored_algorithms().await?) {
+            state.insert_removed(alg, self.slots(alg).await?);
         }
         Ok(state)
     }
@@ -273,6 +298,15 @@ impl KeyStore for KmsKeyStore {
             KeyMark::Published(t) => self.tag(key, tags::PUBLISHED_AT, t.to_string()).await,
             KeyMark::Demoted(t) => self.tag(key, tags::DEMOTED_AT, t.to_string()).await,
             KeyMark::Compromised => self.tag(key, tags::COMPROMISED, "true".into()).await,
+            KeyMark::Reinstated => self
+                .client
+                .untag_resource()
+                .key_id(key.as_str())
+                .tag_keys(tags::DEMOTED_AT)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("UntagResource", e)),
         }
     }
 
