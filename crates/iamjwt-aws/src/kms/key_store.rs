@@ -10,7 +10,7 @@ use iamjwt_core::jwk::PublicJwk;
 use iamjwt_core::keys::{KeyMark, KeyRecord, KeyState as Keys, Slots};
 use iamjwt_core::ports::KeyStore;
 use iamjwt_core::{Algorithm, KeyId, KeySlot, Kid, PortError, PortErrorKind, UnixTime};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 fn tag(k: &str, v: impl Into<String>) -> Result<Tag, PortError> {
@@ -146,27 +146,6 @@ impl KmsKeyStore {
         }))
     }
 
-    /// The algorithms whose slot aliases exist under this issuer's prefix (`ListAliases`, one call per page): the
-    /// configured ones and any removed from the set whose keys rotation still has to retire.
-    async fn stored_algorithms(&self) -> Result<BTreeSet<Algorithm>, PortError> {
-        let mut found = BTreeSet::new();
-        let mut pages = self.client.list_aliases().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("ListAliases", e))?;
-            for a in page.aliases() {
-                let (Some(name), Some(_)) = (a.alias_name(), a.target_key_id()) else {
-                    continue;
-                };
-                found.extend(Algorithm::ALL.into_iter().filter(|&alg| {
-                    KeySlot::ALL
-                        .into_iter()
-                        .any(|slot| alias(&self.prefix, alg, slot) == name)
-                }));
-            }
-        }
-        Ok(found)
-    }
-
     async fn slots(&self, alg: Algorithm) -> Result<Slots, PortError> {
         Ok(Slots {
             pending: self.record(alg, KeySlot::Pending).await?,
@@ -194,7 +173,10 @@ impl KeyStore for KmsKeyStore {
         for &alg in algs {
             state.algs.insert(alg, self.slots(alg).await?);
         }
-        for alg in Keys::removed_among(algs, self.stored_algorithms().await?) {
+        // Any other algorithm of the core's table may still have slot aliases (removed from the set, its keys not
+        // retired yet): `DescribeKey` on each of its aliases, as for a configured one (no `ListAliases`: the rotate
+        // role may not list the account's aliases).
+        for alg in Keys::removed_among(algs, Algorithm::ALL) {
             state.insert_removed(alg, self.slots(alg).await?);
         }
         Ok(state)

@@ -236,7 +236,7 @@ async fn full_lifecycle_against_kms_and_s3() {
     );
 }
 
-/// Issue 19 §4 on KMS: the store finds a removed algorithm by its slot aliases (`ListAliases`); its keys stay in
+/// Issue 19 §4 on KMS: the store finds a removed algorithm by its slot aliases (`DescribeKey` on each); its keys stay in
 /// the JWKS for the window, then are scheduled for deletion. Re-enabled within the window, a key's demotion tag
 /// is removed (it signs again).
 #[tokio::test]
