@@ -159,8 +159,9 @@ impl Signer for SoftSigner {
         }
         match self.current().keys.get(&alg) {
             Some(k) => Ok(k.clone()),
+            // Not bootstrapped yet (an algorithm just added): a 503 to retry, the next rotation makes the key.
             None => Err(PortError::new(
-                PortErrorKind::NotFound,
+                PortErrorKind::Unavailable,
                 format!(
                     "no current {alg} key in {}: run `iamjwt rotate`",
                     self.state.display()
