@@ -327,6 +327,8 @@ fn with_es256_var(k: &str) -> Option<String> {
         "IAMJWT_ISSUER" => Some("https://id.example.com".into()),
         "IAMJWT_DEFAULT_AUDIENCE" => Some("sts.amazonaws.com".into()),
         "IAMJWT_KEY_ALIAS_PREFIX" => Some(PREFIX.into()),
+        // The deploy's rotation promotes the other algorithms' young pending keys too.
+        "IAMJWT_MIN_PUBLISH_AGE" => Some("0".into()),
         _ => None,
     }
 }
@@ -359,7 +361,8 @@ async fn a_signer_that_cannot_refresh_stops_signing_once_its_key_could_have_left
         "retire_after minus the token lifetime"
     );
     let limit = Duration::from_millis(400);
-    let signer = KmsSigner::new(mock_kms(&[&public, &sign]), PREFIX, Duration::ZERO)
+    // The fake KMS answers on the aliases of `alias/iamjwt` (see `handler`).
+    let signer = KmsSigner::new(mock_kms(&[&public, &sign]), "alias/iamjwt", Duration::ZERO)
         .with_confirmation_limit(limit);
     let h = TokenHandler::new(Issuer::new(s.issue.clone(), Arc::new(signer)));
     assert_eq!(h.handle(request(), now()).await.status(), 200);
