@@ -125,6 +125,34 @@ async fn soft_store_rotates_and_signer_follows() {
     );
 }
 
+/// Issue 19 §4: a signer that cannot re-read the state file keeps signing only until its key could have been
+/// retired (the confirmation limit), then answers `Unavailable` (a 503), until a reload succeeds.
+#[tokio::test]
+async fn a_signer_that_cannot_reload_stops_signing_after_the_confirmation_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness(dir.path());
+    run(&h, 1000).await.unwrap();
+    let limit = Duration::from_secs(2);
+    let signer = SoftSigner::open(dir.path(), Duration::from_millis(0))
+        .unwrap()
+        .with_confirmation_limit(limit);
+    let state_file = layout::key_state_file(dir.path());
+    let good = std::fs::read(&state_file).unwrap();
+    std::fs::write(&state_file, b"{ not json").unwrap();
+    assert!(
+        signer.signing_key(Algorithm::ES256).await.is_ok(),
+        "within the limit"
+    );
+    tokio::time::sleep(limit).await;
+    let e = signer.signing_key(Algorithm::ES256).await.err().unwrap();
+    assert_eq!(e.kind, iamjwt_core::PortErrorKind::Unavailable, "{e}");
+    std::fs::write(&state_file, good).unwrap();
+    assert!(
+        signer.signing_key(Algorithm::ES256).await.is_ok(),
+        "reloaded"
+    );
+}
+
 #[tokio::test]
 async fn crash_injection_on_real_files() {
     // Count mutations of a rotation, then crash at each and resume.
