@@ -114,6 +114,18 @@ pub fn method_not_allowed(description: &str) -> JsonResponse {
     r
 }
 
+/// `503 temporarily_unavailable` with `Retry-After: seconds`.
+fn retry_later(description: &str, seconds: &'static str) -> JsonResponse {
+    let mut r = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        description,
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
+    r
+}
+
 /// Maps a domain error to its HTTP form (DESIGN.md §1 error table). The detail of a 500 stays in the log.
 pub fn from_error(e: &CoreError) -> JsonResponse {
     match e {
@@ -127,30 +139,14 @@ pub fn from_error(e: &CoreError) -> JsonResponse {
             &format!("{m}; {AUDIENCE_POLICY_HINT}"),
         ),
         CoreError::AccessDenied(m) => error(StatusCode::FORBIDDEN, "access_denied", m),
-        CoreError::Port(p) if p.kind == PortErrorKind::Throttled => {
-            let mut r = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "the signing service is busy; retry shortly",
-            );
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECONDS),
-            );
-            r
-        }
-        CoreError::Port(p) if p.kind == PortErrorKind::Unavailable => {
-            let mut r = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "no signing key is ready for this algorithm yet; retry later",
-            );
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_UNAVAILABLE_SECONDS),
-            );
-            r
-        }
+        CoreError::Port(p) if p.kind == PortErrorKind::Throttled => retry_later(
+            "the signing service is busy; retry shortly",
+            RETRY_AFTER_SECONDS,
+        ),
+        CoreError::Port(p) if p.kind == PortErrorKind::Unavailable => retry_later(
+            "no signing key is ready for this algorithm yet; retry later",
+            RETRY_AFTER_UNAVAILABLE_SECONDS,
+        ),
         _ => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
