@@ -128,7 +128,9 @@ export class KeyRotation {
     const resource = new CustomResource(scope, 'FirstRotation', {
       serviceToken: fn.functionArn,
       resourceType: 'Custom::IamJwtFirstRotation',
-      properties: { StateMachineArn: this.stateMachine.stateMachineArn },
+      // A change of the algorithm set updates the resource, which runs the rotation again: the deploy
+      // bootstraps a new algorithm's keys (assets/bootstrap/index.js).
+      properties: { StateMachineArn: this.stateMachine.stateMachineArn, Algorithms: config.algorithms.join(',') },
       serviceTimeout: Duration.minutes(15),
     });
     // The run needs the rotate Lambda with its permissions in place, not just its ARN.

@@ -1,6 +1,6 @@
 /**
  * Monitoring: the encrypted SNS topic that receives rotation failures (from the state machine) and
- * every alarm, four alarms, and a dashboard (tokens issued, KMS signing latency, API errors, rotations).
+ * every alarm, five alarms, and a dashboard (tokens issued, KMS signing latency, API errors, rotations).
  *
  * A part of `IamJwtIssuer`: its resources are created in the issuer's scope (see parts.ts).
  */
@@ -26,6 +26,11 @@ export interface IamJwtIssuerAlarms {
   readonly tokenLambdaErrors: cloudwatch.Alarm;
   /** The rotate Lambda reported errors. */
   readonly rotateLambdaErrors: cloudwatch.Alarm;
+  /**
+   * A token signer refused to sign because it could not confirm its cached key is still current (its key
+   * refresh kept failing): the EMF metric `SigningKeyUnconfirmed` of the token Lambda, any enabled algorithm.
+   */
+  readonly signingKeyUnconfirmed: cloudwatch.Alarm;
 }
 
 /**
@@ -113,6 +118,17 @@ export class IssuerMonitoring {
       rotateLambdaErrors: alarm('RotateLambdaErrorsAlarm', props.alarmNames.keyRotationLambdaFailed,
         'iamjwt rotate Lambda returned an error (retryable ones included)',
         props.rotateFunction.metricErrors({ period, statistic: 'Sum' })),
+      signingKeyUnconfirmed: alarm('SigningKeyUnconfirmedAlarm', undefined,
+        'iamjwt token Lambda stopped signing (503): its signing-key refresh kept failing (kms:GetPublicKey on the current alias) '
+        + 'until its cached key could have left the JWKS',
+        new cloudwatch.MathExpression({
+          expression: props.algorithms.map((_, i) => `FILL(m${i}, 0)`).join(' + '),
+          usingMetrics: Object.fromEntries(props.algorithms.map((alg, i) => [`m${i}`, new cloudwatch.Metric({
+            namespace: 'iamjwt', metricName: 'SigningKeyUnconfirmed', dimensionsMap: { Algorithm: alg }, statistic: 'Sum', period,
+          })])),
+          label: 'requests refused with an unconfirmed signing key',
+          period,
+        })),
     };
   }
 

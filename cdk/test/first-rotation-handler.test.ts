@@ -64,6 +64,37 @@ describe('first-rotation custom resource', () => {
     expect(calls.answers).toEqual([expect.objectContaining({ status: 'FAILED', reason: expect.stringMatching(/still running/) })]);
   });
 
+  test('an Update that changes the algorithm set runs the rotation and keeps the physical id', async () => {
+    const { handler, calls } = harness([{ status: 'RUNNING' }, { status: 'SUCCEEDED' }]);
+    await handler(event('Update', {
+      PhysicalResourceId: 'arn:aws:states:x:execution:y',
+      ResourceProperties: { StateMachineArn: SM, Algorithms: 'RS256,ES256' },
+      OldResourceProperties: { StateMachineArn: SM, Algorithms: 'RS256' },
+    }), context());
+    expect(calls.start).toEqual([{ stateMachineArn: SM, name: 'algorithms-changed-req-1', input: '{"emergency":false}' }]);
+    expect(calls.answers).toEqual([expect.objectContaining({ status: 'SUCCESS', physicalId: 'arn:aws:states:x:execution:y' })]);
+  });
+
+  test('an Update that keeps the algorithm set (in any order) runs nothing', async () => {
+    const { handler, calls } = harness([]);
+    await handler(event('Update', {
+      PhysicalResourceId: 'p',
+      ResourceProperties: { StateMachineArn: SM, Algorithms: 'ES256,RS256' },
+      OldResourceProperties: { StateMachineArn: SM, Algorithms: 'RS256,ES256' },
+    }), context());
+    expect(calls.start).toEqual([]);
+  });
+
+  test('a failed rotation on Update fails the update (CloudFormation rolls it back)', async () => {
+    const { handler, calls } = harness([{ status: 'FAILED', error: 'RotationFailed', cause: 'denied' }]);
+    await handler(event('Update', {
+      PhysicalResourceId: 'p',
+      ResourceProperties: { StateMachineArn: SM, Algorithms: 'ES256' },
+      OldResourceProperties: { StateMachineArn: SM, Algorithms: 'RS256' },
+    }), context());
+    expect(calls.answers).toEqual([expect.objectContaining({ status: 'FAILED', physicalId: 'p' })]);
+  });
+
   test.each(['Update', 'Delete'])('%s changes nothing and keeps the physical id', async (type) => {
     const { handler, calls } = harness([]);
     await handler(event(type, { PhysicalResourceId: 'arn:aws:states:x:execution:y' }), context());

@@ -72,6 +72,10 @@ describe('first rotation at stack creation', () => {
       StateMachineArn: { Ref: logicalId(s, s.issuer.rotationStateMachine) },
       ServiceTimeout: '900',
     });
+    // Issue 19 §4: the algorithm set is a property, so changing it updates the resource, which runs the rotation.
+    synth({ algorithms: ['ES256', 'RS256'] }).template.hasResourceProperties('Custom::IamJwtFirstRotation', {
+      Algorithms: 'ES256,RS256',
+    });
     s.template.hasResource('AWS::ApiGateway::Stage', { DependsOn: Match.arrayWith([id]) });
     const role = s.template.toJSON().Resources[id].Properties.ServiceToken['Fn::GetAtt'][0];
     const fnRole = s.template.toJSON().Resources[role].Properties.Role['Fn::GetAtt'][0];

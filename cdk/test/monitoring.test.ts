@@ -5,20 +5,35 @@ import { createAlarmTopic } from '../lib/monitoring';
 import { CDK_CONTEXT, flat, logicalId, synth } from './helpers';
 
 describe('alarms, dashboard, outputs', () => {
-  test('four alarms notify the encrypted alarm topic; names are configurable', () => {
+  test('five alarms notify the encrypted alarm topic; names are configurable', () => {
     const s = synth({
       alarmNameKeyRotationStepFunctionFailed: 'rotation-failed',
       alarmNameApiGateway5xx: 'api-5xx',
       alarmNameSignLambdaFailed: 'token-errors',
       alarmNameKeyRotationLambdaFailed: 'rotate-errors',
     });
-    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
     const topic = { Ref: logicalId(s, s.issuer.alarmTopic) };
     for (const name of ['rotation-failed', 'api-5xx', 'token-errors', 'rotate-errors']) {
       s.template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: name, AlarmActions: [topic], TreatMissingData: 'notBreaching' });
     }
     s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     s.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  test('issue 19 §4: a signer that stops signing for lack of a confirmed key alarms, for every enabled algorithm', () => {
+    const s = synth({ algorithms: ['RS256', 'ES256'] });
+    const alarms = Object.values(s.template.findResources('AWS::CloudWatch::Alarm'))
+      .filter((a) => JSON.stringify(a).includes('SigningKeyUnconfirmed'));
+    expect(alarms).toHaveLength(1);
+    const p = alarms[0].Properties;
+    expect(p.AlarmActions).toEqual([{ Ref: logicalId(s, s.issuer.alarmTopic) }]);
+    expect(p.Threshold).toBe(1);
+    expect(p.TreatMissingData).toBe('notBreaching');
+    const dims = p.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric);
+    expect(dims).toEqual(['RS256', 'ES256'].map((alg) => ({
+      Namespace: 'iamjwt', MetricName: 'SigningKeyUnconfirmed', Dimensions: [{ Name: 'Algorithm', Value: alg }],
+    })));
   });
 
   test('alarm names default to CloudFormation-generated ones (two stacks never collide)', () => {

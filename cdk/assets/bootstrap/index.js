@@ -4,8 +4,11 @@
  *
  * On Create it starts the rotation state machine once and waits for the execution to end, so the
  * stack reaches CREATE_COMPLETE only after the first keys exist and the JWKS is published: GET /token
- * works from the first request (the API stage depends on this resource). Update and Delete change
- * nothing: later rotations come from the schedule, and keys are never destroyed with the stack.
+ * works from the first request (the API stage depends on this resource). On an Update that changes
+ * the algorithm set (ResourceProperties.Algorithms, IAMJWT_ALGORITHMS) it runs the rotation the same
+ * way, so a new algorithm's keys are bootstrapped (and a removed one's start their retirement) by the
+ * deploy itself, not by the next scheduled run. Other Updates and Delete change nothing: later
+ * rotations come from the schedule, and keys are never destroyed with the stack.
  *
  * It answers CloudFormation itself (PUT to the pre-signed ResponseURL) on every path, including
  * errors, so a failure shows up as a clear stack event instead of an hour-long hang.
@@ -28,11 +31,11 @@ function makeHandler({ startExecution, describeExecution, answer, sleep }) {
     let status = 'SUCCESS';
     let reason = 'nothing to do';
     try {
-      if (event.RequestType === 'Create') {
+      if (event.RequestType === 'Create' || algorithmsChanged(event)) {
         if (!stateMachineArn) throw new Error('ResourceProperties.StateMachineArn is missing');
-        // The name makes a retried Create idempotent: Step Functions returns the same execution for
-        // the same name and input instead of starting a second rotation.
-        const name = `first-rotation-${event.RequestId}`.slice(0, 80);
+        // The name makes a retried Create (or Update) idempotent: Step Functions returns the same
+        // execution for the same name and input instead of starting a second rotation.
+        const name = `${event.RequestType === 'Create' ? 'first-rotation' : 'algorithms-changed'}-${event.RequestId}`.slice(0, 80);
         let executionArn;
         try {
           ({ executionArn } = await startExecution({ stateMachineArn, name, input: ROTATION_INPUT }));
@@ -41,11 +44,12 @@ function makeHandler({ startExecution, describeExecution, answer, sleep }) {
           if (!e || e.name !== 'ExecutionAlreadyExists') throw e;
           executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
         }
-        physicalId = executionArn;
+        // An Update keeps its physical id: a new one would make CloudFormation delete the "old" resource.
+        if (event.RequestType === 'Create') physicalId = executionArn;
         for (;;) {
           const execution = await describeExecution({ executionArn });
           if (execution.status === 'SUCCEEDED') {
-            reason = `first rotation succeeded: ${executionArn}`;
+            reason = `rotation succeeded: ${executionArn}`;
             break;
           }
           if (execution.status !== 'RUNNING' && execution.status !== 'PENDING_REDRIVE') {
@@ -65,6 +69,13 @@ function makeHandler({ startExecution, describeExecution, answer, sleep }) {
     await answer(event, { status, reason, physicalId });
     return { status, reason, physicalId };
   };
+}
+
+/** An Update whose algorithm set differs from the deployed one (order does not matter). */
+function algorithmsChanged(event) {
+  if (event.RequestType !== 'Update') return false;
+  const set = (props) => ((props && props.Algorithms) || '').split(',').filter(Boolean).sort().join(',');
+  return set(event.ResourceProperties) !== set(event.OldResourceProperties);
 }
 
 function answerCloudFormation(event, { status, reason, physicalId }, request = https.request) {

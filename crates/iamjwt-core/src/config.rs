@@ -215,6 +215,13 @@ impl Settings {
             retire_after: self.issue.max_duration + self.jwks_max_age + self.key_refresh_seconds,
         }
     }
+
+    /// How long after a signer last confirmed its cached key current it may still sign with it: the key may have
+    /// been demoted right after, and it stays in the JWKS `retire_after` from then; a token signed later than
+    /// `retire_after - max_duration` after the confirmation could outlive the key in the JWKS.
+    pub fn signing_key_confirmation_limit(&self) -> u64 {
+        self.rotation_policy().retire_after - self.issue.max_duration
+    }
 }
 
 /// An IAM role name, optionally with a path (`path/to/name`): `[\w+=,.@-]{1,64}` for the name, and the path's

@@ -19,6 +19,10 @@ pub enum PortErrorKind {
     AccessDenied,
     /// A transient failure (timeout, 5xx, connection reset) worth retrying.
     Transient,
+    /// Nothing can serve the request yet, or any more, and waiting is the fix: an algorithm with no current key
+    /// (added to the set, not bootstrapped yet), or a signer that could not confirm its cached key is still
+    /// published. The edge answers `503 temporarily_unavailable` with `Retry-After`.
+    Unavailable,
     /// Anything else.
     Other,
 }

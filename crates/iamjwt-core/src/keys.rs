@@ -64,6 +64,7 @@ impl KeyRecord {
             KeyMark::Published(t) => self.published_at = Some(t),
             KeyMark::Demoted(t) => self.demoted_at = Some(t),
             KeyMark::Compromised => self.compromised = true,
+            KeyMark::Reinstated => self.demoted_at = None,
         }
     }
 
@@ -109,6 +110,9 @@ pub enum KeyMark {
     Demoted(UnixTime),
     /// Declared compromised by an emergency rotation.
     Compromised,
+    /// Signing again: its algorithm was removed (which demoted it) and is configured again before the key was
+    /// retired. Clears the demotion, so the key's window is counted from when it really stops signing.
+    Reinstated,
 }
 
 /// The resource tags a key store that keeps a [`KeyRecord`]'s facts on the key itself (KMS) writes: the issuer tag
@@ -152,15 +156,43 @@ impl Slots {
             KeySlot::Previous => self.previous.as_ref(),
         }
     }
+
+    /// No slot holds a key.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_none() && self.current.is_none() && self.previous.is_none()
+    }
 }
 
-/// Snapshot of every enabled algorithm's slots.
+/// Snapshot of every enabled algorithm's slots, and of every removed one's that still holds keys.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyState {
     pub algs: BTreeMap<Algorithm, Slots>,
+    /// Algorithms in `algs` that are no longer configured: the store still holds keys of theirs. Their keys stay
+    /// published until the tokens they signed have expired, then rotation retires them (DESIGN.md §6).
+    pub removed: BTreeSet<Algorithm>,
 }
 
 impl KeyState {
+    /// The algorithms a store must load besides the configured ones: those it holds keys of (`stored`) that are not
+    /// configured. A store's [`KeyStore::load`](crate::ports::KeyStore::load) loads them with [`Self::insert_removed`].
+    pub fn removed_among(
+        configured: &[Algorithm],
+        stored: impl IntoIterator<Item = Algorithm>,
+    ) -> BTreeSet<Algorithm> {
+        stored
+            .into_iter()
+            .filter(|a| !configured.contains(a))
+            .collect()
+    }
+
+    /// Adds the slots of an algorithm that is no longer configured (nothing when they hold no key).
+    pub fn insert_removed(&mut self, alg: Algorithm, slots: Slots) {
+        if !slots.is_empty() {
+            self.algs.insert(alg, slots);
+            self.removed.insert(alg);
+        }
+    }
+
     /// The keys the JWKS should hold: every publishable slot key, current first.
     pub fn publishable(&self) -> Vec<&KeyRecord> {
         let mut out: Vec<&KeyRecord> = Vec::new();

@@ -31,7 +31,9 @@ pub trait Signer: Send + Sync {
 /// The keys and their slots. Every method must be idempotent: repeating a call that succeeded changes nothing.
 #[async_trait]
 pub trait KeyStore: Send + Sync {
-    /// Snapshot of the three slots of each algorithm.
+    /// Snapshot of the three slots of each configured algorithm, and of each other algorithm whose slots still hold a
+    /// key (one removed from the set: its keys must stay published until its tokens expire, then be deleted), listed
+    /// in [`KeyState::removed`] ([`KeyState::removed_among`], [`KeyState::insert_removed`]).
     async fn load(&self, algs: &[Algorithm]) -> Result<KeyState, PortError>;
     /// Creates a fresh key and points `slot` (which must be empty) at it.
     async fn create_key(

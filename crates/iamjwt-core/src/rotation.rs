@@ -122,6 +122,10 @@ impl fmt::Display for Action {
                 key,
                 mark: KeyMark::Compromised,
             } => write!(f, "mark {key} compromised"),
+            Self::Mark {
+                key,
+                mark: KeyMark::Reinstated,
+            } => write!(f, "mark {key} signing again (algorithm re-enabled)"),
             Self::ScheduleDeletion { key } => write!(f, "schedule deletion of {key}"),
             Self::Publish => write!(f, "publish JWKS and discovery"),
         }

@@ -40,6 +40,11 @@ impl MemKeyStore {
         Self::default()
     }
 
+    /// A key as last recorded, whether or not a slot still holds it.
+    pub fn record(&self, key: &KeyId) -> Option<KeyRecord> {
+        lock(&self.keys).0.get(key).cloned()
+    }
+
     fn fake_jwk(alg: Algorithm, n: usize) -> Result<PublicJwk, PortError> {
         let seed = Sha256::digest(n.to_be_bytes());
         let params = match alg.spec().key {
@@ -65,10 +70,15 @@ impl KeyStore for MemKeyStore {
     async fn load(&self, algs: &[Algorithm]) -> Result<KeyState, PortError> {
         let g = lock(&self.keys);
         let (keys, slots) = &*g;
+        let get = |alg| {
+            Slots::from_fn(|slot| slots.get(&(alg, slot)).and_then(|id| keys.get(id)).cloned())
+        };
         let mut state = KeyState::default();
         for &alg in algs {
-            let get = |slot| slots.get(&(alg, slot)).and_then(|id| keys.get(id)).cloned();
-            state.algs.insert(alg, Slots::from_fn(get));
+            state.algs.insert(alg, get(alg));
+        }
+        for alg in KeyState::removed_among(algs, slots.keys().map(|(alg, _)| *alg)) {
+            state.insert_removed(alg, get(alg));
         }
         Ok(state)
     }
@@ -203,6 +213,14 @@ impl<S: KeyStore, P: Publisher> Harness<S, P> {
     /// The time the invariants are judged at (set it to the `now` the rotation runs with).
     pub fn set_now(&self, now: UnixTime) {
         *lock(&self.now) = now;
+    }
+
+    /// Takes the current state as the baseline of the next invariant check: for tests that edit the store by hand
+    /// (past the harness) to build a scenario.
+    pub async fn resync(&self) -> Result<(), PortError> {
+        let obs = self.observe().await?;
+        *lock(&self.last) = Some(obs);
+        Ok(())
     }
 
     pub fn violations(&self) -> Vec<String> {

@@ -16,6 +16,10 @@ pub const AUDIENCE_POLICY_HINT: &str = "an operator allows it with a rule in IAM
 /// Seconds a throttled caller is asked to wait.
 pub const RETRY_AFTER_SECONDS: &str = "1";
 
+/// Seconds a caller is asked to wait when no key can sign yet (an algorithm being bootstrapped: one rotation run,
+/// a matter of seconds to a minute; see docs/rotation.md "Changing the algorithm set").
+pub const RETRY_AFTER_UNAVAILABLE_SECONDS: &str = "30";
+
 /// `issued_token_type` for a JWT (RFC 8693 §3).
 pub const TOKEN_TYPE_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 
@@ -110,6 +114,18 @@ pub fn method_not_allowed(description: &str) -> JsonResponse {
     r
 }
 
+/// `503 temporarily_unavailable` with `Retry-After: seconds`.
+fn retry_later(description: &str, seconds: &'static str) -> JsonResponse {
+    let mut r = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        description,
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
+    r
+}
+
 /// Maps a domain error to its HTTP form (DESIGN.md §1 error table). The detail of a 500 stays in the log.
 pub fn from_error(e: &CoreError) -> JsonResponse {
     match e {
@@ -123,18 +139,14 @@ pub fn from_error(e: &CoreError) -> JsonResponse {
             &format!("{m}; {AUDIENCE_POLICY_HINT}"),
         ),
         CoreError::AccessDenied(m) => error(StatusCode::FORBIDDEN, "access_denied", m),
-        CoreError::Port(p) if p.kind == PortErrorKind::Throttled => {
-            let mut r = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "the signing service is busy; retry shortly",
-            );
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECONDS),
-            );
-            r
-        }
+        CoreError::Port(p) if p.kind == PortErrorKind::Throttled => retry_later(
+            "the signing service is busy; retry shortly",
+            RETRY_AFTER_SECONDS,
+        ),
+        CoreError::Port(p) if p.kind == PortErrorKind::Unavailable => retry_later(
+            "no signing key is ready for this algorithm yet; retry later",
+            RETRY_AFTER_UNAVAILABLE_SECONDS,
+        ),
         _ => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
@@ -218,6 +230,20 @@ mod tests {
             "",
         )));
         assert_eq!(throttled.headers()[header::RETRY_AFTER], "1");
+        // Issue 19 §4: an algorithm whose key is not bootstrapped yet is a 503 to retry, not a 500.
+        let not_ready = from_error(&CoreError::Port(PortError::new(
+            PortErrorKind::Unavailable,
+            "no current ES256 key (secret detail)",
+        )));
+        assert_eq!(not_ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(not_ready.headers()[header::RETRY_AFTER], "30");
+        assert_eq!(
+            not_ready.headers()[header::CONTENT_TYPE],
+            "application/json"
+        );
+        let b = body(&not_ready);
+        assert_eq!(b["error"], "temporarily_unavailable");
+        assert!(!b["error_description"].as_str().unwrap().contains("secret"));
         let m = method_not_allowed("use GET");
         assert_eq!(m.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(m.headers()[header::ALLOW], "GET");

@@ -140,7 +140,10 @@ impl LocalIssuer {
         let signer = SoftSigner::open(
             &self.state,
             Duration::from_secs(self.settings.key_refresh_seconds),
-        )?;
+        )?
+        .with_confirmation_limit(Duration::from_secs(
+            self.settings.signing_key_confirmation_limit(),
+        ));
         let issuer = Issuer::new(self.settings.issue.clone(), Arc::new(signer))
             .with_tags(self.principals.clone());
         Ok(gateway::router(Arc::new(Gateway {

@@ -228,6 +228,14 @@ impl KmsKeyStore {
             .map_err(|e| classify("PutKeyPolicy", e))
     }
 
+    async fn slots(&self, alg: Algorithm) -> Result<Slots, PortError> {
+        Ok(Slots {
+            pending: self.record(alg, KeySlot::Pending).await?,
+            current: self.record(alg, KeySlot::Current).await?,
+            previous: self.record(alg, KeySlot::Previous).await?,
+        })
+    }
+
     async fn tag(&self, key: &KeyId, k: &str, v: String) -> Result<(), PortError> {
         self.client
             .tag_resource()
@@ -245,14 +253,13 @@ impl KeyStore for KmsKeyStore {
     async fn load(&self, algs: &[Algorithm]) -> Result<Keys, PortError> {
         let mut state = Keys::default();
         for &alg in algs {
-            state.algs.insert(
-                alg,
-                Slots {
-                    pending: self.record(alg, KeySlot::Pending).await?,
-                    current: self.record(alg, KeySlot::Current).await?,
-                    previous: self.record(alg, KeySlot::Previous).await?,
-                },
-            );
+            state.algs.insert(alg, self.slots(alg).await?);
+        }
+        // Any other algorithm of the core's table may still have slot aliases (removed from the set, its keys not
+        // retired yet): `DescribeKey` on each of its aliases, as for a configured one (no `ListAliases`: the rotate
+        // role may not list the account's aliases).
+        for alg in Keys::removed_among(algs, Algorithm::ALL) {
+            state.insert_removed(alg, self.slots(alg).await?);
         }
         Ok(state)
     }
@@ -357,6 +364,15 @@ impl KeyStore for KmsKeyStore {
             KeyMark::Published(t) => self.tag(key, tags::PUBLISHED_AT, t.to_string()).await,
             KeyMark::Demoted(t) => self.tag(key, tags::DEMOTED_AT, t.to_string()).await,
             KeyMark::Compromised => self.tag(key, tags::COMPROMISED, "true".into()).await,
+            KeyMark::Reinstated => self
+                .client
+                .untag_resource()
+                .key_id(key.as_str())
+                .tag_keys(tags::DEMOTED_AT)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("UntagResource", e)),
         }
     }
 

@@ -102,13 +102,21 @@ struct Cached {
     key: Arc<KmsKey>,
     /// When to look at the alias again (TTL after a successful resolution).
     due: Instant,
+    /// When the alias last resolved to this key: the key was current then.
+    confirmed: Instant,
 }
+
+/// The EMF metric a signer emits each time it refuses to sign because it could not confirm its cached key is still
+/// current (dimension `Algorithm`); the CDK alarms on it.
+pub const UNCONFIRMED_KEY_METRIC: &str = "SigningKeyUnconfirmed";
 
 enum Lookup {
     /// Within its TTL.
     Fresh(Arc<KmsKey>),
     /// Past its TTL but usable: sign with it and refresh in the background.
     Due(Arc<KmsKey>),
+    /// Not confirmed for longer than the signer may trust it: resolve before signing, and refuse if that fails.
+    Unconfirmed,
     /// Never resolved, or KMS said it cannot sign: resolve before signing.
     Missing,
 }
@@ -118,6 +126,8 @@ struct Shared {
     client: Client,
     prefix: String,
     ttl: Duration,
+    /// How long after its last confirmation a cached key may still sign ([`KmsSigner::with_confirmation_limit`]).
+    confirmation_limit: Option<Duration>,
     metrics: AtomicBool,
     cache: RwLock<HashMap<Algorithm, Cached>>,
     /// One resolution at a time (inline or background), so an older answer never overwrites a newer one.
@@ -141,12 +151,27 @@ impl KmsSigner {
                 client,
                 prefix: prefix.into(),
                 ttl,
+                confirmation_limit: None,
                 metrics: AtomicBool::new(false),
                 cache: RwLock::new(HashMap::new()),
                 resolving: tokio::sync::Mutex::new(()),
                 refreshing: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Stops signing with a cached key that has not been confirmed current (its alias re-read) for `limit`: past
+    /// it, the key may have been demoted and retired meanwhile, and a token signed with it could outlive the key in
+    /// the JWKS. Such a request resolves the alias first and, if that fails, gets `Unavailable` (a 503), and the
+    /// signer emits [`UNCONFIRMED_KEY_METRIC`]. `limit` is [`Settings::signing_key_confirmation_limit`]
+    /// (`retire_after` minus the token lifetime).
+    ///
+    /// [`Settings::signing_key_confirmation_limit`]: iamjwt_core::config::Settings::signing_key_confirmation_limit
+    pub fn with_confirmation_limit(mut self, limit: Duration) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.confirmation_limit = Some(limit);
+        }
+        self
     }
 
     /// Record `KmsSignLatency` for CloudWatch (Lambda): into the request's EMF document inside
@@ -211,7 +236,13 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match cache.get(&alg) {
             Some(c) if !c.key.stale.load(Ordering::Acquire) => {
-                if Instant::now() < c.due {
+                let now = Instant::now();
+                if self
+                    .confirmation_limit
+                    .is_some_and(|limit| now >= c.confirmed + limit)
+                {
+                    Lookup::Unconfirmed
+                } else if now < c.due {
                     Lookup::Fresh(c.key.clone())
                 } else {
                     Lookup::Due(c.key.clone())
@@ -223,7 +254,8 @@ impl Shared {
 
     /// Caches `key` for a TTL. An unchanged, usable key keeps its entry: only the TTL restarts.
     fn store(&self, alg: Algorithm, key: KmsKey) {
-        let due = Instant::now() + self.ttl;
+        let confirmed = Instant::now();
+        let due = confirmed + self.ttl;
         let mut cache = self
             .cache
             .write()
@@ -235,6 +267,7 @@ impl Shared {
                     && !c.key.stale.load(Ordering::Acquire) =>
             {
                 c.due = due;
+                c.confirmed = confirmed;
             }
             other => {
                 if let Some(old) = other {
@@ -246,6 +279,7 @@ impl Shared {
                     Cached {
                         key: Arc::new(key),
                         due,
+                        confirmed,
                     },
                 );
             }
@@ -270,7 +304,14 @@ impl Shared {
             .key_id(&name)
             .send()
             .await
-            .map_err(|e| classify("GetPublicKey", e))?;
+            .map_err(|e| match classify("GetPublicKey", e) {
+                // No current alias: the algorithm was added and rotation has not bootstrapped it yet.
+                e if e.kind == PortErrorKind::NotFound => PortError::new(
+                    PortErrorKind::Unavailable,
+                    format!("no current {alg} key yet ({name}): {}", e.detail),
+                ),
+                e => e,
+            })?;
         let key_id = out
             .key_id()
             .filter(|id| !id.is_empty() && !id.starts_with("alias/") && !id.contains(":alias/"))
@@ -350,16 +391,36 @@ impl Signer for KmsSigner {
                 self.refresh_in_background();
                 return Ok(k);
             }
-            Lookup::Missing => {}
+            Lookup::Missing | Lookup::Unconfirmed => {}
         }
         // No usable key (cold, first deploy, or KMS said it cannot sign): resolve before signing. One resolution
         // at a time; concurrent requests wait and then find the new entry.
         let _guard = self.shared.resolving.lock().await;
-        match self.shared.lookup(alg) {
+        let unconfirmed = match self.shared.lookup(alg) {
             Lookup::Fresh(k) | Lookup::Due(k) => return Ok(k),
-            Lookup::Missing => {}
-        }
-        let key = self.shared.resolve(alg).await?;
+            Lookup::Missing => false,
+            Lookup::Unconfirmed => true,
+        };
+        let key = match self.shared.resolve(alg).await {
+            Ok(key) => key,
+            Err(e) if unconfirmed => {
+                if self.shared.metrics.load(Ordering::Acquire) {
+                    emf::emit(
+                        UNCONFIRMED_KEY_METRIC,
+                        "Count",
+                        1.0,
+                        ("Algorithm", alg.as_str()),
+                    );
+                }
+                tracing::error!(alarm = true, %alg, error = %e,
+                    "cannot confirm the cached signing key is still current; not signing with it");
+                return Err(PortError::new(
+                    PortErrorKind::Unavailable,
+                    format!("{alg}: the cached signing key could not be confirmed current: {e}"),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
         self.shared.store(alg, key);
         self.shared
             .key(alg)

@@ -6,7 +6,7 @@ use iamjwt_core::identity::{Caller, Principal};
 use iamjwt_core::issuer::{IssuePolicy, Issuer};
 use iamjwt_core::jwk::Jwks;
 use iamjwt_core::policy::AudiencePolicy;
-use iamjwt_core::ports::Publisher as _;
+use iamjwt_core::ports::{KeyStore as _, Publisher as _};
 use iamjwt_core::request::TokenRequest;
 use iamjwt_core::rotation::{RotationPolicy, Rotator, Step};
 use iamjwt_core::testing::{FaultMode, Harness};
@@ -239,6 +239,75 @@ async fn full_lifecycle_against_kms_and_s3() {
             .iter()
             .any(|t| t.tag_key() == "iamjwt:issuer" && t.tag_value() == PREFIX)
     );
+}
+
+/// Issue 19 §4 on KMS: the store finds a removed algorithm by its slot aliases (`DescribeKey` on each); its keys stay in
+/// the JWKS for the window, then are scheduled for deletion. Re-enabled within the window, a key's demotion tag
+/// is removed (it signs again).
+#[tokio::test]
+async fn a_removed_algorithm_is_kept_for_its_window_then_deleted_in_kms() {
+    let moto = moto();
+    let conf = with_bucket(&moto).await;
+    let h = harness(&conf);
+    let t0 = UnixTime::from_system_time(std::time::SystemTime::now());
+    run(&h, t0).await.unwrap();
+    let es256_token = issue(&conf, Algorithm::ES256).await;
+    let rs256 = [Algorithm::RS256];
+    let r = Rotator {
+        store: &h,
+        publisher: &h,
+        issuer: ISSUER,
+        algs: &rs256,
+        policy: POLICY,
+    };
+    let t1 = t0.plus(60);
+    h.set_now(t1);
+    for step in [Step::Retire, Step::Create, Step::Publish] {
+        r.run_step(step, false, t1).await.unwrap();
+    }
+    let state = h.store.load(&rs256).await.unwrap();
+    assert!(state.removed.contains(&Algorithm::ES256));
+    let es = state.algs[&Algorithm::ES256].clone();
+    let cur = es.current.clone().unwrap();
+    assert_eq!(cur.demoted_at, Some(t1));
+    assert!(
+        verifies(&h, &es256_token).await,
+        "still verifies after the removal"
+    );
+
+    // Re-enabled within the window: the demotion tag goes.
+    let both = Rotator { algs: &ALGS, ..r };
+    let t2 = t1.plus(10);
+    h.set_now(t2);
+    both.run_step(Step::Retire, false, t2).await.unwrap();
+    let again = h.store.load(&ALGS).await.unwrap();
+    assert_eq!(
+        again.algs[&Algorithm::ES256]
+            .current
+            .as_ref()
+            .unwrap()
+            .demoted_at,
+        None
+    );
+
+    // Removed again, and the window passes: scheduled for deletion, out of the JWKS, aliases gone.
+    let t3 = t2.plus(10);
+    h.set_now(t3);
+    r.run_step(Step::Retire, false, t3).await.unwrap();
+    let t4 = t3.plus(POLICY.retire_after);
+    h.set_now(t4);
+    r.run_step(Step::Retire, false, t4).await.unwrap();
+    r.run_step(Step::Publish, false, t4).await.unwrap();
+    let (after, published) = h.observe().await.unwrap();
+    assert!(!published.contains(&cur.kid));
+    assert!(!verifies(&h, &es256_token).await);
+    assert_eq!(
+        key_state(&conf, cur.id.as_str()).await,
+        aws_sdk_kms::types::KeyState::PendingDeletion
+    );
+    assert_eq!(after.algs[&Algorithm::ES256], Default::default());
+    assert!(h.store.load(&rs256).await.unwrap().removed.is_empty());
+    assert_eq!(h.violations(), Vec::<String>::new());
 }
 
 #[tokio::test]

@@ -25,7 +25,11 @@ pub struct Decide<'a> {
 /// The next action of a step, `Ok(None)` when the step has nothing (more) to do.
 pub fn next_action(d: &Decide<'_>) -> Result<Option<Action>, Error> {
     for (&alg, slots) in &d.state.algs {
+        let removed = d.state.removed.contains(&alg);
         let action = match d.step {
+            // An algorithm no longer configured gets no new keys; its keys are only retired.
+            Step::Retire if removed => retire_removed(d, alg, slots),
+            _ if removed => None,
             Step::Retire => retire(d, alg, slots)?,
             Step::Promote => promote(d, alg, slots)?,
             Step::Create => create(d, alg, slots)?,
@@ -96,6 +100,9 @@ fn retire(d: &Decide<'_>, alg: Algorithm, s: &Slots) -> Result<Option<Action>, E
     if let Some(a) = resume(d, alg, s) {
         return Ok(Some(a));
     }
+    if let Some(a) = re_enabled(alg, s) {
+        return Ok(Some(a));
+    }
     if d.emergency
         && let Some(cur) = &s.current
         && !cur.compromised
@@ -130,6 +137,82 @@ fn retire(d: &Decide<'_>, alg: Algorithm, s: &Slots) -> Result<Option<Action>, E
         }),
         Some(_) => None,
     })
+}
+
+/// An algorithm configured again while its keys were being retired ([`retire_removed`]): a pending or current key
+/// that is still healthy and published signs again, so its demotion no longer holds; one already scheduled for
+/// deletion leaves its slot, and `create` bootstraps the algorithm anew (publishing before signing).
+fn re_enabled(alg: Algorithm, s: &Slots) -> Option<Action> {
+    for (slot, k) in [
+        (KeySlot::Current, &s.current),
+        (KeySlot::Pending, &s.pending),
+    ] {
+        let Some(k) = k else { continue };
+        if k.pending_deletion && !k.compromised {
+            return Some(Action::Clear { alg, slot });
+        }
+        if k.demoted_at.is_some() && k.publishable() {
+            return Some(Action::Mark {
+                key: k.id.clone(),
+                mark: KeyMark::Reinstated,
+            });
+        }
+    }
+    None
+}
+
+/// An algorithm removed from the configured set: nothing signs with its keys any more, but tokens they signed are
+/// valid until they expire. Each key is demoted now (in its slot, so re-enabling the algorithm finds it), stays
+/// published for the verification window (`retire_after`), then is scheduled for deletion and leaves its slot.
+fn retire_removed(d: &Decide<'_>, alg: Algorithm, s: &Slots) -> Option<Action> {
+    let same = |a: &Option<KeyRecord>, b: &Option<KeyRecord>| matches!((a, b), (Some(a), Some(b)) if a.id == b.id);
+    // A key in two slots (an interrupted promotion): keep it in one.
+    if same(&s.previous, &s.current) {
+        return Some(Action::Clear {
+            alg,
+            slot: KeySlot::Previous,
+        });
+    }
+    if same(&s.pending, &s.current) || same(&s.pending, &s.previous) {
+        return Some(Action::Clear {
+            alg,
+            slot: KeySlot::Pending,
+        });
+    }
+    if d.emergency
+        && let Some(cur) = &s.current
+        && !cur.compromised
+    {
+        return Some(Action::Mark {
+            key: cur.id.clone(),
+            mark: KeyMark::Compromised,
+        });
+    }
+    let held = KeySlot::ALL
+        .into_iter()
+        .filter_map(|slot| s.get(slot).map(|k| (slot, k)));
+    for (slot, k) in held.clone() {
+        if k.pending_deletion {
+            return Some(Action::Clear { alg, slot });
+        }
+        if k.compromised {
+            return Some(Action::ScheduleDeletion { key: k.id.clone() });
+        }
+    }
+    for (_, k) in held.clone() {
+        if k.demoted_at.is_none() {
+            return Some(Action::Mark {
+                key: k.id.clone(),
+                mark: KeyMark::Demoted(d.now),
+            });
+        }
+    }
+    held.map(|(_, k)| k)
+        .find(|k| {
+            k.demoted_at
+                .is_some_and(|t| d.now >= t.plus(d.policy.retire_after))
+        })
+        .map(|k| Action::ScheduleDeletion { key: k.id.clone() })
 }
 
 fn promote(d: &Decide<'_>, alg: Algorithm, s: &Slots) -> Result<Option<Action>, Error> {

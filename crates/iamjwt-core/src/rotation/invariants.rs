@@ -44,6 +44,30 @@ pub fn invariant_violations(
             }
         }
     }
+    // A healthy key stays in a slot until it is scheduled for deletion: one that leaves every slot before is lost to
+    // rotation (never retired, never deleted), and its kid would leave the JWKS with no window at all.
+    let in_after = |k: &KeyRecord| {
+        state_b
+            .algs
+            .values()
+            .flat_map(|s| [&s.pending, &s.current, &s.previous])
+            .flatten()
+            .any(|b| b.id == k.id)
+    };
+    let mut dropped = BTreeSet::new();
+    for k in state_a
+        .algs
+        .values()
+        .flat_map(|s| [&s.pending, &s.current, &s.previous])
+        .flatten()
+    {
+        if k.publishable() && !in_after(k) && dropped.insert(k.id.clone()) {
+            v.push(format!(
+                "{} key {} left every slot before it was scheduled for deletion",
+                k.alg, k.kid
+            ));
+        }
+    }
     // A kid that leaves the JWKS must have been demoted long enough ago (or be compromised).
     let all_before: Vec<&KeyRecord> = state_a
         .algs

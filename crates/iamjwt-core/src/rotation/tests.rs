@@ -1,7 +1,7 @@
 use super::*;
 use crate::discovery::DiscoveryDocument;
 use crate::error::Refusal;
-use crate::keys::KeyState;
+use crate::keys::{KeyRecord, KeyState};
 use crate::ports::KeyStore as _;
 use crate::testing::{FaultMode, Harness, MemKeyStore, MemPublisher};
 use crate::time::UnixTime;
@@ -282,6 +282,7 @@ fn emergency_without_a_published_pending_creates_and_publishes_first() {
     for alg in ALGS {
         block_on(h.store.assign(alg, KeySlot::Pending, None)).unwrap();
     }
+    block_on(h.resync()).unwrap();
     let (s0, _) = observe(&h);
     run(&h, true, T0.plus(5)).unwrap();
     let (s1, p1) = observe(&h);
@@ -493,4 +494,183 @@ fn a_changed_issuer_is_republished_though_no_key_changed() {
     let again = block_on(moved.run_step(Step::Publish, false, T0)).unwrap();
     assert!(again.actions.is_empty(), "{:?}", again.actions);
     assert_healthy(&h);
+}
+
+/// Issue 19 §4: the rotator of a deployment whose algorithm set is `algs` (the harness observes every algorithm).
+fn run_with(h: &H, algs: &[Algorithm], emergency: bool, now: UnixTime) -> Vec<StepReport> {
+    h.set_now(now);
+    let r = Rotator { algs, ..rotator(h) };
+    // Like the state machine: a refused promotion (the pending key is too young) does not stop the run.
+    Step::ALL
+        .iter()
+        .filter_map(|s| match block_on(r.run_step(*s, emergency, now)) {
+            Err(Error::Refused(_)) if *s == Step::Promote => None,
+            other => Some(other.unwrap()),
+        })
+        .collect()
+}
+
+fn es256_keys(s: &KeyState) -> Vec<KeyRecord> {
+    s.algs
+        .get(&Algorithm::ES256)
+        .map(|sl| {
+            [&sl.pending, &sl.current, &sl.previous]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Removing an algorithm: its keys stay in the JWKS until every token they signed has expired (the verification
+/// window `retire_after`, counted from the removal), then they are scheduled for deletion and leave the JWKS.
+#[test]
+fn a_removed_algorithm_stays_published_for_its_window_then_is_deleted() {
+    let h = harness();
+    run(&h, false, T0).unwrap();
+    let (s0, _) = observe(&h);
+    let es256 = es256_keys(&s0);
+    assert_eq!(es256.len(), 2, "current and pending");
+
+    let t1 = T0.plus(60);
+    run_with(&h, &[Algorithm::RS256], false, t1);
+    let (s1, p1) = observe(&h);
+    for k in &es256 {
+        assert!(p1.contains(&k.kid), "{} left the JWKS at once", k.kid);
+    }
+    // Each key is demoted at the removal: its window runs from there.
+    assert!(es256_keys(&s1).iter().all(|k| k.demoted_at == Some(t1)));
+    // No new ES256 key was made for an algorithm that is not configured.
+    assert_eq!(es256_keys(&s1).len(), 2);
+    assert_eq!(h.violations(), Vec::<String>::new());
+
+    let almost = t1.plus(POLICY.retire_after - 1);
+    run_with(&h, &[Algorithm::RS256], false, almost);
+    let (_, p2) = observe(&h);
+    assert!(es256.iter().all(|k| p2.contains(&k.kid)));
+
+    let t2 = t1.plus(POLICY.retire_after);
+    run_with(&h, &[Algorithm::RS256], false, t2);
+    let (s3, p3) = observe(&h);
+    assert!(es256.iter().all(|k| !p3.contains(&k.kid)), "{p3:?}");
+    assert!(es256_keys(&s3).is_empty(), "slots cleared");
+    for k in &es256 {
+        assert!(
+            h.store.record(&k.id).unwrap().pending_deletion,
+            "{} scheduled for deletion",
+            k.id
+        );
+    }
+    assert_eq!(p3, s3.desired_kids());
+    assert_eq!(h.violations(), Vec::<String>::new());
+    // At rest: nothing more to do.
+    let again = run_with(&h, &[Algorithm::RS256], false, t2.plus(1));
+    assert!(again.iter().all(|r| r.actions.is_empty()), "{again:?}");
+}
+
+/// Re-enabling within the window: the same key signs again (it never left the JWKS), and its window restarts
+/// from when it really stops signing, not from the earlier removal.
+#[test]
+fn re_enabling_within_the_window_reinstates_the_published_key() {
+    let h = harness();
+    run(&h, false, T0).unwrap();
+    let (s0, _) = observe(&h);
+    let cur = s0.algs[&Algorithm::ES256].current.clone().unwrap();
+    let t1 = T0.plus(60);
+    run_with(&h, &[Algorithm::RS256], false, t1);
+    let t2 = t1.plus(600);
+    run_with(&h, &ALGS, false, t2);
+    let (s2, p2) = observe(&h);
+    let again = s2.algs[&Algorithm::ES256].current.clone().unwrap();
+    assert_eq!(again.id, cur.id);
+    assert!(p2.contains(&again.kid));
+    assert_eq!(again.demoted_at, None, "signing again");
+    assert!(
+        s2.algs[&Algorithm::ES256]
+            .pending
+            .as_ref()
+            .unwrap()
+            .demoted_at
+            .is_none()
+    );
+    assert!(!s2.removed.contains(&Algorithm::ES256));
+    // The next rotation demotes it when it really stops signing.
+    let t3 = t2.plus(DAY);
+    run_with(&h, &ALGS, false, t3);
+    let (s3, _) = observe(&h);
+    let prev = s3.algs[&Algorithm::ES256].previous.clone().unwrap();
+    assert_eq!((prev.id, prev.demoted_at), (cur.id, Some(t3)));
+    assert_healthy(&h);
+}
+
+/// Re-enabling after the window: the old keys are gone, so the algorithm is bootstrapped anew, and its first
+/// current key is in the JWKS before it may sign.
+#[test]
+fn re_enabling_after_the_window_bootstraps_a_published_key() {
+    let h = harness();
+    run(&h, false, T0).unwrap();
+    let old = es256_keys(&observe(&h).0);
+    let t1 = T0.plus(60);
+    run_with(&h, &[Algorithm::RS256], false, t1);
+    let t2 = t1.plus(POLICY.retire_after);
+    run_with(&h, &[Algorithm::RS256], false, t2);
+    run_with(&h, &ALGS, false, t2.plus(10));
+    let (s, p) = observe(&h);
+    let cur = s.algs[&Algorithm::ES256].current.clone().unwrap();
+    assert!(old.iter().all(|k| k.id != cur.id));
+    assert!(p.contains(&cur.kid));
+    assert_healthy(&h);
+}
+
+/// A crash between scheduling a removed key's deletion and clearing its slot, then the algorithm re-enabled:
+/// the deleted key leaves its slot and a new one is bootstrapped (never a current key outside the JWKS).
+#[test]
+fn re_enabling_with_a_deleted_key_still_in_its_slot_bootstraps() {
+    let h = harness();
+    run(&h, false, T0).unwrap();
+    let t1 = T0.plus(60);
+    run_with(&h, &[Algorithm::RS256], false, t1);
+    let cur = observe(&h).0.algs[&Algorithm::ES256]
+        .current
+        .clone()
+        .unwrap();
+    block_on(h.store.schedule_deletion(&cur.id)).unwrap();
+    block_on(h.resync()).unwrap();
+    let t2 = t1.plus(100);
+    run_with(&h, &ALGS, false, t2);
+    let (s, p) = observe(&h);
+    let now_cur = s.algs[&Algorithm::ES256].current.clone().unwrap();
+    assert_ne!(now_cur.id, cur.id);
+    assert!(p.contains(&now_cur.kid) && !p.contains(&cur.kid));
+    assert_eq!(h.violations(), Vec::<String>::new());
+}
+
+/// An emergency while an algorithm is being retired: its last signing key is compromised and goes at once.
+#[test]
+fn emergency_deletes_a_removed_algorithms_current_key_at_once() {
+    let h = harness();
+    run(&h, false, T0).unwrap();
+    let cur = observe(&h).0.algs[&Algorithm::ES256]
+        .current
+        .clone()
+        .unwrap();
+    let t1 = T0.plus(60);
+    run_with(&h, &[Algorithm::RS256], false, t1);
+    run_with(&h, &[Algorithm::RS256], true, t1.plus(10));
+    let (_, p) = observe(&h);
+    assert!(!p.contains(&cur.kid));
+    assert!(h.store.record(&cur.id).unwrap().pending_deletion);
+}
+
+/// The checker: a healthy key that leaves every slot before its deletion could never be retired.
+#[test]
+fn invariant_checker_catches_a_key_dropped_from_every_slot() {
+    let h = harness();
+    run(&h, false, T0).unwrap();
+    let (s0, p0) = observe(&h);
+    let mut s1 = s0.clone();
+    s1.algs.remove(&Algorithm::ES256);
+    let v = invariant_violations((&s0, &p0), (&s1, &p0), T0, POLICY);
+    assert!(v.iter().any(|m| m.contains("left every slot")), "{v:?}");
 }

@@ -29,6 +29,9 @@ async fn main() -> Result<(), lambda_http::Error> {
             &settings.key_alias_prefix,
             Duration::from_secs(settings.key_refresh_seconds),
         )
+        .with_confirmation_limit(Duration::from_secs(
+            settings.signing_key_confirmation_limit(),
+        ))
         .with_metrics(true),
     );
     // Every algorithm's key in one concurrent round of GetPublicKey (by alias).

@@ -272,3 +272,112 @@ async fn a_disabled_or_pending_deletion_key_refreshes_the_signer_and_fails_with_
         );
     }
 }
+
+/// Issue 19 §4: an algorithm added to the set (here the default one) has no key until rotation bootstraps it.
+/// Meanwhile its requests get `503 temporarily_unavailable` with `Retry-After` (not a 500); once the key is
+/// current, the same signer signs with it, and the token verifies against the published JWKS.
+#[tokio::test]
+async fn an_algorithm_not_bootstrapped_yet_is_503_with_retry_after_then_signs() {
+    let with_es256 = Settings::from_lookup(|k| match k {
+        "IAMJWT_ALGORITHMS" => Some("RS256,ES256".into()),
+        "IAMJWT_DEFAULT_ALGORITHM" => Some("ES256".into()),
+        k => with_es256_var(k),
+    })
+    .unwrap();
+    let rs256_only = Settings::from_lookup(|k| match k {
+        "IAMJWT_ALGORITHMS" => Some("RS256".into()),
+        k => with_es256_var(k),
+    })
+    .unwrap();
+    // Deployed with RS256 only; ES256 added (and made the default) by a deploy whose rotation has not run yet.
+    let (_moto, conf) = moto_with_keys(&rs256_only, PREFIX).await;
+    let signer = Arc::new(KmsSigner::new(
+        iamjwt_aws::sdk::kms(&conf),
+        PREFIX,
+        Duration::from_secs(300),
+    ));
+    assert!(signer.warm(&with_es256.issue.algorithms).await.is_err());
+    let handler = TokenHandler::new(Issuer::new(with_es256.issue.clone(), signer));
+    assert_eq!(with_es256.issue.default_algorithm, Algorithm::ES256);
+    let resp = handler.handle(request(), now()).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "30");
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+
+    iamjwt_aws::testing::current_keys_published(&conf, &with_es256, PREFIX, BUCKET)
+        .await
+        .unwrap();
+    let resp = handler.handle(request(), now()).await;
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+    let token = body["token"].as_str().unwrap();
+    let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    let jwks = iamjwt_aws::s3::S3Publisher::new(iamjwt_aws::sdk::s3(&conf), BUCKET, 3600);
+    let jwks = iamjwt_core::ports::Publisher::read_jwks(&jwks)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        jwks.kids().any(|k| k.to_string() == kid),
+        "signed with a published key"
+    );
+}
+
+fn with_es256_var(k: &str) -> Option<String> {
+    match k {
+        "IAMJWT_ISSUER" => Some("https://id.example.com".into()),
+        "IAMJWT_DEFAULT_AUDIENCE" => Some("sts.amazonaws.com".into()),
+        "IAMJWT_KEY_ALIAS_PREFIX" => Some(PREFIX.into()),
+        // The deploy's rotation promotes the other algorithms' young pending keys too.
+        "IAMJWT_MIN_PUBLISH_AGE" => Some("0".into()),
+        _ => None,
+    }
+}
+
+/// Issue 19 §4: a signer whose key refresh keeps failing signs with its cached key only while that key cannot
+/// have left the JWKS (the confirmation limit); then it answers 503 `temporarily_unavailable`, never a token
+/// whose key may be gone.
+#[tokio::test]
+async fn a_signer_that_cannot_refresh_stops_signing_once_its_key_could_have_left_the_jwks() {
+    let public = by_alias()
+        .sequence()
+        .output(|| public_key(7))
+        .http_status(
+            500,
+            Some(r#"{"__type":"KMSInternalException","message":"down"}"#.into()),
+        )
+        .times(64)
+        .output(|| public_key(7))
+        .build();
+    let signed_with = Arc::new(Mutex::new(Vec::new()));
+    let sign = mock!(Client::sign).then_compute_output(sign_as_kms(signed_with.clone()));
+    let s = Settings::from_lookup(|k| match k {
+        "IAMJWT_ALGORITHMS" => Some("ES256".into()),
+        k => with_es256_var(k),
+    })
+    .unwrap();
+    assert_eq!(
+        s.signing_key_confirmation_limit(),
+        s.jwks_max_age + s.key_refresh_seconds,
+        "retire_after minus the token lifetime"
+    );
+    let limit = Duration::from_millis(400);
+    // The fake KMS answers on the aliases of `alias/iamjwt` (see `handler`).
+    let signer = KmsSigner::new(mock_kms(&[&public, &sign]), "alias/iamjwt", Duration::ZERO)
+        .with_confirmation_limit(limit);
+    let h = TokenHandler::new(Issuer::new(s.issue.clone(), Arc::new(signer)));
+    assert_eq!(h.handle(request(), now()).await.status(), 200);
+    // Refreshes fail from here on; within the limit the cached key keeps signing.
+    assert_eq!(h.handle(request(), now()).await.status(), 200);
+    tokio::time::sleep(limit).await;
+    let resp = h.handle(request(), now()).await;
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    let signs = sign.num_calls();
+    assert_eq!(h.handle(request(), now()).await.status(), 503);
+    assert_eq!(sign.num_calls(), signs, "no Sign with an unconfirmed key");
+}

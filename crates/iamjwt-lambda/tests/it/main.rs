@@ -3,6 +3,7 @@
 //! (throttling, disabled keys, denied lookups), against `aws-smithy-mocks`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod algset;
 mod config;
 mod kms;
 mod support;

@@ -48,6 +48,8 @@ pub struct SoftSigner {
     refresh: Duration,
     cache: RwLock<Arc<Loaded>>,
     refreshing: Mutex<()>,
+    /// How long after the state file was last read successfully a key in memory may still sign.
+    confirmation_limit: Option<Duration>,
 }
 
 fn stamp(path: &Path) -> Stamp {
@@ -65,7 +67,16 @@ impl SoftSigner {
             refresh,
             cache: RwLock::new(Arc::new(loaded)),
             refreshing: Mutex::new(()),
+            confirmation_limit: None,
         })
+    }
+
+    /// Stops signing with keys in memory once the state file has not been read successfully for `limit`
+    /// ([`iamjwt_core::config::Settings::signing_key_confirmation_limit`]): past it, the key may have been retired
+    /// and left the JWKS. Requests then get `Unavailable` (a 503) until a reload succeeds.
+    pub fn with_confirmation_limit(mut self, limit: Duration) -> Self {
+        self.confirmation_limit = Some(limit);
+        self
     }
 
     fn load(state: &Path, previous: Option<&Loaded>) -> Result<Loaded, Error> {
@@ -157,10 +168,25 @@ impl Signer for SoftSigner {
         {
             tracing::error!(error = %e, "reloading local keys failed; keeping the keys in memory");
         }
-        match self.current().keys.get(&alg) {
+        let current = self.current();
+        if let Some(limit) = self.confirmation_limit
+            && current.checked_at.elapsed() >= limit
+        {
+            tracing::error!(%alg, "cannot confirm the signing key is still current; not signing with it");
+            return Err(PortError::new(
+                PortErrorKind::Unavailable,
+                format!(
+                    "{alg}: {} could not be read for {} s; the key in memory may have been retired",
+                    layout::key_state_file(&self.state).display(),
+                    limit.as_secs()
+                ),
+            ));
+        }
+        match current.keys.get(&alg) {
             Some(k) => Ok(k.clone()),
+            // Not bootstrapped yet (an algorithm just added): a 503 to retry, the next rotation makes the key.
             None => Err(PortError::new(
-                PortErrorKind::NotFound,
+                PortErrorKind::Unavailable,
                 format!(
                     "no current {alg} key in {}: run `iamjwt rotate`",
                     self.state.display()

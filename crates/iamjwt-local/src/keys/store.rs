@@ -41,10 +41,15 @@ fn not_found(what: impl std::fmt::Display) -> Error {
 impl KeyStore for SoftKeyStore {
     async fn load(&self, algs: &[Algorithm]) -> Result<KeyState, PortError> {
         let file = read_key_file(&self.state).map_err(port)?;
+        let get =
+            |alg| Slots::from_fn(|slot| file.keys.get(file.slots.get(&alg)?.get(&slot)?).cloned());
         let mut state = KeyState::default();
         for &alg in algs {
-            let get = |slot| file.keys.get(file.slots.get(&alg)?.get(&slot)?).cloned();
-            state.algs.insert(alg, Slots::from_fn(get));
+            state.algs.insert(alg, get(alg));
+        }
+        // An algorithm removed from the set keeps its slots in the state file until rotation retires its keys.
+        for alg in KeyState::removed_among(algs, file.slots.keys().copied()) {
+            state.insert_removed(alg, get(alg));
         }
         Ok(state)
     }

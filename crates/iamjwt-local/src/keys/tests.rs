@@ -19,18 +19,56 @@ async fn run(
     h: &Harness<SoftKeyStore, crate::publisher::DirPublisher>,
     now: u64,
 ) -> Result<(), iamjwt_core::Error> {
+    run_with(h, &ALGS, now).await
+}
+
+/// A rotation run of a deployment whose algorithm set is `algs`.
+async fn run_with(
+    h: &Harness<SoftKeyStore, crate::publisher::DirPublisher>,
+    algs: &[Algorithm],
+    now: u64,
+) -> Result<(), iamjwt_core::Error> {
     h.set_now(UnixTime(now));
     let r = Rotator {
         store: h,
         publisher: h,
         issuer: "http://127.0.0.1:1",
-        algs: &ALGS,
+        algs,
         policy: POLICY,
     };
     for step in Step::ALL {
         r.run_step(step, false, UnixTime(now)).await?;
     }
     Ok(())
+}
+
+/// Issue 19 §4: an algorithm removed from the set keeps its keys in the state directory's JWKS for the window
+/// (`retire_after`), then its key files go and it leaves the JWKS; the store reports it as removed meanwhile.
+#[tokio::test]
+async fn a_removed_algorithm_is_kept_for_its_window_then_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness(dir.path());
+    run(&h, 1000).await.unwrap();
+    let rs256 = [Algorithm::RS256];
+    let state = h.store.load(&rs256).await.unwrap();
+    assert_eq!(
+        state.removed,
+        std::collections::BTreeSet::from([Algorithm::ES256])
+    );
+    let es256: Vec<_> = [KeySlot::Current, KeySlot::Pending]
+        .into_iter()
+        .map(|s| state.algs[&Algorithm::ES256].get(s).unwrap().clone())
+        .collect();
+    run_with(&h, &rs256, 1200).await.unwrap();
+    let (_, published) = h.observe().await.unwrap();
+    assert!(es256.iter().all(|k| published.contains(&k.kid)));
+    assert!(es256.iter().all(|k| key_path(dir.path(), &k.id).exists()));
+    run_with(&h, &rs256, 1300).await.unwrap();
+    let (state, published) = h.observe().await.unwrap();
+    assert!(es256.iter().all(|k| !published.contains(&k.kid)));
+    assert!(es256.iter().all(|k| !key_path(dir.path(), &k.id).exists()));
+    assert!(state.algs[&Algorithm::ES256] == Default::default());
+    assert_eq!(h.violations(), Vec::<String>::new());
 }
 
 fn harness(dir: &Path) -> Harness<SoftKeyStore, crate::publisher::DirPublisher> {
@@ -84,6 +122,34 @@ async fn soft_store_rotates_and_signer_follows() {
     assert_eq!(
         keys, 6,
         "the first two keys are gone; previous, current and pending remain"
+    );
+}
+
+/// Issue 19 §4: a signer that cannot re-read the state file keeps signing only until its key could have been
+/// retired (the confirmation limit), then answers `Unavailable` (a 503), until a reload succeeds.
+#[tokio::test]
+async fn a_signer_that_cannot_reload_stops_signing_after_the_confirmation_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness(dir.path());
+    run(&h, 1000).await.unwrap();
+    let limit = Duration::from_secs(2);
+    let signer = SoftSigner::open(dir.path(), Duration::from_millis(0))
+        .unwrap()
+        .with_confirmation_limit(limit);
+    let state_file = layout::key_state_file(dir.path());
+    let good = std::fs::read(&state_file).unwrap();
+    std::fs::write(&state_file, b"{ not json").unwrap();
+    assert!(
+        signer.signing_key(Algorithm::ES256).await.is_ok(),
+        "within the limit"
+    );
+    tokio::time::sleep(limit).await;
+    let e = signer.signing_key(Algorithm::ES256).await.err().unwrap();
+    assert_eq!(e.kind, iamjwt_core::PortErrorKind::Unavailable, "{e}");
+    std::fs::write(&state_file, good).unwrap();
+    assert!(
+        signer.signing_key(Algorithm::ES256).await.is_ok(),
+        "reloaded"
     );
 }
 
