@@ -297,7 +297,7 @@ async fn an_algorithm_not_bootstrapped_yet_is_503_with_retry_after_then_signs() 
         Duration::from_secs(300),
     ));
     assert!(signer.warm(&with_es256.issue.algorithms).await.is_err());
-    let handler = TokenHandler::new(Issuer::new(with_es256.issue.clone(), signer));
+    let handler = TokenHandler::new(Issuer::new(with_es256.issue.clone(), signer), fixture_api());
     assert_eq!(with_es256.issue.default_algorithm, Algorithm::ES256);
     let resp = handler.handle(request(), now()).await;
     assert_eq!(resp.status(), 503);
@@ -367,7 +367,10 @@ async fn a_signer_that_cannot_refresh_stops_signing_once_its_key_could_have_left
     // The fake KMS answers on the aliases of `alias/iamjwt` (see `handler`).
     let signer = KmsSigner::new(mock_kms(&[&public, &sign]), "alias/iamjwt", Duration::ZERO)
         .with_confirmation_limit(limit);
-    let h = TokenHandler::new(Issuer::new(s.issue.clone(), Arc::new(signer)));
+    let h = TokenHandler::new(
+        Issuer::new(s.issue.clone(), Arc::new(signer)),
+        fixture_api(),
+    );
     assert_eq!(h.handle(request(), now()).await.status(), 200);
     // Refreshes fail from here on; within the limit the cached key keeps signing.
     assert_eq!(h.handle(request(), now()).await.status(), 200);
