@@ -47,34 +47,6 @@ pub const NOT_IN_LOCAL_MODE: &[(&str, &str)] = &[
         "IAMJWT_BUCKET",
         "local mode publishes discovery and the JWKS from the state directory (--state-dir), not to S3",
     ),
-];
-
-/// Refuses every variable of [`NOT_IN_LOCAL_MODE`] that `vars` sets: one line each, naming it, why, and the fix.
-pub fn refuse_unsupported(vars: &BTreeMap<String, String>) -> Result<(), Error> {
-    let refused: Vec<String> = NOT_IN_LOCAL_MODE
-        .iter()
-        .filter(|(name, _)| vars.contains_key(*name))
-        .map(|(name, why)| {
-            format!("{name} is set but cannot be honoured: {why}; unset it for local mode")
-        })
-        .collect();
-    if refused.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Unsupported(refused))
-    }
-}
-
-/// Only the `IAMJWT_*` variables of an environment.
-pub fn iamjwt_vars(
-    env: impl IntoIterator<Item = (String, String)>,
-) -> impl Iterator<Item = (String, String)> {
-    env.into_iter().filter(|(k, _)| k.starts_with("IAMJWT_"))
-}
-
-/// Settings of the Lambda deployment that local mode cannot honour, and why: refused at start (set but empty is
-/// unset, as for every setting), never ignored.
-const NOT_HONOURED: &[(&str, &str)] = &[
     (
         config::TOKEN_ROLE_ARN,
         "it names the only signer in each KMS key policy, and local mode's software keys have no key policy",
@@ -93,15 +65,31 @@ const NOT_HONOURED: &[(&str, &str)] = &[
     ),
 ];
 
-fn parse(map: &BTreeMap<String, String>) -> Result<Settings, Error> {
-    let set = |k: &str| map.get(k).is_some_and(|v| !v.trim().is_empty());
-    if let Some((name, why)) = NOT_HONOURED.iter().find(|(name, _)| set(name)) {
-        return Err(iamjwt_core::Error::config(
-            name,
-            format!("local mode cannot honour it: {why}; unset it"),
-        )
-        .into());
+/// Refuses every variable of [`NOT_IN_LOCAL_MODE`] that `vars` sets (set but empty is unset, as for every
+/// setting): one line each, naming it, why, and the fix.
+pub fn refuse_unsupported(vars: &BTreeMap<String, String>) -> Result<(), Error> {
+    let refused: Vec<String> = NOT_IN_LOCAL_MODE
+        .iter()
+        .filter(|(name, _)| vars.get(*name).is_some_and(|v| !v.trim().is_empty()))
+        .map(|(name, why)| {
+            format!("{name} is set but cannot be honoured: {why}; unset it for local mode")
+        })
+        .collect();
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Unsupported(refused))
     }
+}
+
+/// Only the `IAMJWT_*` variables of an environment.
+pub fn iamjwt_vars(
+    env: impl IntoIterator<Item = (String, String)>,
+) -> impl Iterator<Item = (String, String)> {
+    env.into_iter().filter(|(k, _)| k.starts_with("IAMJWT_"))
+}
+
+fn parse(map: &BTreeMap<String, String>) -> Result<Settings, Error> {
     Ok(Settings::from_lookup(|k| map.get(k).cloned())?)
 }
 
