@@ -361,17 +361,34 @@ async fn load_with_policy(text: String) -> Vec<Value> {
     use aws_sdk_kms::operation::put_key_policy::PutKeyPolicyOutput;
     use aws_sdk_kms::primitives::Blob;
     use aws_sdk_kms::types::{KeyMetadata, KeyState};
-    let describe = mock!(Client::describe_key).then_output(|| {
-        DescribeKeyOutput::builder()
-            .key_metadata(
-                KeyMetadata::builder()
-                    .key_id("key-1")
-                    .key_state(KeyState::Enabled)
-                    .build()
-                    .unwrap(),
+    // Only the ES256 slots hold a key: the store also looks up the slots of algorithms it no longer issues
+    // (issue 19 §4), and KMS answers those with NotFoundException.
+    let es256 = |r: &aws_sdk_kms::operation::describe_key::DescribeKeyInput| {
+        r.key_id()
+            .is_some_and(|k| k.contains("es256") || k == "key-1")
+    };
+    let missing = mock!(Client::describe_key)
+        .match_requests(move |r| !es256(r))
+        .then_error(|| {
+            aws_sdk_kms::operation::describe_key::DescribeKeyError::NotFoundException(
+                aws_sdk_kms::types::error::NotFoundException::builder()
+                    .message("alias not found")
+                    .build(),
             )
-            .build()
-    });
+        });
+    let describe = mock!(Client::describe_key)
+        .match_requests(es256)
+        .then_output(|| {
+            DescribeKeyOutput::builder()
+                .key_metadata(
+                    KeyMetadata::builder()
+                        .key_id("key-1")
+                        .key_state(KeyState::Enabled)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
     let get_policy = mock!(Client::get_key_policy)
         .match_requests(|r| r.key_id() == Some("key-1") && r.policy_name() == Some("default"))
         .then_output(move || GetKeyPolicyOutput::builder().policy(text.clone()).build());
@@ -397,7 +414,14 @@ async fn load_with_policy(text: String) -> Vec<Value> {
     let client = mock_client!(
         aws_sdk_kms,
         RuleMode::MatchAny,
-        [&describe, &get_policy, &put_policy, &tags, &public]
+        [
+            &describe,
+            &missing,
+            &get_policy,
+            &put_policy,
+            &tags,
+            &public
+        ]
     );
     let store = KmsKeyStore::new(
         client,
