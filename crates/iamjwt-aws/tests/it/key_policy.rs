@@ -373,6 +373,12 @@ async fn load_with_policy(text: String) -> Vec<Value> {
             aws_sdk_kms::operation::describe_key::DescribeKeyError::NotFoundException(
                 aws_sdk_kms::types::error::NotFoundException::builder()
                     .message("alias not found")
+                    .meta(
+                        aws_sdk_kms::error::ErrorMetadata::builder()
+                            .code("NotFoundException")
+                            .message("alias not found")
+                            .build(),
+                    )
                     .build(),
             )
         });
