@@ -139,6 +139,9 @@ pub async fn invoke_once(bin: &Path, proxy: &CountingProxy) -> Result<Invocation
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_REGION", moto::REGION)
+        // The API and stage of the fixture events, which the token function answers (and no others).
+        .env(iamjwt_core::config::API_ID, "abc123")
+        .env(iamjwt_core::config::API_STAGE, "prod")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_SESSION_TOKEN", "test")

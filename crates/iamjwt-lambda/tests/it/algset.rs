@@ -163,6 +163,17 @@ fn settings(algs: &str) -> Vec<(&'static str, String)> {
         ("IAMJWT_KEY_REFRESH_SECONDS", "1".into()),
         ("IAMJWT_MIN_PUBLISH_AGE", "0".into()),
         ("IAMJWT_KEY_DELETION_DAYS", "7".into()),
+        // The deployment's bindings: the key policy's roles (rotate) and the fixture event's API and stage (token).
+        (
+            iamjwt_core::config::TOKEN_ROLE_ARN,
+            iamjwt_aws::testing::TOKEN_ROLE.into(),
+        ),
+        (
+            iamjwt_core::config::ROTATE_ROLE_ARN,
+            iamjwt_aws::testing::ROTATE_ROLE.into(),
+        ),
+        (iamjwt_core::config::API_ID, "abc123".into()),
+        (iamjwt_core::config::API_STAGE, "prod".into()),
     ]
 }
 
