@@ -5,6 +5,7 @@
 mod handler;
 mod lifecycle;
 mod mocks;
+mod regions;
 mod sfn;
 mod support;
 mod tags;
