@@ -4,6 +4,7 @@
 use crate::error::Error;
 use crate::limits::{IAM_NAME_CHARS, IAM_PATH_MAX_CHARS, MIN_DURATION};
 use crate::policy::AudiencePolicy;
+use crate::region::Region;
 use crate::rotation::RotationPolicy;
 use crate::types::{Algorithm, Audience};
 
@@ -30,6 +31,9 @@ pub struct Settings {
     pub key_refresh_seconds: u64,
     pub nbf_skew: u64,
     pub allow_root: bool,
+    /// The regions the issuer signs in, the primary (rotation, bucket) first (`IAMJWT_REGIONS`); keys are KMS
+    /// multi-Region keys replicated into the others. Empty: one region, single-Region keys, as always.
+    pub regions: Vec<Region>,
 }
 
 /// Hard bounds; values outside them are configuration errors.
@@ -152,6 +156,10 @@ impl Settings {
             key_refresh_seconds: num("IAMJWT_KEY_REFRESH_SECONDS", 300, 1, 3600)?,
             nbf_skew: num("IAMJWT_NBF_SKEW", 30, 0, 300)?,
             allow_root: boolean("IAMJWT_ALLOW_ROOT")?,
+            regions: get("IAMJWT_REGIONS")
+                .map(|r| parse_regions(&r))
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 
@@ -159,6 +167,16 @@ impl Settings {
     /// `IAMJWT_SESSION_TAGS`): the token function then needs a tag source (and, in AWS, IAM read permissions).
     pub fn needs_tags(&self) -> bool {
         self.session_tags || self.policy.needs_tags()
+    }
+
+    /// The primary region when the issuer signs in several ([`Settings::regions`]), else `None`.
+    pub fn primary_region(&self) -> Option<&Region> {
+        (self.regions.len() > 1).then(|| &self.regions[0])
+    }
+
+    /// The regions keys are replicated into (all but the primary).
+    pub fn replica_regions(&self) -> &[Region] {
+        self.regions.get(1..).unwrap_or_default()
     }
 
     /// The rotation timings these settings imply.
@@ -170,6 +188,23 @@ impl Settings {
             retire_after: self.max_duration + self.jwks_max_age + self.key_refresh_seconds,
         }
     }
+}
+
+/// `us-east-1,eu-west-1,…`: region names, each once; the first is the primary.
+fn parse_regions(raw: &str) -> Result<Vec<Region>, Error> {
+    let mut regions: Vec<Region> = Vec::new();
+    for part in raw.split(',').map(str::trim) {
+        let region =
+            Region::parse(part).map_err(|e| Error::config("IAMJWT_REGIONS", e.to_string()))?;
+        if regions.contains(&region) {
+            return Err(Error::config(
+                "IAMJWT_REGIONS",
+                format!("{region} is listed twice"),
+            ));
+        }
+        regions.push(region);
+    }
+    Ok(regions)
 }
 
 /// An IAM role name, optionally with a path (`path/to/name`): `[\w+=,.@-]{1,64}` for the name, and the path's
@@ -393,6 +428,31 @@ mod tests {
                 .unwrap()
                 .needs_tags()
         );
+    }
+
+    #[test]
+    fn regions_primary_first_each_once_and_real() {
+        assert!(settings(&[]).unwrap().regions.is_empty());
+        let s = settings(&[("IAMJWT_REGIONS", "us-east-1, eu-west-1,ap-southeast-2")]).unwrap();
+        let names: Vec<&str> = s.regions.iter().map(Region::as_str).collect();
+        assert_eq!(names, ["us-east-1", "eu-west-1", "ap-southeast-2"]);
+        assert_eq!(s.primary_region().map(Region::as_str), Some("us-east-1"));
+        assert_eq!(s.replica_regions().len(), 2);
+        // One region is a single-region deployment.
+        let one = settings(&[("IAMJWT_REGIONS", "eu-west-1")]).unwrap();
+        assert!(one.primary_region().is_none() && one.replica_regions().is_empty());
+        for bad in [
+            "us-east-1,us-east-1",
+            "us-east-1,evil.example/x",
+            "us-east-1,",
+            "US-EAST-1",
+        ] {
+            assert_eq!(
+                err_name(settings(&[("IAMJWT_REGIONS", bad)])),
+                "IAMJWT_REGIONS",
+                "{bad}"
+            );
+        }
     }
 
     #[test]
