@@ -88,6 +88,28 @@ $(VENV)/.lambda-installed: $(VENV)/.installed requirements-lambda.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-lambda.txt
 	touch $@
 
+# The CDK construct as a jsii library (docs/deploy.md): an npm tarball and a Python wheel carrying the zips of the
+# last `make lambdas`, in $(PACKAGE_OUT). package-test installs them in fresh TypeScript and Python apps.
+PACKAGE_OUT ?= $(TARGET_DIR)/package
+.PHONY: package package-test package-test-if-lambdas
+
+package: ## CDK construct as npm tarball + Python wheel (jsii) with the `make lambdas` zips inside; prints sizes and SHA-256
+	PACKAGE_OUT=$(PACKAGE_OUT) LAMBDA_DIR=$(CURDIR)/target/lambda scripts/package-construct.sh
+
+package-test: venv package ## Fresh TypeScript and Python CDK apps install the packages and synthesize (cdk-nag, cfn-lint, equal templates)
+	VENV=$(CURDIR)/$(VENV) PACKAGE_OUT=$(PACKAGE_OUT) scripts/package-test.sh
+
+# `make test` runs package-test too when `make lambdas` has built zips of the current source; CI runs it after
+# `make lambdas` (.ci/run).
+test: package-test-if-lambdas
+
+package-test-if-lambdas:
+	@if LAMBDA_DIR=$(CURDIR)/target/lambda scripts/package-construct.sh --zips-ready; then \
+	  $(MAKE) --no-print-directory package-test; \
+	else \
+	  echo "package-test skipped (make test runs it once \`make lambdas\` has built the zips; or: make lambdas package-test)"; \
+	fi
+
 lint: fmt-check clippy ## rustfmt --check and clippy -D warnings
 
 fmt: ## Format the Rust code

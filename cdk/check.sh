@@ -2,7 +2,8 @@
 # Everything that proves the CDK deployment without an AWS account, in one command (called by `make test`):
 #   1. npm ci (only when node_modules is missing or older than package-lock.json)
 #   2. tsc --noEmit                        type-check the app, construct and tests once
-#   3. jest                                construct assertions, prop validation, cdk-nag AwsSolutions
+#   3. jest                                construct assertions, prop validation, cdk-nag AwsSolutions, the
+#                                          Lambda zips' SHA-256 checks, one version (runs `iamjwt --version`)
 #   4. cdk synth (offline, stub Lambdas)   the app as `make deploy` would build it, two configurations
 #   5. logical ids                         both templates against test/fixtures/logical-ids.json (no replacement on update)
 #   6. Lambda environment contract         each function's synthesized variables through `token|rotate --check-config`
@@ -11,8 +12,10 @@
 #   8. asl-validator                       on infra/rotation.asl.json
 #   9. pytest tests/workflow               the ASL executed by moto's Step Functions engine
 #
-# Step 6 runs the Rust debug binaries from ${CARGO_TARGET_DIR:-<repo>/target}/debug (`make test` builds
-# them first; alone: `cargo build -p iamjwt-lambda --bins`).
+# Steps 3 and 6 run the Rust debug binaries from ${CARGO_TARGET_DIR:-<repo>/target}/debug (`make test` builds
+# them first; alone: `cargo build -p iamjwt-cli -p iamjwt-lambda --bins`).
+#
+# The construct as a package (jsii, npm tarball, Python wheel, fresh consumer apps) is `make package-test`.
 #
 # Python tools come from $VENV (default <repo>/.venv); missing ones are installed from
 # tests/workflow/requirements.txt. Nothing here talks to AWS: no credentials are read, the instance
@@ -69,7 +72,7 @@ fi
 step "type-check (tsc --noEmit)"
 npx --no-install tsc --noEmit -p .
 
-step "jest (construct assertions, prop validation, cdk-nag)"
+step "jest (construct assertions, prop validation, cdk-nag, zip hashes, version)"
 npx --no-install jest --ci
 
 OUT="$(mktemp -d)"

@@ -52,7 +52,8 @@ class CommandFailed(Exception):
 
 LINE_COMMENT = re.compile(r"//.*$", re.MULTILINE)
 BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
-STRING = re.compile(r'"(?:\\.|[^"\\])*"')
+# DOTALL: a backslash before a newline (a Rust string continued on the next line) is an escape too.
+STRING = re.compile(r'"(?:\\.|[^"\\])*"', re.DOTALL)
 
 
 def code_of(path: Path) -> str:

@@ -15,6 +15,9 @@ import { IamJwtStackProps } from './iamjwt-stack';
 import { DEFAULT_ALGORITHM, SIGNING_ALGORITHMS } from './closed-sets';
 import { IamJwtIssuerProps, WafUsage } from './props';
 
+/** Where `make lambdas` puts the binaries, relative to cdk/. */
+export const DEFAULT_APP_LAMBDA_CODE_DIR = '../target/lambda';
+
 /** Context key → what it sets. Durations are plain numbers in the unit the key names. */
 export const CONTEXT_KEYS: Record<string, string> = {
   stackName: 'CloudFormation stack name (default IamJwt)',
@@ -166,7 +169,8 @@ export function appConfigFromContext(node: Node, baseDir: string): AppConfig {
 
   const issuer: IamJwtIssuerProps = {
     defaultAudience: str('defaultAudience') as string,
-    lambdaCodeDir: lambdaCodeDir === undefined ? undefined : path.resolve(baseDir, lambdaCodeDir),
+    // The app deploys this checkout's build (`make lambdas`), not the zips the published package carries.
+    lambdaCodeDir: path.resolve(baseDir, lambdaCodeDir ?? DEFAULT_APP_LAMBDA_CODE_DIR),
     architecture: arch,
     hostedZoneId: str('hostedZoneId'),
     hostedZoneName: str('hostedZoneName'),

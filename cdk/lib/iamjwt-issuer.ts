@@ -30,10 +30,22 @@ import { KeyRotation } from './key-rotation';
 import { createAlarmTopic, IamJwtIssuerAlarms, IssuerMonitoring } from './monitoring';
 import { IamJwtIssuerProps, ResolvedConfig, resolveConfig } from './props';
 import { TokenApi } from './token-api';
+import { IAMJWT_VERSION } from './version';
 
 export type { IamJwtIssuerAlarms } from './monitoring';
 
+/**
+ * The iamjwt token issuer: a SigV4-authenticated token API that turns the calling AWS IAM identity into a JWT signed
+ * with KMS, the OIDC discovery document and JWKS behind CloudFront, scheduled key rotation, alarms and a dashboard.
+ * Its Lambda code is the zips carried by this package unless `lambdaZips` or `lambdaCodeDir` says otherwise.
+ */
 export class IamJwtIssuer extends Construct {
+  /**
+   * The iamjwt version of this construct and of the Lambda code it deploys by default (`iamjwt --version` of the
+   * same release).
+   */
+  public static readonly VERSION: string = IAMJWT_VERSION;
+
   /** The props after defaults and validation. */
   public readonly config: ResolvedConfig;
   /** `iss` of every token; discovery is at `<issuerUrl>/.well-known/openid-configuration`. */
@@ -42,19 +54,33 @@ export class IamJwtIssuer extends Construct {
   public readonly tokenEndpoint: string;
   /** ARN a workload's IAM policy allows `execute-api:Invoke` on. */
   public readonly tokenInvokeArn: string;
+  /** The REST API serving GET /token (AWS_IAM authorization). */
   public readonly api: apigw.RestApi;
+  /** The token Lambda: signs a JWT for the calling identity. */
   public readonly tokenFunction: lambda.Function;
+  /** The rotate Lambda: runs one key-rotation step for the state machine. */
   public readonly rotateFunction: lambda.Function;
+  /** The key-rotation workflow (`infra/rotation.asl.json`); start it with `{"emergency": false}` to rotate now. */
   public readonly rotationStateMachine: sfn.StateMachine;
+  /** The private bucket holding the discovery document and JWKS (under `.well-known/`). */
   public readonly issuerBucket: s3.Bucket;
+  /** The CloudFront distribution serving the issuer documents. */
   public readonly distribution: cloudfront.Distribution;
   /** Receives rotation failures (from the state machine) and every alarm. */
   public readonly alarmTopic: sns.Topic;
+  /** The four alarms (rotation failed, API 5xx, token and rotate Lambda errors). */
   public readonly alarms: IamJwtIssuerAlarms;
+  /** The CloudWatch dashboard (tokens issued, KMS signing latency, API errors, rotations). */
   public readonly dashboard: cloudwatch.Dashboard;
   /** The first-rotation custom resource (undefined with `disableKeyRotateOnCreate`). */
   public readonly firstRotation?: CustomResource;
 
+  /**
+   * Validates the props (every problem in one error) and creates the issuer.
+   * @param scope the construct it is created in (usually a Stack)
+   * @param id its construct id; the CloudFormation logical ids of its resources derive from it
+   * @param props the issuer's settings; only `defaultAudience` is required
+   */
   constructor(scope: Construct, id: string, props: IamJwtIssuerProps) {
     super(scope, id);
     const config = resolveConfig(props, Stack.of(this).region);

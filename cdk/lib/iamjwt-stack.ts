@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { IamJwtIssuer } from './iamjwt-issuer';
 import { IamJwtIssuerProps } from './props';
 
+/** The props of `IamJwtStack`. */
 export interface IamJwtStackProps extends StackProps {
   /** Issuer props; the certificates may also be given by ARN below. */
   readonly issuer: IamJwtIssuerProps;
@@ -14,9 +15,17 @@ export interface IamJwtStackProps extends StackProps {
   readonly tokenCertificateArn?: string;
 }
 
+/** A stack holding one `IamJwtIssuer` (construct id `Issuer`) and the outputs an operator needs. */
 export class IamJwtStack extends Stack {
+  /** The issuer. */
   public readonly issuer: IamJwtIssuer;
 
+  /**
+   * Creates the stack, its issuer and its outputs.
+   * @param scope the app
+   * @param id the stack's construct id (its name unless `stackName` is given)
+   * @param props the stack's props and the issuer's
+   */
   constructor(scope: Construct, id: string, props: IamJwtStackProps) {
     super(scope, id, props);
     const issuerProps: IamJwtIssuerProps = {

@@ -1,12 +1,12 @@
-export * from './iamjwt-issuer';
-export * from './iamjwt-stack';
-export * from './props';
-export * from './audience-policy';
-export * from './asl';
-export * from './app-config';
-export * from './closed-sets';
-export * from './issuer-documents';
-export * from './issuer-functions';
-export * from './key-rotation';
-export * from './token-api';
-export * from './monitoring';
+/**
+ * The public API of the iamjwt-cdk package (jsii: TypeScript, Python): the issuer construct, its props and enums,
+ * and a ready stack. Everything exported here must be jsii-compatible and documented (`make package` refuses an
+ * undocumented member); the other modules of lib/ are internals of the construct and of the repository's own app.
+ */
+export { IamJwtIssuer } from './iamjwt-issuer';
+export { IamJwtStack } from './iamjwt-stack';
+export type { IamJwtStackProps } from './iamjwt-stack';
+export { WafUsage } from './props';
+export type { IamJwtIssuerProps, ResolvedConfig, ResolvedCustomDomain, ResolvedWaf } from './props';
+export type { LambdaZips } from './lambda-code';
+export type { IamJwtIssuerAlarms } from './monitoring';

@@ -8,7 +8,6 @@
  *
  * A part of `IamJwtIssuer`: its resources are created in the issuer's scope (see parts.ts).
  */
-import * as path from 'node:path';
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -82,7 +81,7 @@ export class IssuerFunctions {
       runtime: lambda.Runtime.PROVIDED_AL2023,
       handler: 'bootstrap',
       architecture: config.architecture,
-      code: lambda.Code.fromAsset(path.join(config.lambdaCodeDir, 'token')),
+      code: lambda.Code.fromAsset(config.tokenCodePath),
       memorySize: 256,
       timeout: Duration.seconds(10),
       role: this.tokenRole,
@@ -99,7 +98,7 @@ export class IssuerFunctions {
       runtime: lambda.Runtime.PROVIDED_AL2023,
       handler: 'bootstrap',
       architecture: config.architecture,
-      code: lambda.Code.fromAsset(path.join(config.lambdaCodeDir, 'rotate')),
+      code: lambda.Code.fromAsset(config.rotateCodePath),
       memorySize: 256,
       timeout: Duration.seconds(60),
       role: this.rotateRole,

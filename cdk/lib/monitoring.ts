@@ -16,10 +16,15 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { SigningAlgorithm } from './closed-sets';
 
+/** The alarms of an issuer; each notifies the alarm topic. */
 export interface IamJwtIssuerAlarms {
+  /** A rotation failed, timed out or was aborted. */
   readonly rotationFailed: cloudwatch.Alarm;
+  /** The token API answered with a 5xx. */
   readonly api5xx: cloudwatch.Alarm;
+  /** The token Lambda reported errors. */
   readonly tokenLambdaErrors: cloudwatch.Alarm;
+  /** The rotate Lambda reported errors. */
   readonly rotateLambdaErrors: cloudwatch.Alarm;
 }
 

@@ -3,24 +3,26 @@
  * into one resolved configuration. Everything here is pure (no constructs are created), so every
  * rule can be unit-tested and every error names the prop and says how to fix it.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Arn, ArnFormat, Duration, Token } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { AudiencePolicy, policyNeedsTags, validateAudiencePolicy } from './audience-policy';
+import { chooseArchitecture, chooseLambdaCode, LambdaZips } from './lambda-code';
 import {
   DEFAULT_ALGORITHM, DEFAULT_ALGORITHMS, isSigningAlgorithm, KEY_SLOTS, SIGNING_ALGORITHMS, SigningAlgorithm,
 } from './closed-sets';
 
-/** How the REST API is protected by AWS WAF (same members as aws-jwt-sts's `wafUsage`). */
+/**
+ * How the REST API is protected by AWS WAF (the choices of aws-jwt-sts's `wafUsage`; the values are its member names,
+ * which the app's `-c apiGwWaf=` takes).
+ */
 export enum WafUsage {
   /** The construct creates a regional Web ACL with AWS managed rules and a per-IP rate limit. */
-  ConstructProvided = 'ConstructProvided',
+  CONSTRUCT_PROVIDED = 'ConstructProvided',
   /** Associate an existing regional Web ACL given in `apiGwWafWebAclArn`. */
-  ProvideWebAclArn = 'ProvideWebAclArn',
+  PROVIDE_WEB_ACL_ARN = 'ProvideWebAclArn',
 }
 
 // The algorithm set is data shared with the Rust core (infra/closed-sets.json); re-exported here
@@ -28,6 +30,7 @@ export enum WafUsage {
 export type { SigningAlgorithm } from './closed-sets';
 export { SIGNING_ALGORITHMS } from './closed-sets';
 
+/** The props of `IamJwtIssuer`: only `defaultAudience` is required. */
 export interface IamJwtIssuerProps {
   // ---------------------------------------------------------------- parity with aws-jwt-sts
   /** Audience (`aud`) of tokens requested without `aud`. Always allowed. */
@@ -53,13 +56,14 @@ export interface IamJwtIssuerProps {
   readonly tokenCertificate?: acm.ICertificate;
   /** Put AWS WAF in front of the API. @default - no WAF */
   readonly apiGwWaf?: WafUsage;
-  /** Regional Web ACL to associate; only with `apiGwWaf: WafUsage.ProvideWebAclArn`. */
+  /** Regional Web ACL to associate; only with `apiGwWaf: WafUsage.PROVIDE_WEB_ACL_ARN`. */
   readonly apiGwWafWebAclArn?: string;
   /** Allow callers from this AWS Organization (`aws:PrincipalOrgID`) through the API resource policy. */
   readonly orgId?: string;
   /**
-   * CPU architecture of the Lambda binaries.
-   * @default - what `make lambdas` recorded in `<lambdaCodeDir>/ARCH` (arm64 or x86_64), else ARM_64
+   * CPU architecture of the Lambda functions; must match the code's where that is recorded.
+   * @default - the packaged zips' (recorded in the package), or what `make lambdas` recorded in `ARCH` beside
+   * `lambdaCodeDir`'s binaries or `lambdaZips`'s token zip (arm64 or x86_64), else ARM_64
    */
   readonly architecture?: lambda.Architecture;
   /** Skip the first rotation at stack creation (keys then appear at the first scheduled or manual run). @default false */
@@ -84,8 +88,12 @@ export interface IamJwtIssuerProps {
   // ---------------------------------------------------------------- new
   /** Allow callers from these accounts through the API resource policy (alone or with `orgId`). */
   readonly allowedAccountIds?: string[];
-  /** Audience policy (DESIGN.md §4), as an object or its JSON text. @default - only the default audience */
-  readonly audiencePolicy?: AudiencePolicy | string;
+  /**
+   * Audience policy (DESIGN.md §4): its JSON text, or the same as an object (`{ rules: [...] }`, snake_case keys as in
+   * the JSON). Checked at synth time.
+   * @default - only the default audience
+   */
+  readonly audiencePolicy?: string | { [key: string]: any };
   /** Token lifetime when `duration` is absent. @default 15 minutes */
   readonly defaultTokenDuration?: Duration;
   /** Longest token lifetime a caller may ask for. @default 1 hour */
@@ -126,8 +134,18 @@ export interface IamJwtIssuerProps {
   readonly logRetention?: logs.RetentionDays;
   /** How often the token Lambda re-resolves the key aliases. @default 5 minutes */
   readonly keyRefreshInterval?: Duration;
-  /** Directory holding `token/bootstrap` and `rotate/bootstrap`. @default '<repo>/target/lambda' */
+  /**
+   * Directory holding `token/bootstrap` and `rotate/bootstrap` (cargo-lambda's output, e.g. `<repo>/target/lambda`
+   * after `make lambdas`), zipped by CDK. Not with `lambdaZips`.
+   * @default - the zips carried by this package, checked against their recorded SHA-256
+   */
   readonly lambdaCodeDir?: string;
+  /**
+   * Zips built elsewhere (each with `bootstrap` at its root, as `make lambdas` writes `target/lambda/token.zip` and
+   * `rotate.zip`), with their SHA-256 if they should be checked. Not with `lambdaCodeDir`.
+   * @default - the zips carried by this package, checked against their recorded SHA-256
+   */
+  readonly lambdaZips?: LambdaZips;
   /** Requests per 5 minutes per IP before the construct-provided WAF blocks. @default 1000 */
   readonly apiGwWafRateLimit?: number;
   /** API Gateway stage name (part of the endpoint URL and of the execute-api ARN). @default 'prod' */
@@ -143,32 +161,67 @@ export interface IamJwtIssuerProps {
 /** Longest CloudFront keeps the issuer documents before asking S3 again. */
 export const CDN_MAX_TTL = Duration.minutes(5);
 
-export const DEFAULT_LAMBDA_CODE_DIR = path.resolve(__dirname, '..', '..', 'target', 'lambda');
+/** The custom domains of a resolved configuration. */
+export interface ResolvedCustomDomain {
+  /** Route 53 hosted zone id. */
+  readonly hostedZoneId: string;
+  /** Route 53 hosted zone name, without a trailing dot. */
+  readonly hostedZoneName: string;
+  /** `<oidcSubdomain>.<hostedZoneName>`: the issuer's host. */
+  readonly oidcDomainName: string;
+  /** `<tokenSubdomain>.<hostedZoneName>`: the token API's host. */
+  readonly tokenDomainName: string;
+}
 
+/** The WAF settings of a resolved configuration. */
+export interface ResolvedWaf {
+  /** Construct-provided Web ACL or an existing one. */
+  readonly mode: WafUsage;
+  /** The existing Web ACL (with `WafUsage.PROVIDE_WEB_ACL_ARN`). */
+  readonly webAclArn?: string;
+  /** Requests per 5 minutes per IP before the construct-provided Web ACL blocks. */
+  readonly rateLimit: number;
+}
+
+/** `IamJwtIssuerProps` after defaults and validation: what the construct deploys. */
 export interface ResolvedConfig {
+  /** `aud` of tokens requested without one. */
   readonly defaultAudience: string;
-  readonly customDomain?: {
-    readonly hostedZoneId: string;
-    readonly hostedZoneName: string;
-    readonly oidcDomainName: string;
-    readonly tokenDomainName: string;
-  };
+  /** The custom domains, when a hosted zone is given. */
+  readonly customDomain?: ResolvedCustomDomain;
+  /** CPU architecture of both Lambda functions. */
   readonly architecture: lambda.Architecture;
+  /** Whether the first rotation runs at stack creation. */
   readonly bootstrapOnCreate: boolean;
+  /** KMS alias prefix of the key slots (and value of the `iamjwt:issuer` tag). */
   readonly keyAliasPrefix: string;
+  /** Name of the REST API. */
   readonly apiName: string;
+  /** Stage name of the REST API. */
   readonly apiStageName: string;
+  /** AWS Organization whose principals may call the token API. */
   readonly orgId?: string;
+  /** Accounts whose principals may call the token API. */
   readonly allowedAccountIds: string[];
+  /** The audience policy as compact JSON (IAMJWT_AUDIENCE_POLICY), when one is set. */
   readonly audiencePolicyJson?: string;
+  /** Token lifetime when the caller gives none, in seconds. */
   readonly defaultTokenSeconds: number;
+  /** Longest token lifetime a caller may ask for, in seconds. */
   readonly maxTokenSeconds: number;
+  /** Enabled signing algorithms (JOSE names). */
   readonly algorithms: SigningAlgorithm[];
+  /** `alg` of tokens requested without one. */
   readonly defaultAlgorithm: SigningAlgorithm;
+  /** When the rotation state machine runs. */
   readonly rotationSchedule: events.Schedule;
+  /** How long a pending key is published before it may sign, in seconds. */
   readonly minPublishAgeSeconds: number;
+  /** `Cache-Control: max-age` of discovery and JWKS, in seconds. */
   readonly jwksMaxAgeSeconds: number;
+  /** KMS pending-deletion window of retired keys, in days. */
   readonly keyDeletionDays: number;
+  /** Whether tokens carry the `https://aws.amazon.com/tags` claim. */
   readonly sessionTags: boolean;
   /** Whether the token Lambda reads principal tags (`sessionTags` or an audience policy that needs them). */
   readonly tagsUsed: boolean;
@@ -176,10 +229,17 @@ export interface ResolvedConfig {
   readonly tagReaderRoleName?: string;
   /** IAMJWT_TAG_CACHE_SECONDS (meaningful only with tagsUsed). */
   readonly tagCacheSeconds: number;
+  /** Retention of every log group the construct creates. */
   readonly logRetention: logs.RetentionDays;
+  /** How often the token Lambda re-resolves the key aliases, in seconds. */
   readonly keyRefreshSeconds: number;
-  readonly lambdaCodeDir: string;
-  readonly waf?: { readonly mode: WafUsage; readonly webAclArn?: string; readonly rateLimit: number };
+  /** Asset path of the token function's code: a zip, or a directory holding `bootstrap`. */
+  readonly tokenCodePath: string;
+  /** Asset path of the rotate function's code: a zip, or a directory holding `bootstrap`. */
+  readonly rotateCodePath: string;
+  /** WAF in front of the API, when enabled. */
+  readonly waf?: ResolvedWaf;
+  /** Whether the construct creates the account's API Gateway CloudWatch role. */
   readonly apiGatewayCloudWatchRole: boolean;
 }
 
@@ -205,7 +265,7 @@ export function resolveConfig(props: IamJwtIssuerProps, stackRegion: string): Re
   }
 
   // ---- custom domain
-  let customDomain: ResolvedConfig['customDomain'];
+  let customDomain: ResolvedCustomDomain | undefined;
   const hasZoneId = props.hostedZoneId !== undefined && props.hostedZoneId !== '';
   const hasZoneName = props.hostedZoneName !== undefined && props.hostedZoneName !== '';
   if (hasZoneId !== hasZoneName) {
@@ -260,29 +320,29 @@ export function resolveConfig(props: IamJwtIssuerProps, stackRegion: string): Re
   }
 
   // ---- WAF
-  let waf: ResolvedConfig['waf'];
+  let waf: ResolvedWaf | undefined;
   if (props.apiGwWaf !== undefined && !Object.values(WafUsage).includes(props.apiGwWaf)) {
-    err(`apiGwWaf must be WafUsage.ConstructProvided or WafUsage.ProvideWebAclArn, got '${props.apiGwWaf}'`);
+    err(`apiGwWaf must be WafUsage.CONSTRUCT_PROVIDED or WafUsage.PROVIDE_WEB_ACL_ARN, got '${props.apiGwWaf}'`);
   }
-  if (props.apiGwWafWebAclArn !== undefined && props.apiGwWaf !== WafUsage.ProvideWebAclArn) {
-    err('apiGwWafWebAclArn needs apiGwWaf: WafUsage.ProvideWebAclArn');
+  if (props.apiGwWafWebAclArn !== undefined && props.apiGwWaf !== WafUsage.PROVIDE_WEB_ACL_ARN) {
+    err('apiGwWafWebAclArn needs apiGwWaf: WafUsage.PROVIDE_WEB_ACL_ARN');
   }
-  if (props.apiGwWaf === WafUsage.ProvideWebAclArn) {
+  if (props.apiGwWaf === WafUsage.PROVIDE_WEB_ACL_ARN) {
     if (!props.apiGwWafWebAclArn) {
-      err('apiGwWaf: WafUsage.ProvideWebAclArn needs apiGwWafWebAclArn');
+      err('apiGwWaf: WafUsage.PROVIDE_WEB_ACL_ARN needs apiGwWafWebAclArn');
     } else if (known(props.apiGwWafWebAclArn)
       && !/^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional\/webacl\/[^/]+\/[^/]+$/.test(props.apiGwWafWebAclArn)) {
       err(`apiGwWafWebAclArn must be a REGIONAL WAFv2 Web ACL ARN (arn:aws:wafv2:REGION:ACCOUNT:regional/webacl/NAME/ID), got '${props.apiGwWafWebAclArn}'`);
     }
   }
   if (props.apiGwWafRateLimit !== undefined) {
-    if (props.apiGwWaf !== WafUsage.ConstructProvided) {
-      err('apiGwWafRateLimit only applies with apiGwWaf: WafUsage.ConstructProvided');
+    if (props.apiGwWaf !== WafUsage.CONSTRUCT_PROVIDED) {
+      err('apiGwWafRateLimit only applies with apiGwWaf: WafUsage.CONSTRUCT_PROVIDED');
     } else if (!Number.isInteger(props.apiGwWafRateLimit) || props.apiGwWafRateLimit < 100 || props.apiGwWafRateLimit > 2_000_000_000) {
       err(`apiGwWafRateLimit must be an integer 100–2000000000 (requests per 5 minutes per IP), got ${props.apiGwWafRateLimit}`);
     }
   }
-  if (props.apiGwWaf === WafUsage.ConstructProvided || props.apiGwWaf === WafUsage.ProvideWebAclArn) {
+  if (props.apiGwWaf === WafUsage.CONSTRUCT_PROVIDED || props.apiGwWaf === WafUsage.PROVIDE_WEB_ACL_ARN) {
     waf = { mode: props.apiGwWaf, webAclArn: props.apiGwWafWebAclArn, rateLimit: props.apiGwWafRateLimit ?? 1000 };
   }
 
@@ -365,7 +425,7 @@ export function resolveConfig(props: IamJwtIssuerProps, stackRegion: string): Re
   // ---- audience policy
   let audiencePolicyJson: string | undefined;
   if (props.audiencePolicy !== undefined) {
-    const result = validateAudiencePolicy(props.audiencePolicy, maxTokenSeconds);
+    const result = validateAudiencePolicy(props.audiencePolicy as AudiencePolicy | string, maxTokenSeconds);
     result.errors.forEach((e) => err(`audiencePolicy: ${e}`));
     audiencePolicyJson = result.json;
     // Lambda environment variables share a 4 KB budget; keep the rest of it for the other variables.
@@ -419,22 +479,9 @@ export function resolveConfig(props: IamJwtIssuerProps, stackRegion: string): Re
     seen.set(value, name);
   }
 
-  // ---- code
-  const lambdaCodeDir = path.resolve(props.lambdaCodeDir ?? DEFAULT_LAMBDA_CODE_DIR);
-  const missing = ['token', 'rotate'].map((fn) => path.join(lambdaCodeDir, fn, 'bootstrap')).filter((f) => !isFile(f));
-  if (missing.length > 0) {
-    err(`Lambda binaries not found: ${missing.join(', ')} (run \`make lambdas\`, or set lambdaCodeDir to cargo-lambda's output directory)`);
-  }
-
-  // `make lambdas` records the architecture it built (x86_64 where the aarch64 target is unavailable).
-  let architecture = props.architecture;
-  if (architecture === undefined) {
-    const archFile = path.join(lambdaCodeDir, 'ARCH');
-    const recorded = isFile(archFile) ? fs.readFileSync(archFile, 'utf8').trim() : 'arm64';
-    if (recorded === 'arm64') architecture = lambda.Architecture.ARM_64;
-    else if (recorded === 'x86_64') architecture = lambda.Architecture.X86_64;
-    else err(`${archFile} says '${recorded}'; expected arm64 or x86_64 (rebuild with \`make lambdas\` or set architecture)`);
-  }
+  // ---- code: the packaged zips (hash-checked), zips given by path, or cargo-lambda's directory (lambda-code.ts)
+  const code = chooseLambdaCode(props, err);
+  const architecture = chooseArchitecture(props.architecture, code?.recordedArchitecture, err);
 
   if (errors.length > 0) {
     throw new Error(`IamJwtIssuer: invalid props:\n  - ${errors.join('\n  - ')}`);
@@ -443,7 +490,7 @@ export function resolveConfig(props: IamJwtIssuerProps, stackRegion: string): Re
   return {
     defaultAudience,
     customDomain,
-    architecture: architecture ?? lambda.Architecture.ARM_64,
+    architecture,
     bootstrapOnCreate: !(props.disableKeyRotateOnCreate ?? false),
     keyAliasPrefix,
     apiName,
@@ -465,7 +512,8 @@ export function resolveConfig(props: IamJwtIssuerProps, stackRegion: string): Re
     tagCacheSeconds,
     logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
     keyRefreshSeconds,
-    lambdaCodeDir,
+    tokenCodePath: code!.tokenCodePath,
+    rotateCodePath: code!.rotateCodePath,
     waf,
     apiGatewayCloudWatchRole: props.apiGatewayCloudWatchRole ?? true,
   };
@@ -494,12 +542,4 @@ export function parseRate(expression: string): number | undefined {
   if (!m) return undefined;
   const unit = { minute: 60, minutes: 60, hour: 3600, hours: 3600, day: 86_400, days: 86_400 }[m[2] as 'minute'];
   return Number(m[1]) * unit;
-}
-
-function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
 }

@@ -112,7 +112,7 @@ export class TokenApi {
     }
 
     if (config.waf) {
-      const webAclArn = config.waf.mode === WafUsage.ConstructProvided
+      const webAclArn = config.waf.mode === WafUsage.CONSTRUCT_PROVIDED
         ? createWebAcl(scope, config.waf.rateLimit).attrArn
         : config.waf.webAclArn!;
       new wafv2.CfnWebACLAssociation(scope, 'ApiWebAclAssociation', {

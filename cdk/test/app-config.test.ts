@@ -31,7 +31,7 @@ describe('app configuration from CDK context', () => {
     const p = c.stackProps.issuer;
     expect(p.lambdaCodeDir).toBe(path.join(CDK_DIR, 'test/fixtures/lambda'));
     expect(p.architecture).toBe(lambda.Architecture.X86_64);
-    expect(p.apiGwWaf).toBe(WafUsage.ConstructProvided);
+    expect(p.apiGwWaf).toBe(WafUsage.CONSTRUCT_PROVIDED);
     expect(p.apiGwWafRateLimit).toBe(2000);
     expect(p.allowedAccountIds).toEqual(['111122223333', '444455556666']);
     expect(p.disableKeyRotateOnCreate).toBe(true);
@@ -41,6 +41,10 @@ describe('app configuration from CDK context', () => {
     expect(p.rotationSchedule!.expressionString).toBe('rate(60 days)');
     expect(p.logRetention).toBe(90);
     expect(p.sessionTags).toBe(false);
+  });
+
+  test('without lambdaCodeDir the app deploys this checkout\'s `make lambdas` build, not packaged zips', () => {
+    expect(config({ defaultAudience: 'a' }).stackProps.issuer.lambdaCodeDir).toBe(path.resolve(CDK_DIR, '..', 'target', 'lambda'));
   });
 
   test('JSON values from cdk.json keep their types; the audience policy can come from a file', () => {

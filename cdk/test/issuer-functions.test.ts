@@ -167,7 +167,7 @@ describe('least privilege', () => {
       ['arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*', 'arn:<AWS::Partition>:iam::<AWS::AccountId>:user/*'],
     );
     // A policy template that reads a tag turns them on without sessionTags.
-    const templated = synth({ audiencePolicy: { rules: [{ accounts: ['111122223333'], audiences: ['api://ci'], sub: '{account}/{tag:team|64}' }] } });
+    const templated = synth({ audiencePolicy: { rules: [{ accounts: ['111122223333'], audiences: ['api://ci'], sub: '{account}/{principal_type}/{name}/{tag:team|64}' }] } });
     expect(allowedActions(roleStatements(templated, templated.issuer.tokenFunction.role!))).toContain('iam:ListRoleTags');
     for (const st of token.filter((x) => actions(x).some((a) => a.startsWith('kms:')))) {
       expect(flat(st.Resource)).toBe(KEY_ARN);

@@ -82,7 +82,7 @@ describe('token API', () => {
   });
 
   test('apiGwWaf ConstructProvided: a regional Web ACL with managed rules and a rate limit on the stage', () => {
-    const w = synth({ apiGwWaf: WafUsage.ConstructProvided, apiGwWafRateLimit: 500 });
+    const w = synth({ apiGwWaf: WafUsage.CONSTRUCT_PROVIDED, apiGwWafRateLimit: 500 });
     w.template.hasResourceProperties('AWS::WAFv2::WebACL', {
       Scope: 'REGIONAL',
       DefaultAction: { Allow: {} },
@@ -113,7 +113,7 @@ describe('token API', () => {
 
   test('apiGwWaf ProvideWebAclArn: associates the given Web ACL and creates none', () => {
     const arn = 'arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/shared/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111';
-    const t = synth({ apiGwWaf: WafUsage.ProvideWebAclArn, apiGwWafWebAclArn: arn }).template;
+    const t = synth({ apiGwWaf: WafUsage.PROVIDE_WEB_ACL_ARN, apiGwWafWebAclArn: arn }).template;
     t.resourceCountIs('AWS::WAFv2::WebACL', 0);
     t.hasResourceProperties('AWS::WAFv2::WebACLAssociation', { WebACLArn: arn });
   });

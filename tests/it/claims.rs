@@ -116,6 +116,42 @@ fn a_sub_template_that_can_exceed_255_bytes_stops_the_server() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
+/// DESIGN.md §4: a principal pattern that cannot be parsed, or a `sub` that cannot keep apart the principals its rule
+/// admits, stops the server at start with one line naming the rule and the fix.
+#[test]
+fn a_policy_that_cannot_hold_its_boundary_stops_the_server() {
+    for (policy, says) in [
+        (
+            r#"{"rules": [{"principals": ["arn:aws:iam::000000000000:role/team/ci"], "audiences": ["a"]}]}"#,
+            "match the name alone",
+        ),
+        (
+            r#"{"rules": [{"principals": ["arn:aws:sts::000000000000:assumed-role/ci/s1"], "audiences": ["a"]}]}"#,
+            "role/NAME",
+        ),
+        (
+            r#"{"rules": [{"audiences": ["a"], "sub": "{account}/{name}"}]}"#,
+            "add {principal_type}",
+        ),
+        (
+            r#"{"rules": [{"principals": ["arn:aws:iam::*:role/ci-*"], "audiences": ["a"], "sub": "{name}"}]}"#,
+            "add {account}",
+        ),
+    ] {
+        let state = tempfile::tempdir().unwrap();
+        let mut c = iamjwt(&["serve", "--listen", "127.0.0.1:0", "--state-dir"]);
+        c.arg(state.path()).env("IAMJWT_AUDIENCE_POLICY", policy);
+        let o = run(c);
+        assert!(!o.status.success(), "{policy} started");
+        let err = stderr(&o);
+        assert!(
+            err.contains("IAMJWT_AUDIENCE_POLICY") && err.contains("rule 0") && err.contains(says),
+            "{policy}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
 /// GCP maps `google.subject` from `sub` and refuses more than 127 bytes (VERIFIERS.md). A template within the
 /// 255-byte start-up bound can still exceed GCP's limit for a given caller: `verify --for gcp` says so, naming the
 /// rule, and passes the short one.

@@ -4,6 +4,7 @@
 
 mod aws_rotation;
 mod claims;
+mod identity_center;
 mod local;
 mod rotation;
 mod rsa_key_size;

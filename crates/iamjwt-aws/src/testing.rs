@@ -1,6 +1,7 @@
 //! Support for tests and benchmarks (feature `testing`): SDK configuration for `moto_server` (started by
-//! [`iamjwt_testkit::Moto`], the one launcher), and an SDK interceptor that
-//! counts the requests a client puts on the wire and times their round trips. Never used by the Lambdas.
+//! [`iamjwt_testkit::Moto`], the one launcher), an SDK interceptor that counts the requests a client puts on the
+//! wire and times their round trips, and a [`fake_kms`] for what moto cannot produce. Shared by this crate's tests
+//! and those of the crates above it (the handlers'); never used by the Lambdas.
 
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -16,9 +17,44 @@ use std::time::{Duration, Instant};
 
 pub use iamjwt_testkit::Moto;
 
+pub mod fake_kms;
+
 /// SDK configuration pointed at `moto`, static dummy credentials.
 pub async fn moto_config(moto: &Moto, region: &str) -> SdkConfig {
     crate::sdk::for_endpoint(&moto.endpoint, region).await
+}
+
+/// [`moto_config`], with `bucket` created.
+pub async fn moto_with_bucket(
+    moto: &Moto,
+    region: &str,
+    bucket: &str,
+) -> Result<SdkConfig, String> {
+    let conf = moto_config(moto, region).await;
+    crate::sdk::s3(&conf)
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| format!("CreateBucket {bucket}: {e}"))?;
+    Ok(conf)
+}
+
+/// A KMS client whose wire requests are counted.
+pub fn counted_kms(conf: &SdkConfig) -> (aws_sdk_kms::Client, WireMeter) {
+    let meter = WireMeter::default();
+    (meter.kms(conf), meter)
+}
+
+/// An STS client for a tag source that only reads its home account: no endpoint, no credentials, so a call
+/// it should not make fails.
+pub fn idle_sts(region: &str) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new(region.to_owned()))
+            .build(),
+    )
 }
 
 /// Counts wire requests (every attempt) and sums the time from transmit to the response arriving.

@@ -25,9 +25,10 @@ pub struct RoleArgs {
     /// The role to assume (its partition picks the STS endpoint: aws, aws-cn, aws-us-gov, …).
     #[arg(long)]
     pub role_arn: String,
-    /// Token audience: one of the OIDC provider's client IDs.
-    #[arg(long = "aud", default_value = "sts.amazonaws.com")]
-    pub aud: String,
+    /// Token audience: one of the OIDC provider's client IDs (default: sts.amazonaws.com; with
+    /// --identity-center-app: identity-center).
+    #[arg(long = "aud")]
+    pub aud: Option<String>,
     /// Token signing algorithm (default: the issuer's).
     #[arg(long, value_parser = crate::alg_parser())]
     pub alg: Option<String>,
@@ -48,7 +49,11 @@ impl RoleArgs {
     pub async fn assume(&self, duration: Option<i32>) -> Result<AssumedRole, Error> {
         let request = TokenRequest {
             url: self.issuer.url.clone(),
-            audiences: vec![self.aud.clone()],
+            audiences: vec![
+                self.aud
+                    .clone()
+                    .unwrap_or_else(|| "sts.amazonaws.com".to_owned()),
+            ],
             duration: self.token_duration,
             alg: self.alg.clone(),
         };
@@ -79,6 +84,10 @@ pub struct Args {
     duration: Option<i32>,
     #[arg(long, value_enum, default_value = "process")]
     output: Output,
+    /// Instead: an identity-enhanced session through this IAM Identity Center application (token →
+    /// CreateTokenWithIAM → AssumeRole with the identity context; --role-arn is the identity bearer role).
+    #[arg(long)]
+    identity_center_app: Option<String>,
 }
 
 /// A value safe inside single quotes in a POSIX shell.
@@ -109,7 +118,14 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, Error> {
 }
 
 pub async fn run(args: Args) -> Result<(), Error> {
-    let assumed = args.role.assume(args.duration).await?;
+    let assumed = match args.identity_center_app {
+        Some(app) => {
+            crate::s3_access::SessionArgs::from_role(&args.role, app)
+                .session(args.duration)
+                .await?
+        }
+        None => args.role.assume(args.duration).await?,
+    };
     crate::print_stdout(&render(&assumed, args.output)?);
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `iamjwt describe`: the closed sets this build knows (algorithms with their KMS specs, rotation steps, key
-//! slots, KMS key tags, audience policy rule fields, rotate step error types) — as a table, or with `--json` the
-//! document `infra/closed-sets.json` is a copy of.
+//! slots, KMS key tags, audience policy rule fields, rotate step error types) and its version — as a table, or with
+//! `--json` the document `infra/closed-sets.json` is a copy of.
 
 use crate::error::Error;
 use iamjwt_core::closed_sets::closed_sets;
@@ -53,5 +53,6 @@ pub fn run(args: &Args) -> Result<(), Error> {
         sets.rotate_error_types.retryable.join(", "),
         sets.rotate_error_types.not_retryable.join(", ")
     ));
+    crate::print_stdout(&format!("version: {}", sets.version));
     Ok(())
 }

@@ -10,6 +10,7 @@ mod describe;
 mod error;
 mod http;
 mod rotate;
+mod s3_access;
 mod serve;
 mod targets;
 mod token;
@@ -51,6 +52,9 @@ enum Command {
     Token(token::Args),
     /// Token → STS AssumeRoleWithWebIdentity → AWS credentials (credential_process JSON, export lines, JSON).
     Credentials(credentials::Args),
+    /// Token → IAM Identity Center → identity-enhanced session → S3 Access Grants credentials (credential_process
+    /// JSON, export lines, JSON).
+    S3Access(s3_access::Args),
     /// Token → role credentials → an AWS console sign-in URL.
     Console(console::Args),
     /// Keep token files fresh for SDKs that re-read them (AWS, Azure, GCP).
@@ -113,6 +117,7 @@ fn main() -> ExitCode {
             Command::Serve(a) => serve::run(a).await,
             Command::Token(a) => token::run(a).await,
             Command::Credentials(a) => credentials::run(a).await,
+            Command::S3Access(a) => s3_access::run(a).await,
             Command::Console(a) => console::run(a).await,
             Command::Agent(a) => agent::run(a).await,
             Command::Verify(a) => verify::run(a).await,

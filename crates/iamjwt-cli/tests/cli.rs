@@ -62,6 +62,13 @@ fn describe_json_prints_the_algorithm_table() {
     for alg in ["RS256", "ES256", "ES384"] {
         assert!(text.contains(alg), "{alg} missing from {text}");
     }
+    // the one version of the crates, the CLI, the Lambda zips and the CDK construct (which reads it from the copy)
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"), "{text}");
+    let version = iamjwt(&["--version"]);
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("iamjwt {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 /// This process's effective uid: the owner of a file it creates.

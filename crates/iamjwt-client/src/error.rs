@@ -33,6 +33,15 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+    /// An AWS service refused one hop of an exchange (`hop`: "Identity Center CreateTokenWithIAM", …); `hint` says
+    /// what to fix when the code is a known one.
+    #[error("{hop} {code}: {message}{}", hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    Aws {
+        hop: &'static str,
+        code: String,
+        message: String,
+        hint: Option<String>,
+    },
     /// The AWS federation endpoint refused `getSigninToken`.
     #[error("federation endpoint: {0}")]
     Federation(String),

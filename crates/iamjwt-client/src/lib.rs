@@ -5,6 +5,7 @@
 //! - [`TokenCache`]: reuse a token until 80 % of its lifetime has passed and at least 60 s remain.
 //! - [`sts`]: the token → `AssumeRoleWithWebIdentity` → AWS credentials exchange (cached like the AWS CLI does).
 //! - [`federation`]: those credentials → an AWS console sign-in URL.
+//! - [`identity_center`]: token → IAM Identity Center → an identity-enhanced session → S3 Access Grants credentials.
 //! - [`agent`]: keeps token files fresh for SDKs that re-read them (the engine of `iamjwt agent`); files are
 //!   replaced with [`iamjwt_fs::write_atomic`] (temp + fsync + rename).
 //!
@@ -29,18 +30,22 @@
 
 pub mod agent;
 pub mod cache;
+mod client;
 mod error;
 pub mod federation;
 pub mod http;
+pub mod identity_center;
 pub mod issuer;
 pub mod jwt;
 pub mod regions;
+pub mod sdk_http;
 pub mod sts;
 mod token;
 
 pub use cache::{CacheKey, TokenCache};
+pub use client::{Client, ClientOptions, load_aws_config, region_from_url, sign_get};
 pub use error::Error;
-pub use token::{Client, ClientOptions, Token, TokenRequest, region_from_url, sign_get};
+pub use token::{Token, TokenRequest};
 
 /// Seconds since the epoch (0 for a clock before 1970).
 pub fn unix(t: std::time::SystemTime) -> u64 {

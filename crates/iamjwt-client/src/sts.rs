@@ -2,8 +2,9 @@
 //! default region follow the role ARN, so a workload in `aws` can assume a role in `aws-cn` or `aws-us-gov`.
 
 use crate::cache::TokenCache;
+use crate::client::Client;
 use crate::error::Error;
-use crate::token::{Client, TokenRequest};
+use crate::token::TokenRequest;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata as _};
 use aws_smithy_http_client::tls;
 use aws_smithy_types::date_time::Format;

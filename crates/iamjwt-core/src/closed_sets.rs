@@ -1,5 +1,7 @@
 //! The closed sets other languages need — algorithms, rotation steps, key slots, the KMS key tags, the audience policy
-//! rule fields and the rotate step error types — as one serialisable document.
+//! rule fields and the rotate step error types — as one serialisable document, with the version of the build that
+//! wrote it (the one version of the crates, the CLI, the Lambda zips and the CDK construct, which reads it from here
+//! as `IamJwtIssuer.VERSION`).
 //!
 //! `iamjwt describe --json` prints it; `infra/closed-sets.json` is its committed copy, which the CDK (TypeScript)
 //! and the Python workflow tests read instead of keeping lists of their own. A test below fails when the copy and
@@ -41,6 +43,8 @@ pub struct RotateErrorTypes {
 #[derive(Debug, Clone, Serialize)]
 pub struct ClosedSets {
     pub comment: &'static str,
+    /// The workspace version (`[workspace.package] version` in Cargo.toml).
+    pub version: &'static str,
     pub algorithms: Vec<AlgorithmRow>,
     pub default_algorithm: &'static str,
     pub rotation_steps: Vec<&'static str>,
@@ -55,6 +59,7 @@ const COMMENT: &str = "Generated from iamjwt-core (iamjwt describe --json); a Ru
 pub fn closed_sets() -> ClosedSets {
     ClosedSets {
         comment: COMMENT,
+        version: env!("CARGO_PKG_VERSION"),
         algorithms: Algorithm::ALL
             .iter()
             .map(|a| {

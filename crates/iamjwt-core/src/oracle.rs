@@ -2,7 +2,8 @@
 //! (feature `testing`): `decide` must agree with it on every input.
 //!
 //! It shares no code with the implementation. It reads the policy as JSON, splits ARNs and patterns on their
-//! delimiters, and matches with plain recursion — exponential, obviously correct, fine for short inputs:
+//! delimiters, and matches globs with the textbook dynamic-programming table and path segments with plain
+//! recursion:
 //! - a principal pattern matches when partition and account globs match their fields, the resource type and the
 //!   service are the caller's, and the `/`-separated segments after the type match one for one (`**` = any number
 //!   of segments); an assumed-role session is its role, `role/ROLE`;
@@ -12,40 +13,34 @@
 
 use serde_json::Value;
 
-/// `*` matches any run of characters.
-fn glob(p: &[char], s: &[char]) -> bool {
-    match p.split_first() {
-        None => s.is_empty(),
-        Some(('*', rest)) => (0..=s.len()).any(|i| glob(rest, &s[i..])),
-        Some((c, rest)) => s.first() == Some(c) && glob(rest, &s[1..]),
+/// `*` matches any run of characters for which `star` holds; everything else matches itself. The textbook table:
+/// `row[j]` says whether the pattern read so far matches `s[..j]`.
+fn glob_where(p: &str, s: &str, star: impl Fn(char) -> bool) -> bool {
+    let s: Vec<char> = s.chars().collect();
+    let mut row = vec![false; s.len() + 1];
+    row[0] = true;
+    for c in p.chars() {
+        let mut next = vec![false; s.len() + 1];
+        for j in 0..=s.len() {
+            next[j] = if c == '*' {
+                row[j] || (j > 0 && next[j - 1] && star(s[j - 1]))
+            } else {
+                j > 0 && row[j - 1] && s[j - 1] == c
+            };
+        }
+        row = next;
     }
+    row[s.len()]
 }
 
 fn glob_str(p: &str, s: &str) -> bool {
-    glob(
-        &p.chars().collect::<Vec<_>>(),
-        &s.chars().collect::<Vec<_>>(),
-    )
-}
-
-/// `*` matches any run of characters that are not URL delimiters.
-fn url_glob(p: &[char], s: &[char]) -> bool {
-    match p.split_first() {
-        None => s.is_empty(),
-        Some(('*', rest)) => (0..=s.len())
-            .take_while(|&i| i == 0 || !"/?#@:\\".contains(s[i - 1]))
-            .any(|i| url_glob(rest, &s[i..])),
-        Some((c, rest)) => s.first() == Some(c) && url_glob(rest, &s[1..]),
-    }
+    glob_where(p, s, |_| true)
 }
 
 /// Whether audience pattern `pattern` grants `audience`.
 pub fn audience_matches(pattern: &str, audience: &str) -> bool {
     (!pattern.is_empty() && pattern.chars().all(|c| c == '*'))
-        || url_glob(
-            &pattern.chars().collect::<Vec<_>>(),
-            &audience.chars().collect::<Vec<_>>(),
-        )
+        || glob_where(pattern, audience, |c| !"/?#@:\\".contains(c))
 }
 
 /// A caller ARN as `(partition, account, type, segments after the type)`; an assumed role is `role/ROLE`.

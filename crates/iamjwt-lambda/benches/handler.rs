@@ -82,7 +82,7 @@ fn shaped_handler(signer: Arc<dyn Signer>) -> TokenHandler {
     let policy = AudiencePolicy::from_json(
         Audience::parse("sts.amazonaws.com").unwrap(),
         r#"{"rules":[{"accounts":["111122223333"],"audiences":["sts.amazonaws.com","api://ci"],
-            "sub":"{account}/{name}/{session_name}",
+            "sub":"{principal_type}/{account}/{name}/{session_name}",
             "claims":{"email":"{name}@ci.example.com","team":"{tag:team|64}","env":"prod"},
             "session_tags":{"keys":["team","cost-*"],"transitive":["team"]},"request_tags":["job"]}]}"#,
         3600,
@@ -163,7 +163,7 @@ fn bench_handler(c: &mut Criterion) {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(claims["sub"], "111122223333/ci-deploy/build-42");
+    assert_eq!(claims["sub"], "AssumedRole/111122223333/ci-deploy/build-42");
     assert_eq!(claims["team"], "blue");
     assert_eq!(claims["request_tags"]["job"], "42");
 

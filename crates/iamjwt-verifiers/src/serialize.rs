@@ -270,7 +270,8 @@ pub struct Script {
 }
 
 impl Script {
-    /// `#` comments (shell, YAML).
+    /// `#` comments (shell, YAML). In a shell script, write the values a comment shows as [`shell_word`]s too:
+    /// zsh without `interactive_comments` runs a pasted `# …` line as a command, expansions first.
     pub fn hash() -> Self {
         Self {
             comment: "#",

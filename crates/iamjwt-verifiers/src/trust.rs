@@ -163,6 +163,8 @@ fn principal(arn: &str) -> Result<(Principal, Option<String>), Error> {
     if path.is_some_and(|p| {
         p.is_empty()
             || p.len() > 510
+            || p.starts_with('/')
+            || p.ends_with('/')
             || p.contains("//")
             || !p.bytes().all(|b| (0x21..=0x7e).contains(&b))
     }) {
@@ -204,3 +206,7 @@ pub(crate) fn audience_required(req: &Request, why: &str) -> Result<String, Erro
 pub fn host_path(issuer: &str) -> &str {
     issuer.split_once("://").map_or(issuer, |(_, rest)| rest)
 }
+
+#[cfg(test)]
+#[path = "trust/tests.rs"]
+mod tests;

@@ -1,154 +1,23 @@
-//! Paths moto cannot produce: throttling, a key disabled under a warm signer, the alias moving while the signer is
-//! warm (background refresh past the TTL), an ARN as the key id.
+//! Paths of the signer and key store that moto cannot produce (an alias on a key of the wrong kind, the alias
+//! moving while the signer is warm, a background refresh failing, a new key's tags propagating), against the fake
+//! KMS of [`iamjwt_aws::testing::fake_kms`]. Throttling and a key disabled under a warm signer are seen through the
+//! token handler: iamjwt-lambda's tests.
 
 use aws_sdk_kms::Client;
-use aws_sdk_kms::operation::get_public_key::{GetPublicKeyInput, GetPublicKeyOutput};
-use aws_sdk_kms::operation::sign::{SignError, SignInput, SignOutput};
+use aws_sdk_kms::operation::get_public_key::GetPublicKeyOutput;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::error::{DisabledException, KmsInvalidStateException};
 use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyState, KeyUsageType, SigningAlgorithmSpec};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use iamjwt_aws::kms::KmsSigner;
-use iamjwt_core::config::Settings;
-use iamjwt_core::issuer::{IssuePolicy, Issuer};
-use iamjwt_core::jwk::PublicJwk;
+use iamjwt_aws::testing::fake_kms::{
+    ES256_ALIAS, arn, by_alias, ec_key, kid_of, mock_kms, public_key, sign_as_kms, spki,
+};
 use iamjwt_core::ports::Signer as _;
 use iamjwt_core::{Algorithm, Kid, UnixTime};
-use iamjwt_lambda::token::TokenHandler;
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
-use p256::pkcs8::EncodePublicKey as _;
+use p256::ecdsa::signature::Verifier as _;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const ES256_ALIAS: &str = "alias/iamjwt/es256/current";
-
-fn ec_key(n: u8) -> p256::ecdsa::SigningKey {
-    p256::ecdsa::SigningKey::from_slice(&[n; 32]).unwrap()
-}
-
-fn spki_of(n: u8) -> Vec<u8> {
-    ec_key(n)
-        .verifying_key()
-        .to_public_key_der()
-        .unwrap()
-        .as_bytes()
-        .to_vec()
-}
-
-fn spki() -> Vec<u8> {
-    spki_of(7)
-}
-
-fn kid_of(n: u8) -> Kid {
-    PublicJwk::from_spki_der(&spki_of(n)).unwrap().kid().clone()
-}
-
-/// Key `n`'s ARN, as real KMS answers `GetPublicKey` (moto answers the bare id).
-fn arn(n: u8) -> String {
-    format!("arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-0000000000{n:02}")
-}
-
-fn key_number(key_id: &str) -> u8 {
-    key_id.rsplit('-').next().unwrap().parse().unwrap()
-}
-
-/// What KMS answers `GetPublicKey` on the alias when it points at key `n`.
-fn public_key(n: u8) -> GetPublicKeyOutput {
-    GetPublicKeyOutput::builder()
-        .key_id(arn(n))
-        .public_key(Blob::new(spki_of(n)))
-        .key_usage(KeyUsageType::SignVerify)
-        .key_spec(KeySpec::EccNistP256)
-        .signing_algorithms(SigningAlgorithmSpec::EcdsaSha256)
-        .build()
-}
-
-/// `GetPublicKey` on the ES256 alias only: a request by any other id matches no rule and fails.
-fn by_alias() -> aws_smithy_mocks::RuleBuilder<
-    GetPublicKeyInput,
-    GetPublicKeyOutput,
-    aws_sdk_kms::operation::get_public_key::GetPublicKeyError,
-> {
-    mock!(Client::get_public_key).match_requests(|r| r.key_id() == Some(ES256_ALIAS))
-}
-
-/// `Sign` as KMS does it: with the key named by the request's key id (an ARN), DER-encoded.
-fn sign_as_kms(signed_with: Arc<Mutex<Vec<String>>>) -> impl Fn(&SignInput) -> SignOutput {
-    move |input| {
-        let key_id = input.key_id().unwrap().to_owned();
-        let sig: p256::ecdsa::Signature =
-            ec_key(key_number(&key_id)).sign(input.message().unwrap().as_ref());
-        signed_with.lock().unwrap().push(key_id.clone());
-        SignOutput::builder()
-            .key_id(key_id)
-            .signature(Blob::new(sig.to_der().as_bytes()))
-            .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
-            .build()
-    }
-}
-
-fn handler(client: Client) -> TokenHandler {
-    let s = Settings::from_lookup(|k| match k {
-        "IAMJWT_ISSUER" => Some("https://id.example.com".into()),
-        "IAMJWT_DEFAULT_AUDIENCE" => Some("sts.amazonaws.com".into()),
-        "IAMJWT_ALGORITHMS" => Some("ES256".into()),
-        _ => None,
-    })
-    .unwrap();
-    let signer = KmsSigner::new(client, "alias/iamjwt", Duration::from_secs(300));
-    TokenHandler::new(Issuer::new(IssuePolicy::from(&s), Arc::new(signer)))
-}
-
-fn request() -> lambda_http::Request {
-    lambda_http::request::from_str(include_str!(
-        "../../../../tests/fixtures/events/assumed-role.json"
-    ))
-    .unwrap()
-}
-
-fn now() -> UnixTime {
-    UnixTime::from_system_time(std::time::SystemTime::now())
-}
-
-fn mock_kms(rules: &[&aws_smithy_mocks::Rule]) -> Client {
-    mock_client!(
-        aws_sdk_kms,
-        RuleMode::MatchAny,
-        rules.iter().copied(),
-        |c| { c.retry_config(iamjwt_aws::sdk::retry_config()) }
-    )
-}
-
-#[tokio::test]
-async fn a_cold_signer_resolves_the_alias_with_one_call_and_signs_by_the_key_arn() {
-    let public = by_alias().then_output(|| public_key(3));
-    let signed_with = Arc::new(Mutex::new(Vec::new()));
-    let sign = mock!(Client::sign).then_compute_output(sign_as_kms(signed_with.clone()));
-    let h = handler(mock_kms(&[&public, &sign]));
-    let resp = h.handle(request(), now()).await;
-    assert_eq!(resp.status(), 200);
-    assert_eq!(
-        public.num_calls(),
-        1,
-        "GetPublicKey on the alias, nothing else"
-    );
-    assert_eq!(sign.num_calls(), 1);
-    assert_eq!(
-        *signed_with.lock().unwrap(),
-        vec![arn(3)],
-        "Sign by the key ARN, never by the alias"
-    );
-    let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
-    let token = body["token"].as_str().unwrap();
-    assert_eq!(
-        jsonwebtoken::decode_header(token).unwrap().kid.unwrap(),
-        kid_of(3).to_string()
-    );
-    // Warm: one more token is one more Sign, no GetPublicKey.
-    assert_eq!(h.handle(request(), now()).await.status(), 200);
-    assert_eq!((public.num_calls(), sign.num_calls()), (1, 2));
-}
 
 #[tokio::test]
 async fn an_alias_on_a_key_that_cannot_sign_es256_is_refused() {
@@ -183,97 +52,6 @@ async fn an_alias_on_a_key_that_cannot_sign_es256_is_refused() {
         let err = signer.warm(&[Algorithm::ES256]).await.unwrap_err();
         assert!(err.to_string().contains(ES256_ALIAS), "case {i}: {err}");
         assert_eq!(public.num_calls(), 1, "case {i}");
-    }
-}
-
-#[tokio::test]
-async fn throttling_is_retried_a_bounded_number_of_times_then_503() {
-    let public = by_alias().then_output(|| public_key(7));
-    let sign = mock!(Client::sign)
-        .sequence()
-        .http_status(
-            400,
-            Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()),
-        )
-        .repeatedly()
-        .build();
-    let resp = handler(mock_kms(&[&public, &sign]))
-        .handle(request(), now())
-        .await;
-    assert_eq!(resp.status(), 503);
-    assert_eq!(resp.headers()["retry-after"], "1");
-    let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
-    assert_eq!(body["error"], "temporarily_unavailable");
-    assert_eq!(
-        sign.num_calls(),
-        iamjwt_aws::sdk::MAX_ATTEMPTS as usize,
-        "bounded retries"
-    );
-}
-
-#[tokio::test]
-async fn a_disabled_or_pending_deletion_key_refreshes_the_signer_and_fails_with_500() {
-    // Warm with an enabled key; Sign then says disabled (or pending deletion: KMSInvalidStateException); the alias
-    // still points at it, and KMS refuses GetPublicKey on such a key with the same error.
-    let disabled = || {
-        SignError::DisabledException(
-            DisabledException::builder()
-                .message("key is disabled")
-                .build(),
-        )
-    };
-    let invalid_state = || {
-        SignError::KmsInvalidStateException(
-            KmsInvalidStateException::builder()
-                .message("arn:aws:kms:…:key/… is pending deletion.")
-                .build(),
-        )
-    };
-    let disabled_public = r#"{"__type":"DisabledException","message":"key is disabled"}"#;
-    let invalid_public =
-        r#"{"__type":"KMSInvalidStateException","message":"key is pending deletion"}"#;
-    for (name, sign_error, public_error) in [
-        (
-            "disabled",
-            &disabled as &dyn Fn() -> SignError,
-            disabled_public,
-        ),
-        ("pending deletion", &invalid_state, invalid_public),
-    ] {
-        let public = by_alias()
-            .sequence()
-            .output(|| public_key(7))
-            .http_status(400, Some(public_error.to_owned()))
-            .repeatedly()
-            .build();
-        let err = sign_error();
-        let sign = mock!(Client::sign).then_error(move || match &err {
-            SignError::DisabledException(e) => SignError::DisabledException(e.clone()),
-            SignError::KmsInvalidStateException(e) => {
-                SignError::KmsInvalidStateException(e.clone())
-            }
-            other => panic!("{other:?}"),
-        });
-        let h = handler(mock_kms(&[&public, &sign]));
-        let first = h.handle(request(), now()).await;
-        assert_eq!(first.status(), 500, "{name}");
-        let body: serde_json::Value = serde_json::from_slice(first.body().as_ref()).unwrap();
-        assert_eq!(body["error"], "server_error", "{name}");
-        assert_eq!(sign.num_calls(), 1, "{name}: a disabled key is not retried");
-        assert_eq!(public.num_calls(), 1, "{name}");
-        // Next request re-resolves at once (no 300 s wait) and finds the alias still on an unusable key.
-        let second = h.handle(request(), now()).await;
-        assert_eq!(second.status(), 500, "{name}");
-        assert_eq!(
-            public.num_calls(),
-            2,
-            "{name}: the signer re-resolved the alias immediately"
-        );
-        assert_eq!(
-            sign.num_calls(),
-            1,
-            "{name}: no Sign against a key known to be unusable"
-        );
     }
 }
 

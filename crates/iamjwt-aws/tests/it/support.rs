@@ -1,5 +1,5 @@
 use aws_config::SdkConfig;
-pub use iamjwt_aws::testing::{Moto, WireMeter};
+pub use iamjwt_aws::testing::Moto;
 
 pub const REGION: &str = "us-east-1";
 pub const BUCKET: &str = "iamjwt-issuer-test";
@@ -11,18 +11,7 @@ pub fn moto() -> Moto {
 
 /// Configuration for `moto`, with the test bucket created.
 pub async fn with_bucket(moto: &Moto) -> SdkConfig {
-    let conf = iamjwt_aws::testing::moto_config(moto, REGION).await;
-    iamjwt_aws::sdk::s3(&conf)
-        .create_bucket()
-        .bucket(BUCKET)
-        .send()
+    iamjwt_aws::testing::moto_with_bucket(moto, REGION, BUCKET)
         .await
-        .unwrap();
-    conf
-}
-
-/// A KMS client whose wire requests are counted.
-pub fn counted_kms(conf: &SdkConfig) -> (aws_sdk_kms::Client, WireMeter) {
-    let meter = WireMeter::default();
-    (meter.kms(conf), meter)
+        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -412,7 +412,9 @@ fn document(plan: &Plan) -> Result<Doc, Error> {
     let mut s = Script::hash();
     s.comment(&format!(
         "AWS IAM: trust {} for sub {}, audience {}",
-        plan.issuer, plan.sub, plan.aud
+        shell_word(&plan.issuer)?,
+        shell_word(&plan.sub)?,
+        shell_word(&plan.aud)?
     ))
     .comment("1. The OIDC identity provider. No thumbprint: AWS trusts an issuer host whose certificate chains to a")
     .comment("   public CA (CloudFront's does); add ThumbprintList only for a private CA.")

@@ -146,7 +146,8 @@ fn document(plan: &Plan) -> Result<Doc, Error> {
     let mut s = Script::hash();
     s.comment(&format!(
         "Microsoft Entra: trust {} for sub {}. Entra accepts RS256 only: the workload requests",
-        plan.issuer, plan.sub
+        shell_word(&plan.issuer)?,
+        shell_word(&plan.sub)?
     ))
     .comment(&format!(
         "iamjwt token --aud {} (RS256 is the default algorithm; never --alg ES256).",

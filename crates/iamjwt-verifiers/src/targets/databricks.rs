@@ -4,7 +4,7 @@
 use super::Spec;
 use super::common::{HTTPS_ISSUER, OIDC_SUBJECT};
 use crate::Error;
-use crate::serialize::{Script, json};
+use crate::serialize::{Script, json, shell_word};
 use crate::trust::{Doc, Plan, Request, audience_required};
 use serde_json::json;
 
@@ -28,7 +28,9 @@ fn document(plan: &Plan) -> Result<Doc, Error> {
     let mut s = Script::hash();
     s.comment(&format!(
         "Databricks: trust {} for sub {}, audience {}.",
-        plan.issuer, plan.sub, plan.aud
+        shell_word(&plan.issuer)?,
+        shell_word(&plan.sub)?,
+        shell_word(&plan.aud)?
     ))
     .comment("SERVICE_PRINCIPAL_ID: the numeric id of the service principal the workload acts as.")
     .command(&[

@@ -6,7 +6,7 @@ use super::common::{HTTPS_ISSUER, alg_allowed, max_sub};
 use crate::Error;
 use crate::facts::Context;
 use crate::rule::{Check, Rule, Scope};
-use crate::serialize::{Script, cel_string, gcloud_list};
+use crate::serialize::{Script, cel_string, gcloud_list, shell_word};
 use crate::trust::{Doc, Plan, Request, audience_required};
 use iamjwt_core::types::truncate;
 use serde_json::{Value, json};
@@ -163,7 +163,9 @@ fn document(plan: &Plan) -> Result<Doc, Error> {
     let mut s = Script::hash();
     s.comment(&format!(
         "GCP Workload Identity Federation: trust {} for sub {}, audience {}",
-        plan.issuer, plan.sub, plan.aud
+        shell_word(&plan.issuer)?,
+        shell_word(&plan.sub)?,
+        shell_word(&plan.aud)?
     ))
     .command_lines(
         &[
@@ -187,7 +189,7 @@ fn document(plan: &Plan) -> Result<Doc, Error> {
     .comment("gcloud iam service-accounts add-iam-policy-binding SERVICE_ACCOUNT_EMAIL \\")
     .comment(&format!(
         "  --role=roles/iam.workloadIdentityUser {}",
-        crate::serialize::shell_word(&flag("member", &principal))?
+        shell_word(&flag("member", &principal))?
     ));
     Ok(Doc {
         json,

@@ -53,7 +53,9 @@ fn document(plan: &Plan) -> Result<Doc, Error> {
     let mut s = Script::hash();
     s.comment(&format!(
         "HashiCorp Vault JWT auth: trust {} for sub {}, audience {}",
-        plan.issuer, plan.sub, plan.aud
+        shell_word(&plan.issuer)?,
+        shell_word(&plan.sub)?,
+        shell_word(&plan.aud)?
     ))
     .command(&["vault", "auth", "enable", "jwt"])?
     .command(&[

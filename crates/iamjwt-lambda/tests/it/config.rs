@@ -1,6 +1,6 @@
+//! The Lambda binaries refuse to start on bad configuration, with one line naming the variable; and
 //! `token --check-config` / `rotate --check-config`: the start-up configuration check alone, which
 //! cdk/check.sh runs with the environment the CDK synthesizes for each function.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -33,6 +33,47 @@ fn run(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
     }
+}
+
+#[test]
+fn bad_configuration_is_one_line_naming_the_variable() {
+    for bin in [TOKEN, ROTATE] {
+        let Run {
+            ok, stderr: err, ..
+        } = run(
+            bin,
+            &[],
+            &[("IAMJWT_DEFAULT_AUDIENCE", "sts.amazonaws.com")],
+        );
+        assert!(!ok);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("IAMJWT_ISSUER"), "{err}");
+        let Run {
+            ok, stderr: err, ..
+        } = run(
+            bin,
+            &[],
+            &[
+                ("IAMJWT_ISSUER", "https://id.example.com"),
+                ("IAMJWT_DEFAULT_AUDIENCE", "sts.amazonaws.com"),
+                ("IAMJWT_MAX_DURATION", "forever"),
+            ],
+        );
+        assert!(!ok);
+        assert!(err.contains("IAMJWT_MAX_DURATION"), "{err}");
+    }
+    let Run {
+        ok, stderr: err, ..
+    } = run(
+        ROTATE,
+        &[],
+        &[
+            ("IAMJWT_ISSUER", "https://id.example.com"),
+            ("IAMJWT_DEFAULT_AUDIENCE", "sts.amazonaws.com"),
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("IAMJWT_BUCKET"), "{err}");
 }
 
 /// What the CDK synthesizes for the token function (defaults, see cdk/lib), bucket excluded.

@@ -1,0 +1,308 @@
+//! The rotation port over KMS: keys, slot aliases and the tags that hold rotation's facts. Never signs.
+
+use super::{alias, checked_jwk, kms_algorithm};
+use crate::error::classify;
+use crate::tags;
+use async_trait::async_trait;
+use aws_sdk_kms::Client;
+use aws_sdk_kms::types::{KeyState, KeyUsageType, Tag};
+use iamjwt_core::jwk::PublicJwk;
+use iamjwt_core::keys::{KeyMark, KeyRecord, KeyState as Keys, Slots};
+use iamjwt_core::ports::KeyStore;
+use iamjwt_core::{Algorithm, KeyId, KeySlot, Kid, PortError, PortErrorKind, UnixTime};
+use std::collections::HashMap;
+use std::time::Duration;
+
+fn tag(k: &str, v: impl Into<String>) -> Result<Tag, PortError> {
+    Tag::builder()
+        .tag_key(k)
+        .tag_value(v)
+        .build()
+        .map_err(|e| PortError::other(e.to_string()))
+}
+
+/// `GetPublicKey` → JWK, checking the key is of the algorithm we expect.
+async fn public_jwk(client: &Client, key_id: &str, alg: Algorithm) -> Result<PublicJwk, PortError> {
+    let out = client
+        .get_public_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(|e| classify("GetPublicKey", e))?;
+    checked_jwk(key_id, &out, alg)
+}
+
+/// The rotation port over KMS.
+#[derive(Clone)]
+pub struct KmsKeyStore {
+    client: Client,
+    prefix: String,
+    deletion_days: i32,
+    /// Waits between attempts when a brand-new key is not yet authorised by its tags.
+    propagation_waits: Vec<Duration>,
+}
+
+/// KMS may take a while (up to minutes) before a new key's tags count for authorisation, so the calls right after
+/// `CreateKey` retry `AccessDenied` with backoff: 1+2+4+8+16 s, within the rotate function's timeout.
+const PROPAGATION_WAITS: [u64; 5] = [1, 2, 4, 8, 16];
+
+impl KmsKeyStore {
+    pub fn new(client: Client, prefix: impl Into<String>, deletion_days: u32) -> Self {
+        Self {
+            client,
+            prefix: prefix.into(),
+            deletion_days: i32::try_from(deletion_days).unwrap_or(30),
+            propagation_waits: PROPAGATION_WAITS
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+        }
+    }
+
+    /// Overrides the waits used while a new key's tags propagate (tests use short ones).
+    pub fn with_propagation_waits(mut self, waits: Vec<Duration>) -> Self {
+        self.propagation_waits = waits;
+        self
+    }
+
+    /// Runs `op`, retrying `AccessDenied` while a new key's tags may still be propagating.
+    async fn while_propagating<T, F, Fut>(&self, what: &str, op: F) -> Result<T, PortError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, PortError>>,
+    {
+        let mut waits = self.propagation_waits.iter();
+        loop {
+            match op().await {
+                Err(e) if e.kind == PortErrorKind::AccessDenied => match waits.next() {
+                    Some(wait) => {
+                        tracing::warn!(operation = what, error = %e, "new key not authorised yet; waiting for tag propagation");
+                        tokio::time::sleep(*wait).await;
+                    }
+                    None => return Err(e),
+                },
+                other => return other,
+            }
+        }
+    }
+
+    async fn record(&self, alg: Algorithm, slot: KeySlot) -> Result<Option<KeyRecord>, PortError> {
+        let name = alias(&self.prefix, alg, slot);
+        let out = match self.client.describe_key().key_id(&name).send().await {
+            Ok(o) => o,
+            Err(e) => {
+                let err = classify("DescribeKey", e);
+                return if err.kind == PortErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(err)
+                };
+            }
+        };
+        let meta = out
+            .key_metadata()
+            .ok_or_else(|| PortError::other(format!("DescribeKey {name}: no metadata")))?;
+        let key_id = meta.key_id().to_owned();
+        let tag_list = self
+            .client
+            .list_resource_tags()
+            .key_id(&key_id)
+            .send()
+            .await
+            .map_err(|e| classify("ListResourceTags", e))?;
+        let tagged: HashMap<&str, &str> = tag_list
+            .tags()
+            .iter()
+            .map(|t| (t.tag_key(), t.tag_value()))
+            .collect();
+        let time = |k: &str| tagged.get(k).and_then(|v| v.parse().ok()).map(UnixTime);
+        let pending_deletion = meta.key_state() == Some(&KeyState::PendingDeletion);
+        let jwk = if pending_deletion {
+            None
+        } else {
+            Some(public_jwk(&self.client, &key_id, alg).await?)
+        };
+        let kid = match (&jwk, tagged.get(tags::KID)) {
+            (Some(j), _) => j.kid().clone(),
+            (None, Some(k)) => Kid::new(*k),
+            (None, None) => Kid::new(format!("unknown-{key_id}")),
+        };
+        let created_at = time(tags::CREATED_AT)
+            .or_else(|| {
+                meta.creation_date()
+                    .map(|d| UnixTime(u64::try_from(d.secs()).unwrap_or_default()))
+            })
+            .unwrap_or(UnixTime(0));
+        Ok(Some(KeyRecord {
+            id: KeyId::new(key_id),
+            alg,
+            kid,
+            jwk,
+            created_at,
+            published_at: time(tags::PUBLISHED_AT),
+            demoted_at: time(tags::DEMOTED_AT),
+            compromised: tagged.get(tags::COMPROMISED) == Some(&"true"),
+            pending_deletion,
+        }))
+    }
+
+    async fn tag(&self, key: &KeyId, k: &str, v: String) -> Result<(), PortError> {
+        self.client
+            .tag_resource()
+            .key_id(key.as_str())
+            .tags(tag(k, v)?)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("TagResource", e))
+    }
+}
+
+#[async_trait]
+impl KeyStore for KmsKeyStore {
+    async fn load(&self, algs: &[Algorithm]) -> Result<Keys, PortError> {
+        let mut state = Keys::default();
+        for &alg in algs {
+            state.algs.insert(
+                alg,
+                Slots {
+                    pending: self.record(alg, KeySlot::Pending).await?,
+                    current: self.record(alg, KeySlot::Current).await?,
+                    previous: self.record(alg, KeySlot::Previous).await?,
+                },
+            );
+        }
+        Ok(state)
+    }
+
+    async fn create_key(
+        &self,
+        alg: Algorithm,
+        slot: KeySlot,
+        now: UnixTime,
+    ) -> Result<KeyId, PortError> {
+        let out = self
+            .client
+            .create_key()
+            .key_spec(kms_algorithm(alg).key_spec)
+            .key_usage(KeyUsageType::SignVerify)
+            .description(format!("iamjwt {} {alg} signing key", self.prefix))
+            .tags(tag(tags::ISSUER, self.prefix.clone())?)
+            .tags(tag(tags::ALG, alg.as_str())?)
+            .tags(tag(tags::CREATED_AT, now.to_string())?)
+            .send()
+            .await
+            .map_err(|e| classify("CreateKey", e))?;
+        let key_id = out
+            .key_metadata()
+            .map(|m| m.key_id().to_owned())
+            .ok_or_else(|| PortError::other("CreateKey returned no key id"))?;
+        let key = KeyId::new(key_id);
+        let jwk = self
+            .while_propagating("GetPublicKey", || {
+                public_jwk(&self.client, key.as_str(), alg)
+            })
+            .await?;
+        self.while_propagating("TagResource", || {
+            self.tag(&key, tags::KID, jwk.kid().to_string())
+        })
+        .await?;
+        // The alias last: until it exists the key is in no slot (a crash before leaves an unused, tagged key).
+        let name = alias(&self.prefix, alg, slot);
+        self.while_propagating("CreateAlias", || async {
+            self.client
+                .create_alias()
+                .alias_name(&name)
+                .target_key_id(key.as_str())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("CreateAlias", e))
+        })
+        .await?;
+        Ok(key)
+    }
+
+    async fn assign(
+        &self,
+        alg: Algorithm,
+        slot: KeySlot,
+        key: Option<&KeyId>,
+    ) -> Result<(), PortError> {
+        let name = alias(&self.prefix, alg, slot);
+        match key {
+            Some(k) => {
+                let updated = self
+                    .client
+                    .update_alias()
+                    .alias_name(&name)
+                    .target_key_id(k.as_str())
+                    .send()
+                    .await;
+                match updated.map_err(|e| classify("UpdateAlias", e)) {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.kind == PortErrorKind::NotFound => self
+                        .client
+                        .create_alias()
+                        .alias_name(&name)
+                        .target_key_id(k.as_str())
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| classify("CreateAlias", e)),
+                    Err(e) => Err(e),
+                }
+            }
+            None => match self
+                .client
+                .delete_alias()
+                .alias_name(&name)
+                .send()
+                .await
+                .map_err(|e| classify("DeleteAlias", e))
+            {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind == PortErrorKind::NotFound => Ok(()),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    async fn mark(&self, key: &KeyId, mark: KeyMark) -> Result<(), PortError> {
+        match mark {
+            KeyMark::Published(t) => self.tag(key, tags::PUBLISHED_AT, t.to_string()).await,
+            KeyMark::Demoted(t) => self.tag(key, tags::DEMOTED_AT, t.to_string()).await,
+            KeyMark::Compromised => self.tag(key, tags::COMPROMISED, "true".into()).await,
+        }
+    }
+
+    async fn schedule_deletion(&self, key: &KeyId) -> Result<(), PortError> {
+        let out = self
+            .client
+            .schedule_key_deletion()
+            .key_id(key.as_str())
+            .pending_window_in_days(self.deletion_days)
+            .send()
+            .await;
+        match out.map_err(|e| classify("ScheduleKeyDeletion", e)) {
+            Ok(_) => Ok(()),
+            // Already pending deletion is success: the step stays idempotent.
+            Err(e) if e.kind == PortErrorKind::Disabled => {
+                let d = self
+                    .client
+                    .describe_key()
+                    .key_id(key.as_str())
+                    .send()
+                    .await
+                    .map_err(|e| classify("DescribeKey", e))?;
+                if d.key_metadata().and_then(|m| m.key_state()) == Some(&KeyState::PendingDeletion)
+                {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
