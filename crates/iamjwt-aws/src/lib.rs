@@ -16,7 +16,6 @@ pub mod emf;
 pub mod error;
 pub mod iam_tags;
 pub mod kms;
-pub mod kms_regions;
 pub mod s3;
 pub mod sdk;
 pub mod sfn;

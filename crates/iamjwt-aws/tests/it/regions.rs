@@ -1,7 +1,7 @@
 //! `KmsRegions` (the replica regions of multi-Region keys) against moto with one backend per region
 //! (`Moto::start_multi_region`: tests/moto_server_mrk.py closes moto's gaps in multi-Region keys).
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
-use iamjwt_aws::kms_regions::KmsRegions;
+use iamjwt_aws::kms::KmsRegions;
 use iamjwt_aws::tags;
 use iamjwt_core::region::Region;
 use iamjwt_core::rotation::regions::RegionKeyStore as _;
@@ -182,4 +182,120 @@ async fn replicas_aliases_marks_and_deletion_per_region() {
         regions.retired().await.unwrap(),
         std::collections::BTreeSet::from([key])
     );
+}
+
+const ALGS: [Algorithm; 2] = [Algorithm::RS256, Algorithm::ES256];
+const T0: UnixTime = UnixTime(1_700_000_000);
+const DAY: u64 = 86_400;
+
+/// The rotation of an issuer in three regions, through KMS and S3 (moto with one backend per region): every step
+/// replicates, moves the regional aliases, and deletes replicas before their primary.
+#[tokio::test]
+async fn rotation_in_three_regions_through_kms_and_s3() {
+    use iamjwt_aws::kms::{KmsKeyStore, KmsSigner};
+    use iamjwt_aws::s3::S3Publisher;
+    use iamjwt_core::ports::{KeyStore as _, Publisher as _, Signer as _};
+    use iamjwt_core::rotation::regions::RegionalRotator;
+    use iamjwt_core::rotation::{RotationPolicy, Rotator, Step};
+
+    let m = iamjwt_testkit::Moto::start_multi_region().unwrap_or_else(|e| panic!("{e}"));
+    let conf = iamjwt_aws::sdk::for_endpoint(&m.endpoint, "us-east-1").await;
+    let bucket = "iamjwt-regions-test";
+    iamjwt_aws::sdk::s3(&conf)
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let replica_regions = ["eu-west-1", "ap-southeast-2"];
+    let store = KmsKeyStore::new(iamjwt_aws::sdk::kms(&conf), PREFIX, 7).with_multi_region(true);
+    let regions = KmsRegions::new(
+        iamjwt_aws::sdk::kms(&conf),
+        replica_regions
+            .iter()
+            .map(|r| (Region::parse(r).unwrap(), iamjwt_aws::sdk::kms_in(&conf, r)))
+            .collect(),
+        PREFIX,
+        7,
+    );
+    let publisher = S3Publisher::new(iamjwt_aws::sdk::s3(&conf), bucket, 3600);
+    let policy = RotationPolicy {
+        min_publish_age: DAY,
+        retire_after: 7_500,
+    };
+    let rotator = RegionalRotator {
+        primary: Rotator {
+            store: &store,
+            publisher: &publisher,
+            issuer: "https://id.example.com",
+            algs: &ALGS,
+            policy,
+        },
+        regions: &regions,
+    };
+    let run = |now: UnixTime| {
+        let rotator = &rotator;
+        async move {
+            for step in Step::ALL {
+                let r = rotator.run_step(step, false, now).await.unwrap();
+                assert!(r.complete(), "{step}: {:?}", r.region_errors);
+            }
+        }
+    };
+
+    run(T0).await;
+    let state = store.load(&ALGS).await.unwrap();
+    let published: Vec<_> = publisher
+        .read_jwks()
+        .await
+        .unwrap()
+        .unwrap()
+        .kids()
+        .cloned()
+        .collect();
+    for region in ["us-east-1"].into_iter().chain(replica_regions) {
+        // A token function in each region resolves its own alias to its local replica: one kid everywhere.
+        let signer = KmsSigner::new(
+            iamjwt_aws::sdk::kms_in(&conf, region),
+            PREFIX,
+            std::time::Duration::from_secs(300),
+        );
+        for alg in ALGS {
+            let key = signer.signing_key(alg).await.unwrap();
+            let primary = state.algs[&alg].current.as_ref().unwrap();
+            assert_eq!(key.kid(), &primary.kid, "{region} {alg}");
+            assert!(published.contains(key.kid()));
+            assert!(!key.sign(b"x.y").await.unwrap().is_empty());
+        }
+    }
+
+    let old: Vec<KeyId> = ALGS
+        .iter()
+        .map(|a| state.algs[a].current.as_ref().unwrap().id.clone())
+        .collect();
+    run(T0.plus(DAY)).await;
+    run(T0.plus(2 * DAY)).await;
+    for region in replica_regions {
+        let r = Region::parse(region).unwrap();
+        let keys = regions.load_region(&r, &ALGS).await.unwrap();
+        for k in &old {
+            assert!(
+                keys.replicas[k].pending_deletion,
+                "{region}: replica of {k}"
+            );
+            assert!(!keys.signs_with(k));
+        }
+    }
+    let retired = regions.retired().await.unwrap();
+    for k in &old {
+        assert!(retired.contains(k), "primary {k} scheduled");
+    }
+    // Idempotent: a further run in the same moment changes nothing.
+    for step in [Step::Retire, Step::Create, Step::Publish] {
+        let r = rotator
+            .run_step(step, false, T0.plus(2 * DAY))
+            .await
+            .unwrap();
+        assert!(r.actions.is_empty(), "{step}: {:?}", r.actions);
+    }
 }

@@ -1,7 +1,7 @@
 //! KMS multi-Region keys: the replica regions of the key store (DESIGN.md §6 "Several regions, one issuer";
 //! the decisions are [`iamjwt_core::rotation::regions`]).
 //!
-//! Keys are created `MultiRegion=true` in the primary region ([`crate::kms::KmsKeyStore`]) and replicated here
+//! Keys are created `MultiRegion=true` in the primary region ([`super::KmsKeyStore::with_multi_region`]) and replicated here
 //! with `ReplicateKey`, carrying the primary's key policy and its identity tags (issuer, algorithm, kid, creation
 //! time), so a replica is authorised and found exactly like its primary. A replica region has one alias per
 //! algorithm, `alias/<prefix>/<alg>/current`; when it leaves a key the replica is tagged `iamjwt:demoted-at`.
@@ -10,11 +10,12 @@
 //! (`ListKeys`, then its issuer tag) and the replica regions its `DescribeKey` lists. A primary key in
 //! `PendingDeletion` or `PendingReplicaDeletion` is retired; its replicas go too.
 
+use super::{alias, pending_deletion, point_alias, tag};
 use crate::error::classify;
 use crate::tags;
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
-use aws_sdk_kms::types::{KeyState, Tag};
+use aws_sdk_kms::types::Tag;
 use iamjwt_core::region::Region;
 use iamjwt_core::rotation::regions::{RegionKeyStore, RegionKeys, Replica};
 use iamjwt_core::{Algorithm, KeyId, KeySlot, PortError, PortErrorKind, UnixTime};
@@ -69,7 +70,7 @@ impl KmsRegions {
     }
 
     fn current_alias(&self, alg: Algorithm) -> String {
-        format!("{}/{}/{}", self.prefix, alg.lower(), KeySlot::Current)
+        alias(&self.prefix, alg, KeySlot::Current)
     }
 
     /// Whether `key_id` carries this issuer's tag in the primary region.
@@ -149,10 +150,7 @@ impl KmsRegions {
                     .unwrap_or_default();
                 out.push(PrimaryKey {
                     id: KeyId::new(id),
-                    retired: matches!(
-                        meta.key_state(),
-                        Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion)
-                    ),
+                    retired: pending_deletion(meta.key_state()),
                     replica_regions,
                 });
             }
@@ -189,14 +187,6 @@ impl KmsRegions {
         }
         Ok(tags)
     }
-}
-
-fn tag(k: &str, v: String) -> Result<Tag, PortError> {
-    Tag::builder()
-        .tag_key(k)
-        .tag_value(v)
-        .build()
-        .map_err(|e| PortError::other(e.to_string()))
 }
 
 #[async_trait]
@@ -249,10 +239,7 @@ impl RegionKeyStore for KmsRegions {
                 },
             };
             let Some(meta) = meta else { continue };
-            let pending_deletion = matches!(
-                meta.key_state(),
-                Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion)
-            );
+            let pending_deletion = pending_deletion(meta.key_state());
             let tags = client
                 .list_resource_tags()
                 .key_id(key.id.as_str())
@@ -323,41 +310,7 @@ impl RegionKeyStore for KmsRegions {
         alg: Algorithm,
         key: Option<&KeyId>,
     ) -> Result<(), PortError> {
-        let client = self.client(region)?;
-        let name = self.current_alias(alg);
-        match key {
-            Some(k) => {
-                let updated = client
-                    .update_alias()
-                    .alias_name(&name)
-                    .target_key_id(k.as_str())
-                    .send()
-                    .await;
-                match updated.map_err(|e| classify("UpdateAlias", e)) {
-                    Ok(_) => Ok(()),
-                    Err(e) if e.kind == PortErrorKind::NotFound => client
-                        .create_alias()
-                        .alias_name(&name)
-                        .target_key_id(k.as_str())
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| classify("CreateAlias", e)),
-                    Err(e) => Err(e),
-                }
-            }
-            None => match client
-                .delete_alias()
-                .alias_name(&name)
-                .send()
-                .await
-                .map_err(|e| classify("DeleteAlias", e))
-            {
-                Ok(_) => Ok(()),
-                Err(e) if e.kind == PortErrorKind::NotFound => Ok(()),
-                Err(e) => Err(e),
-            },
-        }
+        point_alias(self.client(region)?, &self.current_alias(alg), key).await
     }
 
     async fn mark_demoted(
@@ -377,31 +330,6 @@ impl RegionKeyStore for KmsRegions {
     }
 
     async fn schedule_deletion(&self, region: &Region, key: &KeyId) -> Result<(), PortError> {
-        let client = self.client(region)?;
-        let out = client
-            .schedule_key_deletion()
-            .key_id(key.as_str())
-            .pending_window_in_days(self.deletion_days)
-            .send()
-            .await;
-        match out.map_err(|e| classify("ScheduleKeyDeletion", e)) {
-            Ok(_) => Ok(()),
-            // Already pending deletion is success.
-            Err(e) if e.kind == PortErrorKind::Disabled => {
-                let d = client
-                    .describe_key()
-                    .key_id(key.as_str())
-                    .send()
-                    .await
-                    .map_err(|e| classify("DescribeKey", e))?;
-                if d.key_metadata().and_then(|m| m.key_state()) == Some(&KeyState::PendingDeletion)
-                {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            }
-            Err(e) => Err(e),
-        }
+        super::schedule_deletion(self.client(region)?, key, self.deletion_days).await
     }
 }
