@@ -59,6 +59,16 @@ pub fn kms(conf: &SdkConfig) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::new(conf)
 }
 
+/// KMS in another region than the configuration's (same credentials, endpoint and retries): requests are signed
+/// for `region`.
+pub fn kms_in(conf: &SdkConfig, region: &str) -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::config::Builder::from(conf)
+            .region(aws_config::Region::new(region.to_owned()))
+            .build(),
+    )
+}
+
 /// S3 with path-style addressing when an endpoint override is in use (emulators don't do virtual hosts).
 pub fn s3(conf: &SdkConfig) -> aws_sdk_s3::Client {
     let path_style = conf.endpoint_url().is_some();

@@ -63,8 +63,19 @@ pub struct Moto {
 impl Moto {
     /// Starts it and waits (up to 30 s) until it accepts connections.
     pub fn start() -> Result<Self, String> {
+        Self::spawn(Command::new(venv_bin("moto_server")?))
+    }
+
+    /// As [`Moto::start`], with KMS multi-Region keys behaving as AWS documents them (regional aliases,
+    /// `ReplicateKey` tags and policy, `PendingReplicaDeletion`): `tests/moto_server_mrk.py`.
+    pub fn start_multi_region() -> Result<Self, String> {
+        let mut c = Command::new(venv_bin("python")?);
+        c.arg(repo_root().join("tests/moto_server_mrk.py"));
+        Self::spawn(c)
+    }
+
+    fn spawn(mut c: Command) -> Result<Self, String> {
         let port = free_port()?;
-        let mut c = Command::new(venv_bin("moto_server")?);
         c.args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_PORT", port.to_string())
             .stdout(Stdio::null())

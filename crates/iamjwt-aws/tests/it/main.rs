@@ -6,6 +6,7 @@
 
 mod lifecycle;
 mod mocks;
+mod regions;
 mod sfn;
 mod support;
 mod tags;
