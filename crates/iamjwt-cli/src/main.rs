@@ -11,6 +11,7 @@ mod decode;
 mod describe;
 mod error;
 mod http;
+mod regional;
 mod rotate;
 mod s3_access;
 mod serve;

@@ -123,11 +123,19 @@ pub fn from_error(e: &CoreError) -> JsonResponse {
             &format!("{m}; {AUDIENCE_POLICY_HINT}"),
         ),
         CoreError::AccessDenied(m) => error(StatusCode::FORBIDDEN, "access_denied", m),
-        CoreError::Port(p) if p.kind == PortErrorKind::Throttled => {
+        // Throttled, or unavailable for now (a regional outage, a key not yet in the JWKS): a client with other
+        // regions fails over, any client may retry.
+        CoreError::Port(p)
+            if matches!(p.kind, PortErrorKind::Throttled | PortErrorKind::Transient) =>
+        {
             let mut r = error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
-                "the signing service is busy; retry shortly",
+                if p.kind == PortErrorKind::Throttled {
+                    "the signing service is busy; retry shortly"
+                } else {
+                    "the signing service is unavailable here; retry shortly or use another region"
+                },
             );
             r.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -197,6 +205,11 @@ mod tests {
             (CoreError::AccessDenied("no".into()), 403, "access_denied"),
             (
                 CoreError::Port(PortError::new(PortErrorKind::Throttled, "slow")),
+                503,
+                "temporarily_unavailable",
+            ),
+            (
+                CoreError::Port(PortError::new(PortErrorKind::Transient, "secret detail")),
                 503,
                 "temporarily_unavailable",
             ),
