@@ -35,6 +35,12 @@ pub enum Error {
         holder.map_or_else(|| "pid unknown".to_owned(), |p| format!("pid {p}"))
     )]
     InUse { state: PathBuf, holder: Option<u32> },
+    /// A read-only front door (`serve --replica`) on a state directory without keys.
+    #[error(
+        "state directory {} has no signing keys yet: start its owner (`iamjwt serve` without --replica) first",
+        state.display()
+    )]
+    NoKeys { state: PathBuf },
     #[error(transparent)]
     Core(#[from] iamjwt_core::Error),
 }

@@ -134,7 +134,12 @@ pub struct LocalServer {
 impl LocalServer {
     /// Runs `command` (an `iamjwt` command with its environment set by the caller) as
     /// `serve --listen 127.0.0.1:0 --ready-json --state-dir <state>` and waits up to 60 s for the ready line.
-    pub fn start(mut command: Command, state: &Path) -> Result<Self, String> {
+    pub fn start(command: Command, state: &Path) -> Result<Self, String> {
+        Self::start_with(command, state, &[])
+    }
+
+    /// [`Self::start`] with more `serve` flags (`--replica`, `--region R`).
+    pub fn start_with(mut command: Command, state: &Path, extra: &[&str]) -> Result<Self, String> {
         command
             .args([
                 "serve",
@@ -144,6 +149,7 @@ impl LocalServer {
                 "--state-dir",
             ])
             .arg(state)
+            .args(extra)
             .stdout(Stdio::piped());
         let mut child = Guard(
             command
