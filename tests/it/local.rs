@@ -377,16 +377,11 @@ fn token_fails_over_between_regional_front_doors() {
     let owner = serve_in(state.path());
     let replica = replica_in(state.path(), "eu-west-1");
     assert_eq!(replica.ready.issuer, owner.ready.issuer);
-    let dev = owner.dev().unwrap();
+    let dev = owner.dev().unwrap().clone();
+    let us = format!("us-east-1={}", owner.url());
+    let eu = format!("eu-west-1={}", replica.url());
     let token = |env_region: &str| {
-        let mut c = iamjwt(&[
-            "token",
-            "--url",
-            &format!("us-east-1={}", owner.url()),
-            "--url",
-            &format!("eu-west-1={}", replica.url()),
-            "--no-cache",
-        ]);
+        let mut c = iamjwt(&["token", "--url", &us, "--url", &eu, "--no-cache"]);
         c.env("AWS_ACCESS_KEY_ID", &dev.access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", &dev.secret_access_key)
             .env(
