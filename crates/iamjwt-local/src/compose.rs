@@ -104,6 +104,19 @@ impl LocalIssuer {
             tracing::info!(state = %state.display(), "bootstrapped signing keys");
         }
         let republished_from = republish_if_stale(&settings, state, now).await?;
+        let mut this = Self::with_principals(settings, state, url, region, Some(lock))?;
+        this.republished_from = republished_from;
+        Ok(this)
+    }
+
+    /// Loads the principals (writing a dev principal on first start) and assembles the issuer.
+    fn with_principals(
+        settings: Settings,
+        state: &Path,
+        url: &str,
+        region: &str,
+        lock: Option<ServeLock>,
+    ) -> Result<Self, Error> {
         let (principals, created) = Principals::load_or_init(&layout::principals_file(state))?;
         let dev = created.or_else(|| {
             principals
@@ -118,8 +131,8 @@ impl LocalIssuer {
             region: region.to_owned(),
             principals: Arc::new(principals),
             dev,
-            republished_from,
-            _lock: Some(lock),
+            republished_from: None,
+            _lock: lock,
         })
     }
 
@@ -141,21 +154,7 @@ impl LocalIssuer {
                 state: state.to_owned(),
             });
         }
-        let (principals, _) = Principals::load_or_init(&layout::principals_file(state))?;
-        let dev = principals
-            .all()
-            .find(|p| p.arn.contains(":assumed-role/iamjwt-dev/"))
-            .cloned();
-        Ok(Self {
-            settings,
-            state: state.to_owned(),
-            url: url.to_owned(),
-            region: region.to_owned(),
-            principals: Arc::new(principals),
-            dev,
-            republished_from: None,
-            _lock: None,
-        })
+        Self::with_principals(settings, state, url, region, None)
     }
 
     pub fn settings(&self) -> &Settings {
