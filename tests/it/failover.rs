@@ -206,13 +206,8 @@ fn agent_fails_over_to_the_other_front_door_and_returns_after_the_back_off() {
         "--failback-after",
         "2",
     ]);
-    c.env("AWS_ACCESS_KEY_ID", &dev.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &dev.secret_access_key)
-        .env(
-            "AWS_SESSION_TOKEN",
-            dev.session_token.as_deref().unwrap_or(""),
-        )
-        .env("AWS_REGION", "us-east-1");
+    DevCreds::from(&dev).apply(&mut c);
+    c.env("AWS_REGION", "us-east-1");
     let agent = Agent::spawn(c);
     agent.wait_logged("token written", 1, Duration::from_secs(20));
     let sampler = Sampler::start(file.clone(), 10);
@@ -504,6 +499,15 @@ fn a_region_template_sends_each_request_to_its_region_signed_for_it_and_nowhere_
     }
 }
 
+/// One way a hostile region name reaches the client: where it comes from, the flags, the AWS config file, the
+/// environment.
+type Case<'a> = (
+    &'a str,
+    Vec<&'a str>,
+    Option<&'a Path>,
+    Vec<(&'a str, &'a str)>,
+);
+
 /// Issue 21, "Attacker cases": a region name that is not a region, wherever it comes from (`AWS_REGION`, the AWS
 /// config file's profile, `--region`, `--regions`, `REGION=URL`), and a set that mixes `https` and `http`, are
 /// refused by `token` and `agent` in one line, exit 1, before anything is sent: the listener the URLs point at sees
@@ -526,8 +530,7 @@ fn hostile_region_names_and_mixed_schemes_are_refused_before_anything_is_sent() 
         let named_profile = config("named", &format!("[profile work]\nregion = {bad}\n"));
         let named = format!("{bad}={}/x", listener.url);
         let regions = format!("us-east-1,{bad}");
-        // (where the name comes from, --url values and flags, config file, environment)
-        let cases: Vec<(&str, Vec<&str>, Option<&Path>, Vec<(&str, &str)>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "AWS_REGION",
                 vec!["--url", &template],

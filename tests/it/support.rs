@@ -124,6 +124,16 @@ pub struct DevCreds {
     pub session_token: String,
 }
 
+impl From<&iamjwt_testkit::DevCredentials> for DevCreds {
+    fn from(dev: &iamjwt_testkit::DevCredentials) -> Self {
+        Self {
+            access_key_id: dev.access_key_id.clone(),
+            secret_access_key: dev.secret_access_key.clone(),
+            session_token: dev.session_token.clone().unwrap_or_default(),
+        }
+    }
+}
+
 impl DevCreds {
     pub fn apply(&self, c: &mut Command) {
         c.env("AWS_ACCESS_KEY_ID", &self.access_key_id)
@@ -173,14 +183,8 @@ impl Server {
         }
         let inner =
             iamjwt_testkit::LocalServer::start(c, state.path()).unwrap_or_else(|e| panic!("{e}"));
-        let creds = creds.unwrap_or_else(|| {
-            let dev = inner.dev().unwrap_or_else(|e| panic!("{e}"));
-            DevCreds {
-                access_key_id: dev.access_key_id.clone(),
-                secret_access_key: dev.secret_access_key.clone(),
-                session_token: dev.session_token.clone().unwrap_or_default(),
-            }
-        });
+        let creds =
+            creds.unwrap_or_else(|| DevCreds::from(inner.dev().unwrap_or_else(|e| panic!("{e}"))));
         Self {
             url: inner.url().to_owned(),
             creds,

@@ -514,6 +514,19 @@ async fn endpoint(status: impl Fn(&str) -> u16 + Send + 'static, seen: Seen) -> 
     url
 }
 
+/// A [`RegionalClient`] over `endpoints` with test credentials and a 300 ms back-off (doubling up to 1 s).
+fn regional_client(endpoints: Endpoints) -> RegionalClient {
+    let creds = aws_credential_types::Credentials::new("AKID", "secret", None, None, "test");
+    RegionalClient::new(
+        crate::Client::with_credentials(creds, "us-east-1"),
+        Failover::with_backoff(
+            endpoints,
+            Duration::from_millis(300),
+            Duration::from_secs(1),
+        ),
+    )
+}
+
 /// The regions of the requests `seen` recorded.
 fn scopes(seen: &Seen) -> Vec<String> {
     seen.lock()
@@ -544,15 +557,7 @@ async fn a_regional_client_signs_for_each_region_fails_over_on_5xx_and_comes_bac
         Some("us-east-1"),
     )
     .unwrap();
-    let creds = aws_credential_types::Credentials::new("AKID", "secret", None, None, "test");
-    let client = RegionalClient::new(
-        crate::Client::with_credentials(creds, "us-east-1"),
-        Failover::with_backoff(
-            endpoints,
-            Duration::from_millis(300),
-            Duration::from_secs(1),
-        ),
-    );
+    let client = regional_client(endpoints);
     let request = crate::TokenRequest::new("ignored");
 
     client.fetch(&request).await.unwrap();
@@ -604,15 +609,7 @@ async fn a_template_routes_each_region_to_its_url_signed_for_it() {
         Some("us-east-1"),
     )
     .unwrap();
-    let creds = aws_credential_types::Credentials::new("AKID", "secret", None, None, "test");
-    let client = RegionalClient::new(
-        crate::Client::with_credentials(creds, "us-east-1"),
-        Failover::with_backoff(
-            endpoints,
-            Duration::from_millis(300),
-            Duration::from_secs(1),
-        ),
-    );
+    let client = regional_client(endpoints);
     let request = crate::TokenRequest::new("ignored");
     let seen_as = |path: &str, region: &str| (format!("/{path}/token"), region.to_owned());
 
