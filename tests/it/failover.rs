@@ -509,8 +509,8 @@ type Case<'a> = (
 );
 
 /// Issue 21, "Attacker cases": a region name that is not a region, wherever it comes from (`AWS_REGION`, the AWS
-/// config file's profile, `--region`, `--regions`, `REGION=URL`), and a set that mixes `https` and `http`, are
-/// refused by `token` and `agent` in one line, exit 1, before anything is sent: the listener the URLs point at sees
+/// config file's profile, `--region`, `--regions`, `REGION=URL`; with a regional set or one URL), and a set that
+/// mixes `https` and `http`, are refused by `token` and `agent` in one line, exit 1, before anything is sent: the listener the URLs point at sees
 /// no connection.
 #[test]
 fn hostile_region_names_and_mixed_schemes_are_refused_before_anything_is_sent() {
@@ -570,6 +570,25 @@ fn hostile_region_names_and_mixed_schemes_are_refused_before_anything_is_sent() 
             (
                 "REGION=URL",
                 vec!["--url", &named, "--url", &eu],
+                None,
+                vec![],
+            ),
+            // One URL, no regional set: the region only signs, and a scope that is not a region is refused too.
+            (
+                "AWS_REGION, one URL",
+                vec!["--url", &listener.url],
+                None,
+                vec![("AWS_REGION", bad)],
+            ),
+            (
+                "the default profile, one URL",
+                vec!["--url", &listener.url],
+                Some(&default_profile),
+                vec![],
+            ),
+            (
+                "--region, one URL",
+                vec!["--url", &listener.url, "--region", bad],
                 None,
                 vec![],
             ),
