@@ -303,7 +303,7 @@ fn agent_fails_over_to_the_other_front_door_and_returns_after_the_back_off() {
     }
 
     let (tokens, reads) = sampler.finish();
-    assert!(reads > 500, "the file was read {reads} times");
+    assert!(reads > 200, "the file was read {reads} times");
     assert!(agent.terminate().success(), "clean exit on SIGTERM");
 
     // One issuer, one JWKS: every token the file held verifies against it (our verifier for all, PyJWT through
