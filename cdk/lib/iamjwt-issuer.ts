@@ -32,7 +32,7 @@ import { IssuerDocuments, onlyWriterOfDocuments } from './issuer-documents';
 import { answerOnlyApi, IssuerFunctions } from './issuer-functions';
 import { KeyRotation } from './key-rotation';
 import { createAlarmTopic, IamJwtIssuerAlarms, IssuerMonitoring } from './monitoring';
-import { IamJwtIssuerProps, ResolvedConfig, resolveConfig } from './props';
+import { IamJwtIssuerProps, regionalTokenDomainName, ResolvedConfig, resolveConfig } from './props';
 import { IamJwtRegion, RegionStack } from './region-stack';
 import { TokenApi } from './token-api';
 import { IAMJWT_VERSION } from './version';
@@ -123,7 +123,14 @@ export class IamJwtIssuer extends Construct {
     const tokenApi = new TokenApi(this, {
       config,
       tokenFunction: this.tokenFunction,
-      customDomain: domain && zone ? { zone, domainName: domain.tokenDomainName, certificate: props.tokenCertificate } : undefined,
+      customDomain: domain && zone
+        ? {
+          zone,
+          domainName: domain.tokenDomainName,
+          certificate: props.tokenCertificate,
+          regionalDomainName: config.regions.length > 1 ? regionalTokenDomainName(domain, config.regions[0]) : undefined,
+        }
+        : undefined,
       stageAfter: this.firstRotation,
     });
     this.api = tokenApi.api;
@@ -166,7 +173,7 @@ export class IamJwtIssuer extends Construct {
         // adds regions later). CDK carries them to the other region's stack (RegionStack).
         issuerUrl: this.issuerUrl,
         bucketName: (this.issuerBucket.node.defaultChild as s3.CfnBucket).ref,
-        tokenRoleArn: (functions.tokenRole.node.defaultChild as iam.CfnRole).attrArn,
+        tokenRoleName: (functions.tokenRole.node.defaultChild as iam.CfnRole).ref,
         alarmNames,
       });
     });

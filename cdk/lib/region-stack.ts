@@ -53,8 +53,8 @@ export interface RegionStackProps extends StackProps {
   readonly issuerUrl: string;
   /** The issuer bucket, in the primary region: the token function reads the published JWKS from it. */
   readonly bucketName: string;
-  /** The one token role, created by the primary stack. */
-  readonly tokenRoleArn: string;
+  /** The name of the one token role, created by the primary stack (in this account; CDK roles have no path). */
+  readonly tokenRoleName: string;
   readonly alarmNames: IssuerMonitoringProps['alarmNames'];
 }
 
@@ -75,8 +75,9 @@ export class RegionStack extends Stack implements IamJwtRegion {
     const issuer = new Construct(this, 'Issuer');
 
     // Imported, not created: IAM is global and the keys' policies name the primary's role. Grants made here (the
-    // log group's) become a policy of this stack attached to that role.
-    const tokenRole = iam.Role.fromRoleArn(issuer, 'TokenRole', props.tokenRoleArn, { mutable: true });
+    // log group's) become a policy of this stack attached to that role. By name: CloudFormation takes a stack output
+    // of another region (Fn::GetStackOutput) whole, not inside Fn::Split, so the name is not cut out of the ARN.
+    const tokenRole = iam.Role.fromRoleName(issuer, 'TokenRole', props.tokenRoleName, { mutable: true });
     this.tokenFunction = createTokenFunction(issuer, config, tokenRole, tokenEnvironment(config, props.issuerUrl, props.bucketName));
     this.alarmTopic = createAlarmTopic(issuer);
 

@@ -85,6 +85,29 @@ describe('first-rotation custom resource', () => {
     expect(calls.start).toEqual([]);
   });
 
+  test('an Update that changes the regions (one added, or the first set) runs the rotation: it replicates the keys', async () => {
+    for (const [before, after] of [['us-east-1,eu-west-1', 'us-east-1,eu-west-1,ap-southeast-2'], [undefined, 'us-east-1,eu-west-1']]) {
+      const { handler, calls } = harness([{ status: 'SUCCEEDED' }]);
+      await handler(event('Update', {
+        PhysicalResourceId: 'p',
+        ResourceProperties: { StateMachineArn: SM, Algorithms: 'RS256', Regions: after },
+        OldResourceProperties: { StateMachineArn: SM, Algorithms: 'RS256', ...(before ? { Regions: before } : {}) },
+      }), context());
+      expect(calls.start).toEqual([{ stateMachineArn: SM, name: 'regions-changed-req-1', input: '{"emergency":false}' }]);
+      expect(calls.answers).toEqual([expect.objectContaining({ status: 'SUCCESS', physicalId: 'p' })]);
+    }
+  });
+
+  test('an Update that keeps the regions (in any order) runs nothing', async () => {
+    const { handler, calls } = harness([]);
+    await handler(event('Update', {
+      PhysicalResourceId: 'p',
+      ResourceProperties: { StateMachineArn: SM, Algorithms: 'RS256', Regions: 'us-east-1,eu-west-1' },
+      OldResourceProperties: { StateMachineArn: SM, Algorithms: 'RS256', Regions: 'eu-west-1,us-east-1' },
+    }), context());
+    expect(calls.start).toEqual([]);
+  });
+
   test('a failed rotation on Update fails the update (CloudFormation rolls it back)', async () => {
     const { handler, calls } = harness([{ status: 'FAILED', error: 'RotationFailed', cause: 'denied' }]);
     await handler(event('Update', {
