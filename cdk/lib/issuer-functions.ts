@@ -177,7 +177,12 @@ export class IssuerFunctions {
     }
     acknowledge(this.rotateRole, 'AwsSolutions-IAM5[Resource::*]',
       'kms:CreateKey supports no resource ARN (the key does not exist yet); the statement is limited by conditions: '
-      + `aws:RequestTag/${ISSUER_TAG}, aws:TagKeys, kms:KeySpec and kms:KeyUsage=SIGN_VERIFY.`);
+      + `aws:RequestTag/${ISSUER_TAG}, aws:TagKeys, kms:KeySpec and kms:KeyUsage=SIGN_VERIFY.`
+      + (isMultiRegion(config)
+        ? ' In several regions also: kms:CreateKey of multi-Region replicas (how KMS authorizes a ReplicateKey in the replica\'s region; '
+          + 'ReplicateKey itself is limited to this issuer\'s keys and the configured regions), and kms:ListKeys, which lists the '
+          + 'account\'s keys and supports no resource ARN, in the primary region only.'
+        : ''));
     acknowledgeWildcard(this.rotateRole, aliasArnPattern(scope, config),
       'The rotate Lambda moves the six slot aliases <prefix>/<alg>/<slot>; the wildcard is the alias prefix of this issuer only.');
     for (const region of config.regions.slice(1)) {
