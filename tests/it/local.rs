@@ -370,6 +370,7 @@ fn serve_refuses_at_start_every_setting_local_mode_cannot_honour() {
         ("IAMJWT_TAG_CACHE_SECONDS", "60"),
         ("IAMJWT_KEY_ALIAS_PREFIX", "alias/iamjwt"),
         ("IAMJWT_BUCKET", "iamjwt-issuerbucket-example"),
+        ("IAMJWT_REGIONS", "us-east-1,eu-west-1"),
     ];
     let serve = |env: &[(&str, &str)]| {
         let state = tempfile::tempdir().unwrap();
@@ -404,4 +405,60 @@ fn serve_refuses_at_start_every_setting_local_mode_cannot_honour() {
     for (name, _) in vars {
         assert!(err.contains(name), "{name} not named: {err}");
     }
+}
+
+/// `serve --replica --region R` on the same state directory: a second regional front door.
+fn replica_in(state: &std::path::Path, region: &str) -> iamjwt_testkit::LocalServer {
+    let mut c = clean(Command::new(iamjwt_bin()));
+    c.stderr(std::process::Stdio::null());
+    iamjwt_testkit::LocalServer::start_with(c, state, &["--replica", "--region", region])
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Issue 21: two front doors on one state directory (the owner in us-east-1, a read-only replica in eu-west-1);
+/// `iamjwt token` with both URLs prefers its own region, and when that front door dies the next token comes from
+/// the other within 3 s. A region name that is not one is refused before it is put into a URL.
+#[test]
+fn token_fails_over_between_regional_front_doors() {
+    let state = tempfile::tempdir().unwrap();
+    let owner = serve_in(state.path());
+    let replica = replica_in(state.path(), "eu-west-1");
+    assert_eq!(replica.ready.issuer, owner.ready.issuer);
+    let dev = owner.dev().unwrap().clone();
+    let us = format!("us-east-1={}", owner.url());
+    let eu = format!("eu-west-1={}", replica.url());
+    let token = |env_region: &str| {
+        let mut c = iamjwt(&["token", "--url", &us, "--url", &eu, "--no-cache"]);
+        c.env("AWS_ACCESS_KEY_ID", &dev.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &dev.secret_access_key)
+            .env(
+                "AWS_SESSION_TOKEN",
+                dev.session_token.as_deref().unwrap_or(""),
+            )
+            .env("AWS_REGION", env_region);
+        run_within(c, std::time::Duration::from_secs(20))
+    };
+    let first = ok(token("us-east-1"));
+    assert_eq!(jwt_part(&first, 1)["iss"], owner.ready.issuer.as_str());
+
+    // Hostile region names, from AWS_REGION: refused in one line, nothing sent.
+    for bad in ["evil.example/x", "us-east-1.evil.example"] {
+        let out = token(bad);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("region"), "{err}");
+    }
+
+    let issuer = owner.ready.issuer.clone();
+    drop(owner);
+    let started = std::time::Instant::now();
+    let second = ok(token("us-east-1"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(jwt_part(&second, 1)["iss"], issuer.as_str());
+    assert_ne!(jwt_part(&second, 1)["jti"], jwt_part(&first, 1)["jti"]);
 }

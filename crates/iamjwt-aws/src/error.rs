@@ -85,6 +85,7 @@ pub(crate) fn code_kind(code: &str) -> PortErrorKind {
         | "KMSInternalException"
         | "DependencyTimeoutException"
         | "ServiceUnavailable"
+        | "ServiceUnavailableException"
         | "InternalError" => PortErrorKind::Transient,
         _ => PortErrorKind::Other,
     }

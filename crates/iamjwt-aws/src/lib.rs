@@ -17,6 +17,7 @@ pub mod emf;
 pub mod error;
 pub mod iam_tags;
 pub mod kms;
+pub mod published;
 pub mod s3;
 pub mod sdk;
 pub mod sfn;

@@ -59,14 +59,33 @@ pub fn kms(conf: &SdkConfig) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::new(conf)
 }
 
-/// S3 with path-style addressing when an endpoint override is in use (emulators don't do virtual hosts).
-pub fn s3(conf: &SdkConfig) -> aws_sdk_s3::Client {
-    let path_style = conf.endpoint_url().is_some();
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(conf)
-            .force_path_style(path_style)
+/// KMS in another region than the configuration's (same credentials, endpoint and retries): requests are signed
+/// for `region`.
+pub fn kms_in(conf: &SdkConfig, region: &str) -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::config::Builder::from(conf)
+            .region(aws_config::Region::new(region.to_owned()))
             .build(),
     )
+}
+
+/// S3 with path-style addressing when an endpoint override is in use (emulators don't do virtual hosts).
+pub fn s3(conf: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(s3_config(conf).build())
+}
+
+/// S3 as [`s3`], with requests signed for `region` (the issuer bucket's, from another region's function).
+pub fn s3_in(conf: &SdkConfig, region: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        s3_config(conf)
+            .region(aws_config::Region::new(region.to_owned()))
+            .build(),
+    )
+}
+
+fn s3_config(conf: &SdkConfig) -> aws_sdk_s3::config::Builder {
+    let path_style = conf.endpoint_url().is_some();
+    aws_sdk_s3::config::Builder::from(conf).force_path_style(path_style)
 }
 
 pub fn sfn(conf: &SdkConfig) -> aws_sdk_sfn::Client {

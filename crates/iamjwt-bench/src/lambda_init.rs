@@ -1,5 +1,5 @@
 //! Cold start of the `token` Lambda binary: a minimal Lambda Runtime API on loopback hands the real binary one
-//! API Gateway event. Init is process start → its first `GET /runtime/invocation/next` (settings read, SDK
+//! API Gateway event ([`run_events`] hands any function binary a sequence of events, in any region). Init is process start → its first `GET /runtime/invocation/next` (settings read, SDK
 //! config and KMS client built, both algorithms' keys resolved); first token is process start → the response.
 //! The binary's `AWS_ENDPOINT_URL` is a [`CountingProxy`] in front of moto, so the KMS calls it made before its
 //! first token are counted on the wire.
@@ -27,21 +27,31 @@ const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
 enum Seen {
     Ready(Instant),
     Response(Instant, Bytes),
-    Failed(String),
+    Failed(Instant, String),
 }
 
 struct Api {
-    event: String,
+    /// The events still to hand out, in order.
+    events: std::sync::Mutex<std::collections::VecDeque<String>>,
     nexts: AtomicU32,
+    function: String,
     tx: mpsc::UnboundedSender<Seen>,
 }
 
 async fn next(State(api): State<Arc<Api>>) -> (HeaderMap, String) {
-    if api.nexts.fetch_add(1, Ordering::SeqCst) > 0 {
-        // One invocation per process: later polls wait until the process is killed.
+    let event = api
+        .events
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .pop_front();
+    let Some(event) = event else {
+        // No more events: later polls wait until the process is killed.
         std::future::pending::<()>().await;
+        return (HeaderMap::new(), String::new());
+    };
+    if api.nexts.fetch_add(1, Ordering::SeqCst) == 0 {
+        let _ = api.tx.send(Seen::Ready(Instant::now()));
     }
-    let _ = api.tx.send(Seen::Ready(Instant::now()));
     let deadline = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
@@ -52,14 +62,16 @@ async fn next(State(api): State<Arc<Api>>) -> (HeaderMap, String) {
         "lambda-runtime-aws-request-id",
         HeaderValue::from_static(REQUEST_ID),
     );
-    h.insert(
-        "lambda-runtime-invoked-function-arn",
-        HeaderValue::from_static("arn:aws:lambda:us-east-1:000000000000:function:iamjwt-token"),
-    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "arn:aws:lambda:us-east-1:000000000000:function:{}",
+        api.function
+    )) {
+        h.insert("lambda-runtime-invoked-function-arn", v);
+    }
     if let Ok(v) = HeaderValue::from_str(&deadline.to_string()) {
         h.insert("lambda-runtime-deadline-ms", v);
     }
-    (h, api.event.clone())
+    (h, event)
 }
 
 async fn response(State(api): State<Arc<Api>>, body: Bytes) -> StatusCode {
@@ -68,10 +80,164 @@ async fn response(State(api): State<Arc<Api>>, body: Bytes) -> StatusCode {
 }
 
 async fn failed(State(api): State<Arc<Api>>, body: Bytes) -> StatusCode {
-    let _ = api
-        .tx
-        .send(Seen::Failed(String::from_utf8_lossy(&body).into_owned()));
+    let _ = api.tx.send(Seen::Failed(
+        Instant::now(),
+        String::from_utf8_lossy(&body).into_owned(),
+    ));
     StatusCode::ACCEPTED
+}
+
+/// A Lambda function binary to run under the loopback Runtime API.
+#[derive(Debug, Clone)]
+pub struct Function<'a> {
+    pub bin: &'a Path,
+    /// `token` or `rotate` (the function name it is told).
+    pub name: &'a str,
+    /// `AWS_REGION`: the region its SDK clients sign for.
+    pub region: &'a str,
+    /// Settings besides [`moto::env`] (which always applies).
+    pub env: Vec<(String, String)>,
+}
+
+/// What the function answered to one event.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub at: Instant,
+    /// The response payload, or the function error's payload (`errorType`, `errorMessage`).
+    pub result: Result<serde_json::Value, serde_json::Value>,
+}
+
+/// One process of `function` handed `events` in turn (warm after the first): process start, the first poll and
+/// each answer, in order.
+#[derive(Debug)]
+pub struct Run {
+    pub started: Instant,
+    pub ready: Instant,
+    pub answers: Vec<Answer>,
+}
+
+/// What a deployment binds each function to: the roles every key policy names (the rotate function requires them)
+/// and the API and stage of the fixture events (the token function answers no others).
+fn deployment_env() -> [(&'static str, &'static str); 4] {
+    [
+        (
+            iamjwt_core::config::TOKEN_ROLE_ARN,
+            iamjwt_aws::testing::TOKEN_ROLE,
+        ),
+        (
+            iamjwt_core::config::ROTATE_ROLE_ARN,
+            iamjwt_aws::testing::ROTATE_ROLE,
+        ),
+        (iamjwt_core::config::API_ID, "abc123"),
+        (iamjwt_core::config::API_STAGE, "prod"),
+    ]
+}
+
+/// Starts `function` with `AWS_ENDPOINT_URL` at `proxy`, hands it `events` one by one, and kills it after the
+/// last answer (or 30 s without one).
+pub async fn run_events(
+    function: &Function<'_>,
+    proxy: &CountingProxy,
+    events: Vec<String>,
+) -> Result<Run, Error> {
+    let want = events.len();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let api = Arc::new(Api {
+        events: std::sync::Mutex::new(events.into()),
+        nexts: AtomicU32::new(0),
+        function: format!("iamjwt-{}", function.name),
+        tx,
+    });
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(failed))
+        .route("/2018-06-01/runtime/init/error", post(failed))
+        .with_state(api);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Error::Setup(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Setup(e.to_string()))?;
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut cmd = tokio::process::Command::new(function.bin);
+    cmd.env_clear()
+        .envs(moto::env())
+        .envs(deployment_env())
+        .envs(function.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env(
+            "AWS_LAMBDA_FUNCTION_NAME",
+            format!("iamjwt-{}", function.name),
+        )
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", function.region)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_SESSION_TOKEN", "test")
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/iamjwt-bench/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/iamjwt-bench/credentials",
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::Setup(format!("cannot start {}: {e}", function.bin.display())))?;
+    let outcome = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut ready = None;
+        let mut answers = Vec::with_capacity(want);
+        while answers.len() < want {
+            let Some(seen) = rx.recv().await else {
+                return Err(Error::Failed("runtime API closed".into()));
+            };
+            let parse = |body: &[u8]| {
+                serde_json::from_slice::<serde_json::Value>(body)
+                    .map_err(|e| Error::Failed(format!("{} answered non-JSON: {e}", function.name)))
+            };
+            match seen {
+                Seen::Ready(t) => ready = Some(t),
+                Seen::Response(at, body) => answers.push(Answer {
+                    at,
+                    result: Ok(parse(&body)?),
+                }),
+                // An init error has no invocation to answer: the run is over.
+                Seen::Failed(_, e) if ready.is_none() => {
+                    return Err(Error::Failed(format!(
+                        "{} failed to start: {e}",
+                        function.name
+                    )));
+                }
+                Seen::Failed(at, body) => answers.push(Answer {
+                    at,
+                    result: Err(parse(body.as_bytes())?),
+                }),
+            }
+        }
+        Ok((ready, answers))
+    })
+    .await;
+    let _ = child.kill().await;
+    server.abort();
+    let (ready, answers) = outcome
+        .map_err(|_| Error::Failed(format!("{}: no answer within 30 s", function.name)))??;
+    Ok(Run {
+        started,
+        ready: ready.ok_or_else(|| Error::Failed("an answer before any poll".into()))?,
+        answers,
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,77 +274,21 @@ pub struct Invocation {
 /// response is a 200.
 pub async fn invoke_once(bin: &Path, proxy: &CountingProxy) -> Result<Invocation, Error> {
     proxy.take();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let api = Arc::new(Api {
-        event: crate::kms_path::EVENT.to_owned(),
-        nexts: AtomicU32::new(0),
-        tx,
-    });
-    let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(response),
-        )
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(failed))
-        .route("/2018-06-01/runtime/init/error", post(failed))
-        .with_state(api);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| Error::Setup(e.to_string()))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Setup(e.to_string()))?;
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-
-    let mut cmd = tokio::process::Command::new(bin);
-    cmd.env_clear()
-        .envs(moto::env())
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "iamjwt-token")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_REGION", moto::REGION)
-        // The API and stage of the fixture events, which the token function answers (and no others).
-        .env(iamjwt_core::config::API_ID, "abc123")
-        .env(iamjwt_core::config::API_STAGE, "prod")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_SESSION_TOKEN", "test")
-        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/iamjwt-bench/config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/iamjwt-bench/credentials",
-        )
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let started = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| Error::Setup(format!("cannot start {}: {e}", bin.display())))?;
-    let outcome = tokio::time::timeout(Duration::from_secs(30), async {
-        let mut ready = None;
-        while let Some(seen) = rx.recv().await {
-            match seen {
-                Seen::Ready(t) => ready = Some(t),
-                Seen::Response(t, body) => return Ok((ready, t, body)),
-                Seen::Failed(e) => return Err(Error::Failed(format!("token Lambda failed: {e}"))),
-            }
-        }
-        Err(Error::Failed("runtime API closed".into()))
-    })
-    .await;
-    let _ = child.kill().await;
-    server.abort();
-    let (ready, done, body) =
-        outcome.map_err(|_| Error::Failed("token Lambda: no response within 30 s".into()))??;
-    let ready = ready.ok_or_else(|| Error::Failed("response before any poll".into()))?;
-    let resp: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| Error::Failed(format!("response: {e}")))?;
+    let function = Function {
+        bin,
+        name: "token",
+        region: moto::REGION,
+        env: Vec::new(),
+    };
+    let run = run_events(&function, proxy, vec![crate::kms_path::EVENT.to_owned()]).await?;
+    let answer = run
+        .answers
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Failed("no answer".into()))?;
+    let resp = answer
+        .result
+        .map_err(|e| Error::Failed(format!("token Lambda failed: {e}")))?;
     if resp["statusCode"] != 200 {
         return Err(Error::Failed(format!("token Lambda answered {resp}")));
     }
@@ -191,11 +301,11 @@ pub async fn invoke_once(bin: &Path, proxy: &CountingProxy) -> Result<Invocation
             .collect()
     };
     Ok(Invocation {
-        init_ms: ready.duration_since(started).as_secs_f64() * 1e3,
-        first_token_ms: done.duration_since(started).as_secs_f64() * 1e3,
+        init_ms: run.ready.duration_since(run.started).as_secs_f64() * 1e3,
+        first_token_ms: answer.at.duration_since(run.started).as_secs_f64() * 1e3,
         response: resp,
-        kms_at_init: before(ready),
-        kms_before_first_token: before(done),
+        kms_at_init: before(run.ready),
+        kms_before_first_token: before(answer.at),
     })
 }
 

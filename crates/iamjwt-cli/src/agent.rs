@@ -6,7 +6,7 @@
 use crate::error::Error;
 use iamjwt_client::agent::{self, Output, Owner, Schedule, SystemClock};
 use iamjwt_client::keyset::HttpKeySet;
-use iamjwt_client::{Client, ClientOptions, TokenRequest};
+use iamjwt_client::{ClientOptions, TokenRequest};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,9 +14,17 @@ use tokio::sync::mpsc;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Token endpoint, or the API base URL (`/token` is appended when missing).
+    /// Token endpoint, or the API base URL (`/token` is appended when missing). For an issuer in several
+    /// regions: one URL holding `{region}` (with --regions), or repeat it (`REGION=URL`, or execute-api URLs).
     #[arg(long, env = "IAMJWT_URL")]
-    url: Option<String>,
+    url: Vec<String>,
+    /// Regions to put into a --url holding `{region}`, comma-separated, in order of preference after the own
+    /// region (the AWS config's, or --region).
+    #[arg(long, value_delimiter = ',')]
+    regions: Vec<String>,
+    /// Seconds a region that failed is passed over before it is tried first again (doubling, up to 10×).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    failback_after: u64,
     /// The file to keep fresh (one output; use --config for several).
     #[arg(long, conflicts_with = "config")]
     file: Option<PathBuf>,
@@ -75,6 +83,8 @@ fn parse_mode(s: &str) -> Result<u32, String> {
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     url: Option<String>,
+    #[serde(default)]
+    regions: Vec<String>,
     region: Option<String>,
     profile: Option<String>,
     outputs: Vec<OutputConfig>,
@@ -93,11 +103,22 @@ struct OutputConfig {
     owner: Option<String>,
 }
 
-fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
+/// What the flags and the config file say.
+struct Built {
+    /// Their requests' URL is the first `--url`; [`run`] sets the endpoint's.
+    outputs: Vec<Output>,
+    options: ClientOptions,
+    urls: Vec<String>,
+    regions: Vec<String>,
+}
+
+fn build_outputs(args: &Args) -> Result<Built, Error> {
     let mut options = ClientOptions {
         profile: args.profile.clone(),
         region: args.region.clone(),
     };
+    let mut urls = args.url.clone();
+    let mut regions = args.regions.clone();
     let outputs = if let Some(path) = &args.config {
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.clone(),
@@ -106,10 +127,16 @@ fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
         let cfg: ConfigFile = serde_json::from_slice(&bytes).map_err(|e| {
             Error::Usage(format!("{}: not a valid agent config: {e}", path.display()))
         })?;
-        let url =
-            args.url.clone().or(cfg.url).ok_or_else(|| {
-                Error::Usage(format!("{}: no \"url\" and no --url", path.display()))
-            })?;
+        if urls.is_empty() {
+            urls.extend(cfg.url);
+        }
+        if regions.is_empty() {
+            regions = cfg.regions;
+        }
+        let url = urls
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::Usage(format!("{}: no \"url\" and no --url", path.display())))?;
         options.region = options.region.or(cfg.region);
         options.profile = options.profile.or(cfg.profile);
         if cfg.outputs.is_empty() {
@@ -156,7 +183,11 @@ fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
         let file = args.file.clone().ok_or_else(|| {
             Error::Usage("give --file PATH (one output) or --config FILE (several)".into())
         })?;
-        let url = iamjwt_client::issuer_url(args.url.as_deref())?;
+        let url = match urls.first() {
+            Some(u) => u.clone(),
+            // No implicit issuer: this refuses, naming --url and IAMJWT_URL.
+            None => iamjwt_client::issuer_url(None)?,
+        };
         vec![Output {
             file,
             request: TokenRequest {
@@ -172,8 +203,16 @@ fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
         }]
     };
     // Refuse at start what cannot work later.
+    let regional = urls.len() > 1
+        || !regions.is_empty()
+        || urls
+            .iter()
+            .any(|u| u.contains(iamjwt_client::regions::PLACEHOLDER));
     for (i, o) in outputs.iter().enumerate() {
-        o.request.uri()?;
+        // A regional set is checked as a whole when its endpoints are parsed.
+        if !regional {
+            o.request.uri()?;
+        }
         o.check_dir()?;
         let dir = iamjwt_fs::parent(&o.file);
         // A file the agent could not write (directory not writable, an owner it may not give) fails now.
@@ -196,12 +235,12 @@ fn build_outputs(args: &Args) -> Result<(Vec<Output>, ClientOptions), Error> {
             )));
         }
     }
-    if options.region.is_none()
-        && let Some(o) = outputs.first()
-    {
-        options.region = iamjwt_client::region_from_url(&o.request.url);
-    }
-    Ok((outputs, options))
+    Ok(Built {
+        outputs,
+        options,
+        urls,
+        regions,
+    })
 }
 
 async fn shutdown_signal() -> &'static str {
@@ -227,11 +266,28 @@ async fn shutdown_signal() -> &'static str {
 }
 
 pub async fn run(args: Args) -> Result<(), Error> {
-    let (outputs, options) = build_outputs(&args)?;
+    let Built {
+        mut outputs,
+        options,
+        urls,
+        regions,
+    } = build_outputs(&args)?;
     let schedule = Schedule {
         refresh_before: args.refresh_before,
     };
-    let client = Client::from_environment(options).await?;
+    let (client, url) = crate::regional::Target {
+        urls: &urls,
+        regions: &regions,
+        region: options.region,
+        profile: options.profile,
+        failback_after: Duration::from_secs(args.failback_after),
+    }
+    .source()
+    .await?;
+    for o in &mut outputs {
+        o.request.url = url.clone();
+        o.request.uri()?;
+    }
     let (tx, mut rx) = mpsc::channel(outputs.len());
     let mut pending: Vec<PathBuf> = outputs.iter().map(|o| o.file.clone()).collect();
     let mut tasks = tokio::task::JoinSet::new();

@@ -12,6 +12,7 @@ mod decode;
 mod describe;
 mod error;
 mod http;
+mod regional;
 mod role;
 mod rotate;
 mod s3_access;

@@ -19,6 +19,10 @@ pub struct Args {
     /// Region the gateway accepts in SigV4 credential scopes.
     #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// A read-only front door of a state directory another `serve` owns (one more region: give it its own
+    /// --region): it never rotates, bootstraps or republishes, and issues under the owner's issuer URL.
+    #[arg(long)]
+    replica: bool,
     /// Once listening, print one JSON line (endpoints, region, dev credentials) instead of the banner: for
     /// programs that start `serve` and wait for it.
     #[arg(long)]
@@ -39,14 +43,19 @@ pub async fn run(args: Args) -> Result<(), Error> {
         path: args.state_dir.clone(),
         source,
     })?;
-    let issuer = LocalIssuer::open(
-        &args.state_dir,
-        &format!("http://{addr}"),
-        &args.region,
-        std::env::vars(),
-        UnixTime::from_system_time(SystemTime::now()),
-    )
-    .await?;
+    let url = format!("http://{addr}");
+    let issuer = if args.replica {
+        LocalIssuer::open_replica(&args.state_dir, &url, &args.region).await?
+    } else {
+        LocalIssuer::open(
+            &args.state_dir,
+            &url,
+            &args.region,
+            std::env::vars(),
+            UnixTime::from_system_time(SystemTime::now()),
+        )
+        .await?
+    };
     let app = issuer
         .router()?
         .into_make_service_with_connect_info::<SocketAddr>();

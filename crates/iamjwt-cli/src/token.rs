@@ -78,8 +78,14 @@ impl IssuerArgs {
 #[derive(clap::Args)]
 pub struct Args {
     /// Token endpoint, or the API base URL (`/token` is appended when missing); https (http only on loopback).
+    /// For an issuer in several regions: one URL holding `{region}` (with --regions), or repeat it
+    /// (`REGION=URL`, or execute-api URLs); the own region is tried first, then the others in order.
     #[arg(long, env = "IAMJWT_URL")]
-    url: Option<String>,
+    url: Vec<String>,
+    /// Regions to put into a --url holding `{region}`, comma-separated, in order of preference after the own
+    /// region (the AWS config's, or --region).
+    #[arg(long, value_delimiter = ',')]
+    regions: Vec<String>,
     /// Audience; repeat for several (default: the issuer's default audience; with `--output gcp-executable`,
     /// `https:` + $GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE when that is set).
     #[arg(long = "aud")]
@@ -183,15 +189,27 @@ fn gcp_failure_code(e: &Error) -> &'static str {
 }
 
 async fn fetch(args: &Args, request: &TokenRequest) -> Result<Token, Error> {
+    let (source, url) = crate::regional::Target {
+        urls: &args.url,
+        regions: &args.regions,
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+        failback_after: iamjwt_client::regions::FIRST_BACKOFF,
+    }
+    .source()
+    .await?;
     let issuer = IssuerArgs {
-        url: args.url.clone(),
+        url: Some(url.clone()),
         signing_region: args.region.clone(),
         profile: args.profile.clone(),
         no_cache: args.no_cache,
     };
     let cache = issuer.cache()?;
-    let client = issuer.client().await?;
-    let (token, from_cache) = client.token(request, cache.as_ref()).await?;
+    let request = TokenRequest {
+        url,
+        ..request.clone()
+    };
+    let (token, from_cache) = source.token(&request, cache.as_ref()).await?;
     tracing::debug!(from_cache, exp = token.times.expires_at, "token");
     Ok(token)
 }
@@ -203,12 +221,9 @@ pub async fn run(args: Args) -> Result<(), Error> {
             std::env::var("GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE").ok(),
         ));
     }
-    let url = match iamjwt_client::issuer_url(args.url.as_deref()) {
-        Ok(u) => u,
-        Err(e) => return fail(args.output, e.into()),
-    };
     let request = TokenRequest {
-        url,
+        // The endpoint's, once the set is known and checked (`fetch`).
+        url: String::new(),
         audiences,
         duration: args.duration,
         alg: args.alg.clone(),

@@ -82,7 +82,7 @@ impl Client {
             .credentials_provider()
             .ok_or_else(|| Error::Credentials("no AWS credential provider is configured".into()))?;
         Ok(Self {
-            http: HttpClient::new(),
+            http: HttpClient::with_connect_timeout(crate::regions::CONNECT_TIMEOUT),
             provider,
             region,
         })
@@ -91,7 +91,7 @@ impl Client {
     /// A client that signs with fixed credentials.
     pub fn with_credentials(credentials: Credentials, region: impl Into<String>) -> Self {
         Self {
-            http: HttpClient::new(),
+            http: HttpClient::with_connect_timeout(crate::regions::CONNECT_TIMEOUT),
             provider: SharedCredentialsProvider::new(credentials),
             region: region.into(),
         }
@@ -128,7 +128,12 @@ impl Client {
         now: SystemTime,
     ) -> Result<Token, Error> {
         let uri = request.uri()?;
-        let signed = sign_get(&uri, credentials, &self.region, now)?;
+        self.send_signed(sign_get(&uri, credentials, &self.region, now)?)
+            .await
+    }
+
+    /// Sends a signed `GET /token` and reads the token (or the issuer's error) from the answer.
+    pub async fn send_signed(&self, signed: http::Request<()>) -> Result<Token, Error> {
         let response = self.http.send(signed).await?;
         if !response.status.is_success() {
             let status = response.status.as_u16();

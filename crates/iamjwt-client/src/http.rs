@@ -25,6 +25,8 @@ type Inner = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 #[derive(Clone, Default)]
 pub struct HttpClient {
     inner: Arc<OnceLock<Inner>>,
+    /// Connecting may take this long (`None`: the system's limit).
+    connect_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -46,16 +48,27 @@ impl HttpClient {
         Self::default()
     }
 
+    /// A client that gives up connecting after `timeout` (a token endpoint with others to fail over to).
+    pub fn with_connect_timeout(timeout: Duration) -> Self {
+        Self {
+            connect_timeout: Some(timeout),
+            ..Self::default()
+        }
+    }
+
     fn inner(&self) -> Result<&Inner, Error> {
         if let Some(c) = self.inner.get() {
             return Ok(c);
         }
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(self.connect_timeout);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
             .map_err(|e| Error::Http(format!("cannot load the system's CA certificates: {e}")))?
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(http);
         // Two first uses at once both build; one wins, the other's is dropped.
         Ok(self
             .inner

@@ -431,5 +431,106 @@ pub fn signed_request(
     crate::sign_get(&at.uri()?, credentials, endpoint.region.as_str(), now)
 }
 
+/// A token client over regional endpoints: each request goes over [`Failover::call`], signed for the region of
+/// the endpoint it goes to, each attempt bounded by [`REQUEST_TIMEOUT`] (the client's connections by
+/// [`CONNECT_TIMEOUT`]). Keeps its [`Failover`] for its life: `iamjwt agent` stays with the region that answered
+/// and comes back to the preferred one after the back-off. Clones share one [`Failover`].
+#[derive(Clone)]
+pub struct RegionalClient {
+    client: crate::Client,
+    failover: std::sync::Arc<tokio::sync::Mutex<Failover>>,
+    request_timeout: Duration,
+}
+
+impl RegionalClient {
+    pub fn new(client: crate::Client, failover: Failover) -> Self {
+        Self {
+            client,
+            failover: std::sync::Arc::new(tokio::sync::Mutex::new(failover)),
+            request_timeout: REQUEST_TIMEOUT,
+        }
+    }
+
+    /// The endpoint that answered last.
+    pub async fn active(&self) -> Endpoint {
+        self.failover.lock().await.active().clone()
+    }
+
+    /// A fresh token (never the cache) from the first endpoint that answers; `request.url` is ignored.
+    pub async fn fetch(&self, request: &crate::TokenRequest) -> Result<crate::Token, Error> {
+        let credentials = self.client.credentials().await?;
+        self.fetch_with(&credentials, request).await
+    }
+
+    async fn fetch_with(
+        &self,
+        credentials: &aws_credential_types::Credentials,
+        request: &crate::TokenRequest,
+    ) -> Result<crate::Token, Error> {
+        let client = &self.client;
+        let limit = self.request_timeout;
+        let mut failover = self.failover.lock().await;
+        let (token, endpoint) = failover
+            .call(SystemTime::now, |endpoint| async move {
+                let signed = signed_request(&endpoint, request, credentials, SystemTime::now())?;
+                tokio::time::timeout(limit, client.send_signed(signed))
+                    .await
+                    .map_err(|_| {
+                        Error::Http(format!(
+                            "{} ({}): no answer within {} s",
+                            endpoint.url,
+                            endpoint.region,
+                            limit.as_secs()
+                        ))
+                    })?
+            })
+            .await?;
+        tracing::debug!(region = %endpoint.region, url = %endpoint.url, "token endpoint answered");
+        Ok(token)
+    }
+
+    /// A token from `cache` when one is fresh (the cache entry is the preferred endpoint's, whichever region
+    /// issued it: one issuer), else from the endpoints, then cached. Returns whether it came from the cache.
+    pub async fn token(
+        &self,
+        request: &crate::TokenRequest,
+        cache: Option<&crate::TokenCache>,
+    ) -> Result<(crate::Token, bool), Error> {
+        let credentials = self.client.credentials().await?;
+        let Some(cache) = cache else {
+            return Ok((self.fetch_with(&credentials, request).await?, false));
+        };
+        let preferred = crate::TokenRequest {
+            url: self
+                .failover
+                .lock()
+                .await
+                .endpoints()
+                .preferred()
+                .url
+                .clone(),
+            ..request.clone()
+        };
+        let key = crate::CacheKey::new(&preferred, credentials.access_key_id());
+        if let Some(t) = cache.get(&key, crate::unix(SystemTime::now())) {
+            return Ok((t, true));
+        }
+        let token = self.fetch_with(&credentials, request).await?;
+        if let Err(e) = cache.put(&key, &token) {
+            tracing::warn!("token cache: {e}");
+        }
+        Ok((token, false))
+    }
+}
+
+impl crate::agent::TokenSource for RegionalClient {
+    fn fetch(
+        &self,
+        request: &crate::TokenRequest,
+    ) -> impl Future<Output = Result<crate::Token, Error>> + Send {
+        RegionalClient::fetch(self, request)
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 use crate::error::Error;
 use crate::limits::{IAM_NAME_CHARS, IAM_PATH_MAX_CHARS, MIN_DURATION};
 use crate::policy::AudiencePolicy;
+use crate::region::Region;
 use crate::rotation::RotationPolicy;
 use crate::types::{Algorithm, Audience};
 
@@ -47,6 +48,9 @@ pub struct Settings {
     /// (`IAMJWT_TAG_READER_ROLE`); `None`: tags of other accounts cannot be read.
     pub tag_reader_role: Option<String>,
     pub key_refresh_seconds: u64,
+    /// The regions the issuer signs in, the primary (rotation, bucket) first (`IAMJWT_REGIONS`); keys are KMS
+    /// multi-Region keys replicated into the others. Empty: one region, single-Region keys, as always.
+    pub regions: Vec<Region>,
 }
 
 /// The token function's role ARN (rotate function only): the one principal a signing key's policy lets sign.
@@ -203,7 +207,21 @@ impl Settings {
                 .map(|r| parse_role_name(&r))
                 .transpose()?,
             key_refresh_seconds: num("IAMJWT_KEY_REFRESH_SECONDS", 300, 1, 3600)?,
+            regions: get("IAMJWT_REGIONS")
+                .map(|r| parse_regions(&r))
+                .transpose()?
+                .unwrap_or_default(),
         })
+    }
+
+    /// The primary region when the issuer signs in several ([`Settings::regions`]), else `None`.
+    pub fn primary_region(&self) -> Option<&Region> {
+        (self.regions.len() > 1).then(|| &self.regions[0])
+    }
+
+    /// The regions keys are replicated into (all but the primary).
+    pub fn replica_regions(&self) -> &[Region] {
+        self.regions.get(1..).unwrap_or_default()
     }
 
     /// The rotation timings these settings imply.
@@ -222,6 +240,23 @@ impl Settings {
     pub fn signing_key_confirmation_limit(&self) -> u64 {
         self.rotation_policy().retire_after - self.issue.max_duration
     }
+}
+
+/// `us-east-1,eu-west-1,…`: region names, each once; the first is the primary.
+fn parse_regions(raw: &str) -> Result<Vec<Region>, Error> {
+    let mut regions: Vec<Region> = Vec::new();
+    for part in raw.split(',').map(str::trim) {
+        let region =
+            Region::parse(part).map_err(|e| Error::config("IAMJWT_REGIONS", e.to_string()))?;
+        if regions.contains(&region) {
+            return Err(Error::config(
+                "IAMJWT_REGIONS",
+                format!("{region} is listed twice"),
+            ));
+        }
+        regions.push(region);
+    }
+    Ok(regions)
 }
 
 /// An IAM role name, optionally with a path (`path/to/name`): `[\w+=,.@-]{1,64}` for the name, and the path's
@@ -451,6 +486,31 @@ mod tests {
                 .issue
                 .needs_tags()
         );
+    }
+
+    #[test]
+    fn regions_primary_first_each_once_and_real() {
+        assert!(settings(&[]).unwrap().regions.is_empty());
+        let s = settings(&[("IAMJWT_REGIONS", "us-east-1, eu-west-1,ap-southeast-2")]).unwrap();
+        let names: Vec<&str> = s.regions.iter().map(Region::as_str).collect();
+        assert_eq!(names, ["us-east-1", "eu-west-1", "ap-southeast-2"]);
+        assert_eq!(s.primary_region().map(Region::as_str), Some("us-east-1"));
+        assert_eq!(s.replica_regions().len(), 2);
+        // One region is a single-region deployment.
+        let one = settings(&[("IAMJWT_REGIONS", "eu-west-1")]).unwrap();
+        assert!(one.primary_region().is_none() && one.replica_regions().is_empty());
+        for bad in [
+            "us-east-1,us-east-1",
+            "us-east-1,evil.example/x",
+            "us-east-1,",
+            "US-EAST-1",
+        ] {
+            assert_eq!(
+                err_name(settings(&[("IAMJWT_REGIONS", bad)])),
+                "IAMJWT_REGIONS",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

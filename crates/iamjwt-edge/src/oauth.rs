@@ -147,6 +147,12 @@ pub fn from_error(e: &CoreError) -> JsonResponse {
             "no signing key is ready for this algorithm yet; retry later",
             RETRY_AFTER_UNAVAILABLE_SECONDS,
         ),
+        // Unavailable here for now (a regional outage, a key not yet in the JWKS): a client with other regions
+        // fails over, any client may retry.
+        CoreError::Port(p) if p.kind == PortErrorKind::Transient => retry_later(
+            "the signing service is unavailable here; retry shortly or use another region",
+            RETRY_AFTER_SECONDS,
+        ),
         _ => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
@@ -209,6 +215,11 @@ mod tests {
             (CoreError::AccessDenied("no".into()), 403, "access_denied"),
             (
                 CoreError::Port(PortError::new(PortErrorKind::Throttled, "slow")),
+                503,
+                "temporarily_unavailable",
+            ),
+            (
+                CoreError::Port(PortError::new(PortErrorKind::Transient, "secret detail")),
                 503,
                 "temporarily_unavailable",
             ),

@@ -75,7 +75,8 @@ pub struct LocalIssuer {
     principals: Arc<Principals>,
     dev: Option<LocalPrincipal>,
     republished_from: Option<String>,
-    _lock: ServeLock,
+    /// `None` for a read-only regional front door ([`LocalIssuer::open_replica`]).
+    _lock: Option<ServeLock>,
 }
 
 impl LocalIssuer {
@@ -107,6 +108,19 @@ impl LocalIssuer {
             tracing::info!(state = %state.display(), "bootstrapped signing keys");
         }
         let republished_from = republish_if_stale(&settings, state, now).await?;
+        let mut this = Self::with_principals(settings, state, url, region, Some(lock))?;
+        this.republished_from = republished_from;
+        Ok(this)
+    }
+
+    /// Loads the principals (writing a dev principal on first start) and assembles the issuer.
+    fn with_principals(
+        settings: Settings,
+        state: &Path,
+        url: &str,
+        region: &str,
+        lock: Option<ServeLock>,
+    ) -> Result<Self, Error> {
         let (principals, created) = Principals::load_or_init(&layout::principals_file(state))?;
         let dev = created.or_else(|| {
             principals
@@ -121,9 +135,30 @@ impl LocalIssuer {
             region: region.to_owned(),
             principals: Arc::new(principals),
             dev,
-            republished_from,
+            republished_from: None,
             _lock: lock,
         })
+    }
+
+    /// Opens a state directory another `serve` owns ([`Self::open`]) as one more regional front door at `url`,
+    /// accepting SigV4 scopes for `region`: read-only. It takes neither the serve lock nor the rotation lock,
+    /// never writes settings, keys or documents, and issues under the owner's issuer with the keys the owner's
+    /// rotation made (re-read every `IAMJWT_KEY_REFRESH_SECONDS`). Killing it is a regional outage; the owner
+    /// and the other front doors go on.
+    pub async fn open_replica(state: &Path, url: &str, region: &str) -> Result<Self, Error> {
+        let settings = crate::settings::recorded_settings(state, [])?;
+        let keys = SoftKeyStore::new(state)
+            .load(&settings.issue.algorithms)
+            .await
+            .map_err(iamjwt_core::Error::from)?;
+        if !layout::key_state_file(state).is_file()
+            || keys.algs.values().any(|s| s.current.is_none())
+        {
+            return Err(Error::NoKeys {
+                state: state.to_owned(),
+            });
+        }
+        Self::with_principals(settings, state, url, region, None)
     }
 
     pub fn settings(&self) -> &Settings {
@@ -253,6 +288,38 @@ mod tests {
     fn published_discovery(state: &Path) -> serde_json::Value {
         let bytes = std::fs::read(layout::public_dir(state).join(DISCOVERY_PATH)).unwrap();
         serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_replica_front_door_serves_the_owners_issuer_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = LocalIssuer::open_replica(dir.path(), "http://127.0.0.1:2222", "eu-west-1")
+            .await
+            .err()
+            .expect("no keys yet");
+        assert!(matches!(e, Error::NoKeys { .. }), "{e}");
+        let owner = open(dir.path(), "http://127.0.0.1:1111").await.unwrap();
+        let before: Vec<_> = ["settings.json", "keys.json", "serve.lock"]
+            .iter()
+            .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+            .collect();
+        let replica = LocalIssuer::open_replica(dir.path(), "http://127.0.0.1:2222", "eu-west-1")
+            .await
+            .unwrap();
+        let ready = replica.ready();
+        assert_eq!(ready.issuer, owner.ready().issuer);
+        assert_eq!(ready.region, "eu-west-1");
+        assert_eq!(ready.url, "http://127.0.0.1:2222");
+        assert!(ready.dev.is_some());
+        let _router = replica.router().unwrap();
+        let after: Vec<_> = ["settings.json", "keys.json", "serve.lock"]
+            .iter()
+            .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+            .collect();
+        assert_eq!(before, after);
+        // The owner still holds the serve lock: another owner is refused while replicas come and go.
+        drop(replica);
+        assert!(open(dir.path(), "http://127.0.0.1:3333").await.is_err());
     }
 
     #[tokio::test]

@@ -38,6 +38,12 @@ pub enum Error {
     /// Settings local mode cannot honour ([`crate::settings::NOT_IN_LOCAL_MODE`]), one line each.
     #[error("{}", .0.join("\n"))]
     Unsupported(Vec<String>),
+    /// A read-only front door (`serve --replica`) on a state directory without keys.
+    #[error(
+        "state directory {} has no signing keys yet: start its owner (`iamjwt serve` without --replica) first",
+        state.display()
+    )]
+    NoKeys { state: PathBuf },
     #[error(transparent)]
     Core(#[from] iamjwt_core::Error),
 }

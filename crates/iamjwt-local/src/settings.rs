@@ -48,6 +48,10 @@ pub const NOT_IN_LOCAL_MODE: &[(&str, &str)] = &[
         "local mode publishes discovery and the JWKS from the state directory (--state-dir), not to S3",
     ),
     (
+        "IAMJWT_REGIONS",
+        "local mode has no KMS multi-Region keys to replicate; run one `iamjwt serve --replica --region R` per extra region on the same state directory instead",
+    ),
+    (
         config::TOKEN_ROLE_ARN,
         "it names the only signer in each KMS key policy, and local mode's software keys have no key policy",
     ),

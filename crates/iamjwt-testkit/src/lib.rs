@@ -63,8 +63,19 @@ pub struct Moto {
 impl Moto {
     /// Starts it and waits (up to 30 s) until it accepts connections.
     pub fn start() -> Result<Self, String> {
+        Self::spawn(Command::new(venv_bin("moto_server")?))
+    }
+
+    /// As [`Moto::start`], with KMS multi-Region keys behaving as AWS documents them (regional aliases,
+    /// `ReplicateKey` tags and policy, `PendingReplicaDeletion`): `tests/moto_server_mrk.py`.
+    pub fn start_multi_region() -> Result<Self, String> {
+        let mut c = Command::new(venv_bin("python")?);
+        c.arg(repo_root().join("tests/moto_server_mrk.py"));
+        Self::spawn(c)
+    }
+
+    fn spawn(mut c: Command) -> Result<Self, String> {
         let port = free_port()?;
-        let mut c = Command::new(venv_bin("moto_server")?);
         c.args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_PORT", port.to_string())
             .stdout(Stdio::null())
@@ -123,7 +134,12 @@ pub struct LocalServer {
 impl LocalServer {
     /// Runs `command` (an `iamjwt` command with its environment set by the caller) as
     /// `serve --listen 127.0.0.1:0 --ready-json --state-dir <state>` and waits up to 60 s for the ready line.
-    pub fn start(mut command: Command, state: &Path) -> Result<Self, String> {
+    pub fn start(command: Command, state: &Path) -> Result<Self, String> {
+        Self::start_with(command, state, &[])
+    }
+
+    /// [`Self::start`] with more `serve` flags (`--replica`, `--region R`).
+    pub fn start_with(mut command: Command, state: &Path, extra: &[&str]) -> Result<Self, String> {
         command
             .args([
                 "serve",
@@ -133,6 +149,7 @@ impl LocalServer {
                 "--state-dir",
             ])
             .arg(state)
+            .args(extra)
             .stdout(Stdio::piped());
         let mut child = Guard(
             command

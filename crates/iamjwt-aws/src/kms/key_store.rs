@@ -1,12 +1,12 @@
 //! The rotation port over KMS: keys, slot aliases and the tags that hold rotation's facts. Never signs.
 
 use super::key_policy::KeyAccess;
-use super::{alias, checked_jwk, kms_algorithm};
+use super::{alias, checked_jwk, kms_algorithm, pending_deletion, point_alias, tag};
 use crate::error::classify;
 use crate::tags;
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
-use aws_sdk_kms::types::{KeyState, KeyUsageType, Tag};
+use aws_sdk_kms::types::KeyUsageType;
 use iamjwt_core::jwk::PublicJwk;
 use iamjwt_core::keys::{KeyMark, KeyRecord, KeyState as Keys, Slots};
 use iamjwt_core::ports::KeyStore;
@@ -15,14 +15,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
-
-fn tag(k: &str, v: impl Into<String>) -> Result<Tag, PortError> {
-    Tag::builder()
-        .tag_key(k)
-        .tag_value(v)
-        .build()
-        .map_err(|e| PortError::other(e.to_string()))
-}
 
 /// `GetPublicKey` → JWK, checking the key is of the algorithm we expect.
 async fn public_jwk(client: &Client, key_id: &str, alg: Algorithm) -> Result<PublicJwk, PortError> {
@@ -48,6 +40,8 @@ pub struct KmsKeyStore {
     policy_checked: Arc<Mutex<HashMap<String, Instant>>>,
     /// Waits between attempts when a brand-new key is not yet authorised by its tags.
     propagation_waits: Vec<Duration>,
+    /// Create multi-Region keys (an issuer in several regions replicates them with [`super::KmsRegions`]).
+    multi_region: bool,
 }
 
 /// KMS may take a while (up to minutes) before a new key's tags count for authorisation, so the calls right after
@@ -78,7 +72,14 @@ impl KmsKeyStore {
                 .iter()
                 .map(|s| Duration::from_secs(*s))
                 .collect(),
+            multi_region: false,
         }
+    }
+
+    /// Creates multi-Region keys (`MultiRegion=true`), for an issuer that signs in several regions.
+    pub fn with_multi_region(mut self, on: bool) -> Self {
+        self.multi_region = on;
+        self
     }
 
     /// Overrides the waits used while a new key's tags propagate (tests use short ones).
@@ -125,7 +126,7 @@ impl KmsKeyStore {
             .key_metadata()
             .ok_or_else(|| PortError::other(format!("DescribeKey {name}: no metadata")))?;
         let key_id = meta.key_id().to_owned();
-        let pending_deletion = meta.key_state() == Some(&KeyState::PendingDeletion);
+        let pending_deletion = pending_deletion(meta.key_state());
         if !pending_deletion {
             self.reconcile_policy(&key_id).await?;
         }
@@ -275,6 +276,7 @@ impl KeyStore for KmsKeyStore {
             .create_key()
             .key_spec(kms_algorithm(alg).key_spec)
             .key_usage(KeyUsageType::SignVerify)
+            .multi_region(self.multi_region)
             .description(format!("iamjwt {} {alg} signing key", self.prefix))
             // Never with BypassPolicyLockoutSafetyCheck: the policy lets the rotate role (the caller) put it again.
             .policy(self.access.policy_json()?)
@@ -320,43 +322,7 @@ impl KeyStore for KmsKeyStore {
         slot: KeySlot,
         key: Option<&KeyId>,
     ) -> Result<(), PortError> {
-        let name = alias(&self.prefix, alg, slot);
-        match key {
-            Some(k) => {
-                let updated = self
-                    .client
-                    .update_alias()
-                    .alias_name(&name)
-                    .target_key_id(k.as_str())
-                    .send()
-                    .await;
-                match updated.map_err(|e| classify("UpdateAlias", e)) {
-                    Ok(_) => Ok(()),
-                    Err(e) if e.kind == PortErrorKind::NotFound => self
-                        .client
-                        .create_alias()
-                        .alias_name(&name)
-                        .target_key_id(k.as_str())
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| classify("CreateAlias", e)),
-                    Err(e) => Err(e),
-                }
-            }
-            None => match self
-                .client
-                .delete_alias()
-                .alias_name(&name)
-                .send()
-                .await
-                .map_err(|e| classify("DeleteAlias", e))
-            {
-                Ok(_) => Ok(()),
-                Err(e) if e.kind == PortErrorKind::NotFound => Ok(()),
-                Err(e) => Err(e),
-            },
-        }
+        point_alias(&self.client, &alias(&self.prefix, alg, slot), key).await
     }
 
     async fn mark(&self, key: &KeyId, mark: KeyMark) -> Result<(), PortError> {
@@ -377,32 +343,6 @@ impl KeyStore for KmsKeyStore {
     }
 
     async fn schedule_deletion(&self, key: &KeyId) -> Result<(), PortError> {
-        let out = self
-            .client
-            .schedule_key_deletion()
-            .key_id(key.as_str())
-            .pending_window_in_days(self.deletion_days)
-            .send()
-            .await;
-        match out.map_err(|e| classify("ScheduleKeyDeletion", e)) {
-            Ok(_) => Ok(()),
-            // Already pending deletion is success: the step stays idempotent.
-            Err(e) if e.kind == PortErrorKind::Disabled => {
-                let d = self
-                    .client
-                    .describe_key()
-                    .key_id(key.as_str())
-                    .send()
-                    .await
-                    .map_err(|e| classify("DescribeKey", e))?;
-                if d.key_metadata().and_then(|m| m.key_state()) == Some(&KeyState::PendingDeletion)
-                {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            }
-            Err(e) => Err(e),
-        }
+        super::schedule_deletion(&self.client, key, self.deletion_days).await
     }
 }

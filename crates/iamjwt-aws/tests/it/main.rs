@@ -7,6 +7,7 @@
 mod key_policy;
 mod lifecycle;
 mod mocks;
+mod regions;
 mod sfn;
 mod support;
 mod tags;

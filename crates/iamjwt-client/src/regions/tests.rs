@@ -455,3 +455,106 @@ fn memory_round_trips_and_never_adds_an_endpoint() {
     h.failed(&h.endpoints().preferred().clone(), t(100));
     assert_eq!(order(&h, t(100 + 300)).first().copied(), Some("us-east-1"));
 }
+
+/// A token endpoint on loopback answering every request with `status` (a token when 200), and recording
+/// each request's SigV4 credential-scope region.
+async fn endpoint(
+    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = sock.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let head = String::from_utf8_lossy(&buf).to_lowercase();
+            let region = head
+                .split("credential=")
+                .nth(1)
+                .and_then(|c| c.split('/').nth(2))
+                .unwrap_or("")
+                .to_owned();
+            seen.lock().unwrap().push(region);
+            let code = status.load(std::sync::atomic::Ordering::SeqCst);
+            let body = if code == 200 {
+                let now = crate::unix(SystemTime::now());
+                format!(
+                    r#"{{"token":"{}"}}"#,
+                    crate::jwt::tests::fake_token(now, now + 900, "")
+                )
+            } else {
+                r#"{"error":"temporarily_unavailable","error_description":"down"}"#.to_owned()
+            };
+            let resp = format!(
+                "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_regional_client_signs_for_each_region_fails_over_on_5xx_and_comes_back() {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    use std::sync::{Arc, Mutex};
+    let (us_status, eu_status) = (Arc::new(AtomicU16::new(200)), Arc::new(AtomicU16::new(200)));
+    let (us_seen, eu_seen) = (
+        Arc::new(Mutex::new(Vec::new())),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let us = endpoint(us_status.clone(), us_seen.clone()).await;
+    let eu = endpoint(eu_status.clone(), eu_seen.clone()).await;
+    let endpoints = Endpoints::parse(
+        &s(&[&format!("eu-west-1={eu}"), &format!("us-east-1={us}")]),
+        &[],
+        Some("us-east-1"),
+    )
+    .unwrap();
+    let creds = aws_credential_types::Credentials::new("AKID", "secret", None, None, "test");
+    let client = RegionalClient::new(
+        crate::Client::with_credentials(creds, "us-east-1"),
+        Failover::with_backoff(
+            endpoints,
+            Duration::from_millis(300),
+            Duration::from_secs(1),
+        ),
+    );
+    let request = crate::TokenRequest::new("ignored");
+
+    client.fetch(&request).await.unwrap();
+    assert_eq!(client.active().await.region.as_str(), "us-east-1");
+    // The own region answers 503: the same call gets its token from eu-west-1, signed for eu-west-1.
+    us_status.store(503, Ordering::SeqCst);
+    client.fetch(&request).await.unwrap();
+    assert_eq!(client.active().await.region.as_str(), "eu-west-1");
+    assert_eq!(*us_seen.lock().unwrap(), ["us-east-1", "us-east-1"]);
+    assert_eq!(*eu_seen.lock().unwrap(), ["eu-west-1"]);
+    // Within the back-off it stays with eu-west-1 even though us-east-1 is back.
+    us_status.store(200, Ordering::SeqCst);
+    client.fetch(&request).await.unwrap();
+    assert_eq!(us_seen.lock().unwrap().len(), 2);
+    // After it, the preferred region first again.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    client.fetch(&request).await.unwrap();
+    assert_eq!(client.active().await.region.as_str(), "us-east-1");
+    assert_eq!(us_seen.lock().unwrap().len(), 3);
+    // A 4xx is the answer: no failover.
+    us_status.store(403, Ordering::SeqCst);
+    let e = client.fetch(&request).await.unwrap_err();
+    assert!(matches!(e, Error::Server { status: 403, .. }), "{e}");
+    assert_eq!(eu_seen.lock().unwrap().len(), 2);
+}

@@ -1,6 +1,6 @@
 //! The `rotate` Lambda: one rotation step per invocation, driven by the workflow in `infra/`. Wiring only.
 
-use iamjwt_aws::kms::{KeyAccess, KmsKeyStore};
+use iamjwt_aws::kms::{KeyAccess, KmsKeyStore, KmsRegions};
 use iamjwt_aws::s3::S3Publisher;
 use iamjwt_aws::sdk;
 use iamjwt_core::UnixTime;
@@ -37,18 +37,46 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         return Ok(());
     }
     let conf = sdk::load().await;
-    let store = Arc::new(KmsKeyStore::new(
-        sdk::kms(&conf),
-        &settings.key_alias_prefix,
-        settings.key_deletion_days,
-        access,
-    ));
+    let primary = settings.primary_region();
+    if let Some(primary) = primary {
+        // The workflow, the bucket and the primary keys live in the primary region: rotating from anywhere else
+        // would create keys there.
+        let here = conf.region().map(ToString::to_string);
+        if here.as_deref() != Some(primary.as_str()) {
+            wiring::exit_with(&format!(
+                "invalid configuration: IAMJWT_REGIONS: the first region ({primary}) is the primary, where the rotate function must run; it runs in {}",
+                here.as_deref().unwrap_or("no region (set AWS_REGION)")
+            ));
+        }
+    }
+    let store = Arc::new(
+        KmsKeyStore::new(
+            sdk::kms(&conf),
+            &settings.key_alias_prefix,
+            settings.key_deletion_days,
+            access,
+        )
+        .with_multi_region(primary.is_some()),
+    );
     let publisher = Arc::new(S3Publisher::new(
         sdk::s3(&conf),
         bucket,
         settings.jwks_max_age,
     ));
-    let handler = RotateHandler::new(&settings, store, publisher);
+    let mut handler = RotateHandler::new(&settings, store, publisher);
+    if primary.is_some() {
+        let replicas = settings
+            .replica_regions()
+            .iter()
+            .map(|r| (r.clone(), sdk::kms_in(&conf, r.as_str())))
+            .collect();
+        handler = handler.with_regions(Arc::new(KmsRegions::new(
+            sdk::kms(&conf),
+            replicas,
+            &settings.key_alias_prefix,
+            settings.key_deletion_days,
+        )));
+    }
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let handler = handler.clone();
         async move {

@@ -1,0 +1,290 @@
+//! One issuer in three regions with the real Lambda binaries (issue 21): the `rotate` binary with
+//! `IAMJWT_REGIONS` against moto with one backend per region (`Moto::start_multi_region`), then a `token` binary
+//! started in each region. A [`CountingProxy`] between the binaries and moto sees each request's SigV4 credential
+//! scope, and plays a regional outage. Tokens are checked with PyJWT against the one published JWKS.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use iamjwt_bench::counting_proxy::CountingProxy;
+use iamjwt_bench::kms_path::EVENT;
+use iamjwt_bench::lambda_init::{Function, run_events};
+use iamjwt_bench::moto::{AUDIENCE, ISSUER, PREFIX};
+use std::path::PathBuf;
+
+const BUCKET: &str = "iamjwt-regions";
+const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+const STEPS: [&str; 4] = ["retire", "promote", "create", "publish"];
+
+fn bin(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../target/debug/{name}"));
+    let p = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or(p, |t| PathBuf::from(t).join(format!("debug/{name}")));
+    assert!(
+        p.is_file(),
+        "{} not found: build it (cargo build -p iamjwt-lambda)",
+        p.display()
+    );
+    p
+}
+
+fn env() -> Vec<(String, String)> {
+    vec![
+        ("IAMJWT_REGIONS".into(), REGIONS.join(",")),
+        ("IAMJWT_BUCKET".into(), BUCKET.into()),
+    ]
+}
+
+struct Issuer {
+    moto: iamjwt_testkit::Moto,
+    proxy: CountingProxy,
+}
+
+impl Issuer {
+    /// moto with the bucket, and the counting proxy in front of it.
+    async fn start() -> Self {
+        let moto = iamjwt_testkit::Moto::start_multi_region().unwrap_or_else(|e| panic!("{e}"));
+        iamjwt_aws::testing::moto_with_bucket(&moto, REGIONS[0], BUCKET)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let proxy = CountingProxy::start(&moto.endpoint).await.unwrap();
+        Self { moto, proxy }
+    }
+
+    async fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        iamjwt_aws::sdk::kms(&iamjwt_aws::sdk::for_endpoint(&self.moto.endpoint, region).await)
+    }
+
+    /// The `rotate` binary, in the primary region, handed `steps`: each step's result.
+    async fn rotate(&self, steps: &[&str]) -> Vec<Result<serde_json::Value, serde_json::Value>> {
+        let rotate = bin("rotate");
+        let function = Function {
+            bin: &rotate,
+            name: "rotate",
+            region: REGIONS[0],
+            env: env(),
+        };
+        let events = steps
+            .iter()
+            .map(|s| serde_json::json!({ "step": s }).to_string())
+            .collect();
+        let run = run_events(&function, &self.proxy, events)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        run.answers.into_iter().map(|a| a.result).collect()
+    }
+
+    /// One `token` binary started in `region`, one request: the API Gateway response and the regions of the
+    /// credential scopes of its `Sign` requests.
+    async fn token(&self, region: &str) -> (serde_json::Value, Vec<Option<String>>) {
+        let token = bin("token");
+        let function = Function {
+            bin: &token,
+            name: "token",
+            region,
+            env: env(),
+        };
+        self.proxy.take();
+        let run = run_events(&function, &self.proxy, vec![EVENT.to_owned()])
+            .await
+            .unwrap_or_else(|e| panic!("{region}: {e}"));
+        let resp = run.answers.into_iter().next().unwrap().result.unwrap();
+        let signs = self
+            .proxy
+            .take()
+            .into_iter()
+            .filter(|c| c.operation == "Sign")
+            .map(|c| c.region)
+            .collect();
+        (resp, signs)
+    }
+
+    /// The key `alias/<prefix>/<alg>/current` points at in `region`, if any.
+    async fn current(&self, region: &str, alg: &str) -> Option<String> {
+        self.kms(region)
+            .await
+            .describe_key()
+            .key_id(format!("{PREFIX}/{alg}/current"))
+            .send()
+            .await
+            .ok()
+            .map(|d| d.key_metadata().unwrap().key_id().to_owned())
+    }
+
+    async fn jwks(&self) -> serde_json::Value {
+        let conf = iamjwt_aws::testing::moto_config(&self.moto, REGIONS[0]).await;
+        let bytes = iamjwt_aws::s3::S3Publisher::new(iamjwt_aws::sdk::s3(&conf), BUCKET, 3600)
+            .get(".well-known/jwks.json")
+            .await
+            .unwrap()
+            .expect("a published JWKS");
+        serde_json::from_slice(&bytes).unwrap()
+    }
+}
+
+fn assert_steps_ok(results: &[Result<serde_json::Value, serde_json::Value>]) {
+    for (step, r) in STEPS.iter().zip(results) {
+        let report = r.as_ref().unwrap_or_else(|e| panic!("{step} failed: {e}"));
+        assert!(
+            report["region_errors"]
+                .as_object()
+                .is_none_or(serde_json::Map::is_empty),
+            "{step}: {report}"
+        );
+    }
+}
+
+fn token_of(resp: &serde_json::Value) -> String {
+    assert_eq!(resp["statusCode"], 200, "{resp}");
+    let body: serde_json::Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+    body["token"].as_str().unwrap().to_owned()
+}
+
+/// PyJWT, the independent verifier: every token against the one JWKS; the header of each.
+fn pyjwt_verify(jwks: &serde_json::Value, tokens: &[String]) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jwks.json");
+    std::fs::write(&file, jwks.to_string()).unwrap();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/pyjwt_verify_jwks.py");
+    let out = std::process::Command::new(iamjwt_testkit::venv_bin("python").unwrap())
+        .arg(script)
+        .args([ISSUER, AUDIENCE])
+        .arg(&file)
+        .args(tokens)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "PyJWT: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["header"].clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_replicates_and_every_region_signs_with_its_replica_under_one_jwks() {
+    let issuer = Issuer::start().await;
+    assert_steps_ok(&issuer.rotate(&STEPS).await);
+
+    // Primary and replicas: the same multi-Region key id behind `current` in every region.
+    for alg in ["es256", "rs256"] {
+        let primary = issuer
+            .current(REGIONS[0], alg)
+            .await
+            .expect("primary alias");
+        assert!(primary.starts_with("mrk-"), "{alg}: {primary}");
+        for region in &REGIONS[1..] {
+            assert_eq!(
+                issuer.current(region, alg).await.as_deref(),
+                Some(primary.as_str()),
+                "{region} {alg}"
+            );
+        }
+    }
+
+    // A token from each region, signed there (the Sign's credential scope names the region).
+    let mut tokens = Vec::new();
+    for region in REGIONS {
+        let (resp, signs) = issuer.token(region).await;
+        tokens.push(token_of(&resp));
+        assert_eq!(
+            signs,
+            [Some(region.to_owned())],
+            "{region}: its Sign requests"
+        );
+    }
+    let headers = pyjwt_verify(&issuer.jwks().await, &tokens);
+    assert_eq!(headers.len(), 3);
+    assert!(headers[0]["kid"].is_string());
+    assert!(
+        headers.iter().all(|h| h["kid"] == headers[0]["kid"]),
+        "{headers:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regional_outage_and_a_region_whose_key_is_not_published() {
+    let issuer = Issuer::start().await;
+    assert_steps_ok(&issuer.rotate(&STEPS).await);
+    let es256 = issuer.current(REGIONS[0], "es256").await.unwrap();
+
+    // eu-west-1 is down: its token function answers 503, the others keep issuing.
+    issuer.proxy.fail_region("eu-west-1", true);
+    let (resp, _) = issuer.token("eu-west-1").await;
+    assert_eq!(resp["statusCode"], 503, "{resp}");
+    let body: serde_json::Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    for region in ["us-east-1", "ap-southeast-2"] {
+        token_of(&issuer.token(region).await.0);
+    }
+
+    // Rotation steps: eu-west-1's part fails and is reported, the rest is done; publish, which redoes every
+    // region's part, fails retryable while the region is down. (The pending key is a day from promotion: no
+    // promote step here.)
+    let steps = ["retire", "create", "publish"];
+    let results = issuer.rotate(&steps).await;
+    for (step, r) in steps[..2].iter().zip(&results) {
+        let report = r.as_ref().unwrap_or_else(|e| panic!("{step}: {e}"));
+        assert!(
+            report["region_errors"].to_string().contains("eu-west-1"),
+            "{step}: {report}"
+        );
+        assert!(
+            !report["region_errors"]
+                .to_string()
+                .contains("ap-southeast-2")
+        );
+    }
+    let publish = results[2].as_ref().unwrap_err();
+    assert_eq!(publish["errorType"], "Retryable", "{publish}");
+    assert!(publish.to_string().contains("eu-west-1"), "{publish}");
+
+    // eu-west-1 is back: the same steps succeed, with nothing left over for any region.
+    issuer.proxy.fail_region("eu-west-1", false);
+    for (step, r) in steps.iter().zip(issuer.rotate(&steps).await) {
+        let report = r.unwrap_or_else(|e| panic!("{step}: {e}"));
+        assert!(
+            report["region_errors"]
+                .as_object()
+                .is_none_or(serde_json::Map::is_empty),
+            "{step}: {report}"
+        );
+    }
+    assert_eq!(
+        issuer.current("eu-west-1", "es256").await.as_deref(),
+        Some(es256.as_str())
+    );
+    token_of(&issuer.token("eu-west-1").await.0);
+
+    // ap-southeast-2's alias of the default algorithm (RS256) is moved (by hand) to a key that is not in the JWKS: that region refuses to sign
+    // rather than issue tokens no verifier can check; the others keep issuing.
+    let ap = issuer.kms("ap-southeast-2").await;
+    let stray = ap
+        .create_key()
+        .key_spec(KeySpec::Rsa2048)
+        .key_usage(KeyUsageType::SignVerify)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_owned();
+    ap.update_alias()
+        .alias_name(format!("{PREFIX}/rs256/current"))
+        .target_key_id(&stray)
+        .send()
+        .await
+        .unwrap();
+    let (resp, signs) = issuer.token("ap-southeast-2").await;
+    assert_eq!(resp["statusCode"], 503, "{resp}");
+    assert!(
+        signs.is_empty(),
+        "no Sign with an unpublished key: {signs:?}"
+    );
+    token_of(&issuer.token("us-east-1").await.0);
+}
