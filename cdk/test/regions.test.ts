@@ -245,6 +245,25 @@ describe('regions with a custom domain', () => {
   });
 });
 
+describe('adding regions to a running issuer', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { compare, logicalIds } = require('../scripts/logical-ids.cjs');
+  const ZONE = { hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' };
+
+  test.each([['without a custom domain', {}], ['with a custom domain', ZONE]] as [string, Partial<IamJwtIssuerProps>][])(
+    'replaces nothing of the primary stack, %s: every resource keeps its logical id and type', (_, props) => {
+      const one = new IamJwtStack(new App({ context: CDK_CONTEXT }), 'Test', { env: { account: ACCOUNT, region: 'us-east-1' }, issuer: { ...BASE_PROPS, ...props } });
+      const three = synthRegions(props);
+      const diff = compare(logicalIds(Template.fromStack(one).toJSON()), logicalIds(three.primary.toJSON()));
+      // Only added resources (the primary's regional token name with a custom domain); a new API deployment (its id
+      // hashes the API's configuration) is how API Gateway publishes any change.
+      expect(diff.removed.filter((e: string) => !/AWS::ApiGateway::Deployment/.test(e))).toEqual([]);
+      expect(diff.retyped).toEqual([]);
+      // A stateful resource may be added (the regional token name), never removed or retyped.
+      expect(diff.stateful.filter((id: string) => !diff.added.some((e: string) => e.startsWith(`${id} `)))).toEqual([]);
+    });
+});
+
 describe('a single-region issuer is what it always was', () => {
   test('no IAMJWT_REGIONS, no other stacks, no replication grants, no stack outputs for other regions', () => {
     for (const regions of [undefined, ['us-east-1']]) {
