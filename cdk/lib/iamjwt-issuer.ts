@@ -81,8 +81,9 @@ export class IamJwtIssuer extends Construct {
   /** The first-rotation custom resource (undefined with `disableKeyRotateOnCreate`). */
   public readonly firstRotation?: CustomResource;
   /**
-   * The regions besides the primary (`regions` after the first), each with its own stack and token endpoint; empty
-   * for an issuer in one region.
+   * The regions besides the primary (`regions` after the first), each with its own stack and token endpoint.
+   *
+   * Empty for an issuer in one region.
    */
   public readonly otherRegions: IamJwtRegion[];
 

@@ -293,7 +293,8 @@ function grantKeyManagement(role: iam.Role, config: ResolvedConfig): void {
     // KMS authorizes the Tags of CreateKey as a TagResource call on a key that has no tags yet.
     sid: 'TagNewIssuerKeys',
     actions: ['kms:TagResource'],
-    resources: [keyArn],
+    // In several regions also the new replicas: KMS authorizes a ReplicateKey's tags as a TagResource there.
+    resources: issuerKeyArns(role, config),
     conditions: {
       'StringEquals': { [`aws:RequestTag/${ISSUER_TAG}`]: prefix },
       'ForAllValues:StringEquals': { 'aws:TagKeys': allTagKeys },
@@ -337,76 +338,34 @@ function grantKeyManagement(role: iam.Role, config: ResolvedConfig): void {
  */
 function grantReplication(role: iam.Role, config: ResolvedConfig): void {
   const prefix = config.keyAliasPrefix;
-  const stack = Stack.of(role);
   const [primary, ...replicas] = config.regions;
   const issuerKeys = { [`aws:ResourceTag/${ISSUER_TAG}`]: prefix };
   const replicaKeys = replicas.map((region) => keyArnPattern(role, region));
-  role.addToPrincipalPolicy(new iam.PolicyStatement({
-    // ListKeys has no resource to scope (it lists the account's keys in one region); only in the primary.
-    sid: 'ListKeysInPrimaryRegion',
-    actions: ['kms:ListKeys'],
-    resources: ['*'],
-    conditions: { StringEquals: { 'aws:RequestedRegion': primary } },
-  }));
-  role.addToPrincipalPolicy(new iam.PolicyStatement({
-    sid: 'ReplicateIssuerKeys',
-    actions: ['kms:ReplicateKey'],
-    resources: [keyArnPattern(role, primary)],
-    conditions: { StringEquals: { ...issuerKeys, 'kms:ReplicaRegion': replicas } },
-  }));
-  role.addToPrincipalPolicy(new iam.PolicyStatement({
-    // KMS authorizes a ReplicateKey as a CreateKey in the replica's region (which has no resource to scope) and,
-    // for its tags, a TagResource on the new replica (TagNewIssuerKeys covers the replica regions).
-    sid: 'CreateIssuerKeyReplicas',
-    actions: ['kms:CreateKey'],
-    resources: ['*'],
-    conditions: { StringEquals: { 'kms:MultiRegion': 'true', 'kms:MultiRegionKeyType': 'REPLICA' } },
-  }));
-  role.addToPrincipalPolicy(new iam.PolicyStatement({
-    sid: 'TagNewIssuerKeyReplicas',
-    actions: ['kms:TagResource'],
-    resources: replicaKeys,
-    conditions: {
-      'StringEquals': { [`aws:RequestTag/${ISSUER_TAG}`]: prefix },
-      'ForAllValues:StringEquals': { 'aws:TagKeys': [ISSUER_TAG, ...KEY_FACT_TAGS] },
-      'Null': { [`aws:ResourceTag/${ISSUER_TAG}`]: 'true' },
-    },
-  }));
-  role.addToPrincipalPolicy(new iam.PolicyStatement({
-    sid: 'ManageIssuerKeyReplicas',
-    actions: [
-      'kms:DescribeKey', 'kms:ListResourceTags', 'kms:ScheduleKeyDeletion',
-      // KMS checks alias operations on the key as well as on the alias.
-      'kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias',
-    ],
-    resources: replicaKeys,
-    conditions: { StringEquals: issuerKeys },
-  }));
-  role.addToPrincipalPolicy(new iam.PolicyStatement({
-    // A replica's facts (KmsRegions writes one: when its region's alias left it); never its issuer tag.
-    sid: 'TagIssuerKeyReplicaFacts',
-    actions: ['kms:TagResource'],
-    resources: replicaKeys,
-    conditions: {
-      'StringEquals': issuerKeys,
-      'ForAllValues:StringEquals': { 'aws:TagKeys': KEY_FACT_TAGS },
-    },
-  }));
-  role.addToPrincipalPolicy(new iam.PolicyStatement({
-    sid: 'ManageIssuerReplicaAliases',
-    actions: ['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'],
-    resources: replicas.map((region) => aliasArnPattern(role, config, region, 'current')),
-  }));
-  role.addToPrincipalPolicy(new iam.PolicyStatement({
-    // KMS creates its service-linked role for multi-Region keys with the account's first one.
-    sid: 'CreateMultiRegionKeyServiceRole',
-    actions: ['iam:CreateServiceLinkedRole'],
-    resources: [stack.formatArn({
-      service: 'iam', region: '', resource: 'role',
-      resourceName: `aws-service-role/${MRK_SERVICE}/AWSServiceRoleForKeyManagementServiceMultiRegionKeys`,
-    })],
-    conditions: { StringEquals: { 'iam:AWSServiceName': MRK_SERVICE } },
-  }));
+  const allow = (sid: string, actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+
+  // ListKeys has no resource to scope (it lists the account's keys in one region); only in the primary.
+  allow('ListKeysInPrimaryRegion', ['kms:ListKeys'], ['*'], { StringEquals: { 'aws:RequestedRegion': primary } });
+  allow('ReplicateIssuerKeys', ['kms:ReplicateKey'], [keyArnPattern(role, primary)],
+    { StringEquals: { ...issuerKeys, 'kms:ReplicaRegion': replicas } });
+  // KMS authorizes a ReplicateKey as a CreateKey in the replica's region (which has no resource to scope) and,
+  // for its tags, a TagResource on the new replica (TagNewIssuerKeys names every region).
+  allow('CreateIssuerKeyReplicas', ['kms:CreateKey'], ['*'],
+    { StringEquals: { 'kms:MultiRegion': 'true', 'kms:MultiRegionKeyType': 'REPLICA' } });
+  // KMS checks alias operations on the key as well as on the alias.
+  allow('ManageIssuerKeyReplicas',
+    ['kms:DescribeKey', 'kms:ListResourceTags', 'kms:ScheduleKeyDeletion', 'kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'],
+    replicaKeys, { StringEquals: issuerKeys });
+  // A replica's facts (KmsRegions writes one: when its region's alias left it); never its issuer tag.
+  allow('TagIssuerKeyReplicaFacts', ['kms:TagResource'], replicaKeys,
+    { 'StringEquals': issuerKeys, 'ForAllValues:StringEquals': { 'aws:TagKeys': KEY_FACT_TAGS } });
+  allow('ManageIssuerReplicaAliases', ['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'],
+    replicas.map((region) => aliasArnPattern(role, config, region, 'current')));
+  // KMS creates its service-linked role for multi-Region keys with the account's first one.
+  const serviceRole = Stack.of(role).formatArn({
+    service: 'iam', region: '', resource: 'role', resourceName: `aws-service-role/${MRK_SERVICE}/AWSServiceRoleForKeyManagementServiceMultiRegionKeys`,
+  });
+  allow('CreateMultiRegionKeyServiceRole', ['iam:CreateServiceLinkedRole'], [serviceRole], { StringEquals: { 'iam:AWSServiceName': MRK_SERVICE } });
 }
 
 /** The service KMS's multi-Region key service-linked role belongs to. */
