@@ -72,7 +72,8 @@ fn region_action(d: &RegionalDecide<'_>, keys: &RegionKeys) -> Option<RegionActi
     };
     for (_, slots) in configured() {
         for k in [&slots.current, &slots.pending].into_iter().flatten() {
-            if k.publishable() && !keys.replicas.contains_key(&k.id) {
+            // A single-Region key cannot be replicated: the region waits for its multi-Region successor.
+            if k.publishable() && !k.single_region && !keys.replicas.contains_key(&k.id) {
                 return Some(RegionAction::Replicate { key: k.id.clone() });
             }
         }

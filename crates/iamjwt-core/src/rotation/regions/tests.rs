@@ -592,6 +592,44 @@ fn a_removed_algorithm_stops_signing_in_every_region_before_its_keys_leave_the_j
     assert!(again.iter().all(|r| r.actions.is_empty()), "{again:?}");
 }
 
+/// Adding regions to an issuer whose keys are single-Region (made while it had one region): they cannot be
+/// replicated, so the regions wait — without failing any step, and without holding back the primary's rotation —
+/// until multi-Region keys made by the next creates are promoted. Before, every step tried to replicate the
+/// current key, failed that region, and counted it as possibly signing with everything: no key was ever retired,
+/// so no promotion ever happened and the regions never got a key.
+#[test]
+fn regions_added_to_an_issuer_with_single_region_keys_follow_its_next_multi_region_keys() {
+    let w = world();
+    // One region: both regions "do not exist yet".
+    down(&w, "eu-west-1", true);
+    down(&w, "ap-southeast-2", true);
+    run(&w, false, T0).unwrap();
+    run(&w, false, T0.plus(DAY)).unwrap();
+    w.primary.store.make_single_region();
+    down(&w, "eu-west-1", false);
+    down(&w, "ap-southeast-2", false);
+
+    let reports = run_algs(&w, &ALGS, T0.plus(DAY + 3600));
+    assert!(errors(&reports).is_empty(), "{reports:?}");
+    for (r, keys) in w.regions.snapshot() {
+        assert!(
+            keys.current.is_empty() && keys.replicas.is_empty(),
+            "{r}: {keys:?}"
+        );
+    }
+    // The next rotation promotes the last single-Region key and creates multi-Region ones; the one after promotes
+    // those, and every region follows.
+    for day in 2..=3 {
+        let reports = run_algs(&w, &ALGS, T0.plus(day * DAY));
+        assert!(errors(&reports).is_empty(), "day {day}: {reports:?}");
+    }
+    let (state, _) = observe(&w);
+    for slots in state.algs.values() {
+        assert!(!slots.current.as_ref().unwrap().single_region);
+    }
+    assert_converged(&w);
+}
+
 /// Sets up a scenario, returns (world, emergency, now) ready for the run under test.
 fn scenario(name: &str) -> (W, bool, UnixTime) {
     let w = world();
