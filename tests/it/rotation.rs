@@ -122,3 +122,54 @@ fn emergency_rotation_drops_the_compromised_key() {
     );
     assert!(verify(&s, &t2));
 }
+
+/// Issue 19 §4, end to end with the real binary: removing an algorithm from the set (a redeploy of `serve` with
+/// `IAMJWT_ALGORITHMS` shorter, same state directory and issuer) never breaks a token already issued. The removed
+/// algorithm's key stays in the JWKS and its tokens keep verifying — with `iamjwt verify` and with PyJWT — while
+/// no new token is signed with it; rotation retires it once its window has passed, and only then.
+#[test]
+fn removing_an_algorithm_keeps_its_tokens_verifying_until_rotation_retires_its_key() {
+    let s = Server::start_with(&[("IAMJWT_ALGORITHMS", "RS256,ES256")]);
+    let es = ok(s.token(&["--alg", "ES256"]));
+    let es_kid = jwt_part(&es, 0)["kid"].as_str().unwrap().to_owned();
+
+    let s = s.restart_with(&[("IAMJWT_ALGORITHMS", "RS256")]);
+    assert!(
+        jwks_kids(&s).contains(&es_kid),
+        "removed at once: {:?}",
+        jwks_kids(&s)
+    );
+    assert!(
+        verify(&s, &es),
+        "an ES256 token issued before the removal no longer verifies"
+    );
+    let py = pyjwt_verify(&s.url, "sts.amazonaws.com", &es);
+    assert!(py.status.success(), "PyJWT: {}", stderr(&py));
+    // No new token with the removed algorithm: one line naming it.
+    let refused = s.token(&["--alg", "ES256"]);
+    assert!(!refused.status.success());
+    let err = stderr(&refused);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("ES256"), "{err}");
+    assert!(verify(&s, &ok(s.token(&["--alg", "RS256"]))));
+
+    // Retire and publish inside the window keep the key; past it the key is retired and leaves the JWKS. (The
+    // other steps would promote RS256, which waits for its own publish age: not what this test is about.)
+    let mut gone_at = None;
+    for hours in [1, 2, 26, 50] {
+        let now = format!("+{hours}h");
+        ok(rotate(&s, &["--now", &now, "--step", "retire"]));
+        ok(rotate(&s, &["--now", &now, "--step", "publish"]));
+        if !jwks_kids(&s).contains(&es_kid) {
+            gone_at = Some(hours);
+            break;
+        }
+        assert!(
+            verify(&s, &es),
+            "+{hours}h: the key is published but the token fails"
+        );
+    }
+    let gone_at = gone_at.expect("the removed algorithm's key was never retired");
+    assert!(gone_at > 2, "retired inside its window (+{gone_at}h)");
+    assert!(!verify(&s, &es), "verifies without its key");
+}

@@ -174,15 +174,38 @@ impl Server {
         Self::start_in(state, env, Some(creds))
     }
 
+    /// Stops this server and starts `serve` again on the same state directory and address (so the same issuer),
+    /// with `env`: a redeploy with other settings.
+    pub fn restart_with(self, env: &[(&str, &str)]) -> Self {
+        let Self {
+            _inner,
+            url,
+            creds,
+            state,
+        } = self;
+        drop(_inner);
+        let listen = url.trim_start_matches("http://").to_owned();
+        Self::start_on(state, env, Some(creds), &listen)
+    }
+
     /// `serve` over `state`, acting as `creds` (`None`: the dev principal a fresh state directory gets).
     fn start_in(state: tempfile::TempDir, env: &[(&str, &str)], creds: Option<DevCreds>) -> Self {
+        Self::start_on(state, env, creds, "127.0.0.1:0")
+    }
+
+    fn start_on(
+        state: tempfile::TempDir,
+        env: &[(&str, &str)],
+        creds: Option<DevCreds>,
+        listen: &str,
+    ) -> Self {
         let mut c = clean(Command::new(iamjwt_bin()));
         c.stderr(Stdio::null());
         for (k, v) in env {
             c.env(k, v);
         }
-        let inner =
-            iamjwt_testkit::LocalServer::start(c, state.path()).unwrap_or_else(|e| panic!("{e}"));
+        let inner = iamjwt_testkit::LocalServer::start_listening(c, state.path(), listen, &[])
+            .unwrap_or_else(|e| panic!("{e}"));
         let creds =
             creds.unwrap_or_else(|| DevCreds::from(inner.dev().unwrap_or_else(|e| panic!("{e}"))));
         Self {
