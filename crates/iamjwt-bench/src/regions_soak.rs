@@ -16,10 +16,15 @@
 //! - a region that is not down and does not issue: a region's own outage is the only excuse (see [`SILENCE_BOUND`]);
 //! - a region that is down and answers anything but `503`, or fewer rotations than asked within [`max_steps`].
 //!
-//! The clock: a step is [`STEP_SECONDS`], which is also the token function's key refresh interval. The token
+//! The clock: a step is [`STEP_SECONDS`] (12 h) with the default rotation policy (a pending key published a day
+//! before it signs, `retire_after` ≈ 2 h, keys deleted 7 days after they are scheduled), so an execution of the
+//! four steps rotates when nothing is down, and about 7 days of scheduled keys exist at any time: KMS deletes a key
+//! at the end of its window, which the soak plays on moto (`EndDeletionWindow`, tests/moto_server_mrk.py). The token
 //! function's signer keeps its key until the next request (its TTL is zero in wall time, so every token starts a
-//! background refresh), so a region signs at most one step, one refresh interval, behind its alias: exactly the
-//! lag `retire_after` allows for. `PublishedOnly` re-reads the JWKS at every token for the same reason.
+//! background refresh that ends within the step), so a region signs with the alias of the step before: more lag
+//! than the refresh interval `retire_after` allows for, and still safe, because an alias never leaves a key in the
+//! same step that retires it (retire waits `retire_after` after the last region's demotion). `PublishedOnly`
+//! re-reads the JWKS at every token.
 
 use crate::Error;
 use crate::kms_path::{event_api, request};
@@ -46,29 +51,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Virtual seconds per soak step; also the token function's key refresh interval.
-pub const STEP_SECONDS: u64 = 60;
+/// Virtual seconds per soak step.
+pub const STEP_SECONDS: u64 = 12 * 3600;
 /// The virtual clock starts here.
 pub const T0: UnixTime = UnixTime(1_700_000_000);
 /// Steps a region that is not down may go without issuing a token of every algorithm. Zero: nothing but its own
 /// outage stops a region. Another region's outage does not (its KMS is its own, and `PublishedOnly` keeps the last
 /// JWKS when the primary's bucket cannot be read); a new key does not (an alias moves only to a key published a
 /// step before, which every region's JWKS read has seen); the end of an outage does not (the cached key is still
-/// current or still published: retire waits for every region, and `retire_after` is longer than a step).
+/// current, or still published and not scheduled: retire waits for every region, and for `retire_after` after it).
 pub const SILENCE_BOUND: u64 = 0;
 
-/// Timings small enough for one rotation per workflow execution (four steps) when nothing is down:
-/// `retire_after` = max duration + JWKS max age + key refresh = 180 s = 3 steps, the time from a key's demotion
-/// (promote) to the next execution's retire; a pending key is published 2 steps before the next promote.
-const SETTINGS: [(&str, &str); 7] = [
-    ("IAMJWT_BUCKET", BUCKET),
-    ("IAMJWT_KEY_REFRESH_SECONDS", "60"),
-    ("IAMJWT_MAX_DURATION", "60"),
-    ("IAMJWT_DEFAULT_DURATION", "60"),
-    ("IAMJWT_JWKS_MAX_AGE", "60"),
-    ("IAMJWT_MIN_PUBLISH_AGE", "120"),
-    ("IAMJWT_KEY_DELETION_DAYS", "7"),
-];
+/// The default rotation policy (`min_publish_age` one day, `retire_after` = 3600 + 3600 + 300 s) and the shortest
+/// deletion window KMS allows. With 12 h steps a pending key is published 2 steps (24 h) before the next promote,
+/// and a demoted key waits 3 steps for the next retire.
+const SETTINGS: [(&str, &str); 2] = [("IAMJWT_BUCKET", BUCKET), ("IAMJWT_KEY_DELETION_DAYS", "7")];
 
 /// The issuer's settings for the soak: the bench issuer's, in [`REGIONS`], with [`SETTINGS`].
 pub fn settings() -> Result<Settings, Error> {
@@ -174,6 +171,8 @@ pub struct RegionsSoakReport {
     pub failed_steps: BTreeMap<String, u64>,
     /// Steps done except in a region that was down (`region_errors`).
     pub partial_steps: u64,
+    /// Keys (primary or replica) whose deletion window ended during the soak.
+    pub keys_deleted: u64,
     /// Alias moves (any region) to a key that was not published, or not replicated there: must be 0.
     pub unsafe_promotions: u64,
     pub violations: Vec<String>,
@@ -183,8 +182,8 @@ pub struct RegionsSoakReport {
     pub verified_pyjwt: usize,
     /// Everything that went wrong; the soak passes when it is empty.
     pub problems: Vec<String>,
-    /// Requests the rotate and token functions sent (through the proxy).
-    pub requests: u64,
+    /// Requests the rotate and token functions sent (through the proxy), by operation.
+    pub requests: BTreeMap<String, u64>,
     /// Wall time in rotation steps, in token requests, in observing what is there (and checking it).
     pub seconds_rotating: f64,
     pub seconds_issuing: f64,
@@ -225,18 +224,19 @@ impl RegionsSoakReport {
             ));
         }
         out.push_str(&format!(
-            "seed {} | {} rotations in {} steps ({} virtual s) | failed steps {:?}, partial {} | unsafe promotions {} | invariant violations {} | tokens verified {} (PyJWT {}) | {} requests | {:.1} s (rotating {:.1}, issuing {:.1}, observing {:.1})",
+            "seed {} | {} rotations in {} steps ({} virtual s) | failed steps {:?}, partial {} | keys deleted {} | unsafe promotions {} | invariant violations {} | tokens verified {} (PyJWT {}) | {} requests | {:.1} s (rotating {:.1}, issuing {:.1}, observing {:.1})",
             self.seed,
             self.rotations,
             self.steps,
             self.virtual_seconds,
             self.failed_steps,
             self.partial_steps,
+            self.keys_deleted,
             self.unsafe_promotions,
             self.violations.len(),
             self.verified,
             self.verified_pyjwt,
-            self.requests,
+            self.requests.values().sum::<u64>(),
             self.wall_seconds,
             self.seconds_rotating,
             self.seconds_issuing,
@@ -494,10 +494,24 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
     let mut moments = Moments::default();
     let mut last = observer.observe().await?;
     let mut next = 0usize;
+    // (region, key) scheduled for deletion → when its window started.
+    let mut scheduled: BTreeMap<(Region, KeyId), UnixTime> = BTreeMap::new();
+    let window = u64::from(settings.key_deletion_days) * 86_400;
 
     while report.rotations < cfg.rotations && report.steps < cfg.max_steps() {
         report.steps += 1;
         now = now.plus(STEP_SECONDS);
+        // KMS deletes the keys whose window has passed (in whichever region is down, too).
+        let due: Vec<(Region, KeyId)> = scheduled
+            .iter()
+            .filter(|(_, at)| now >= at.plus(window))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for (region, key) in due {
+            world.end_deletion_window(region.as_str(), key.as_str()).await?;
+            scheduled.remove(&(region, key));
+            report.keys_deleted += 1;
+        }
         for (i, region) in all.iter().enumerate() {
             if down_for[i] == 0 && cfg.outage_chance > 0.0 && rng.chance(cfg.outage_chance) {
                 down_for[i] = u64::from(rng.one_to(cfg.max_outage_steps));
@@ -592,7 +606,9 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
         }
 
         report.seconds_issuing += phase.elapsed().as_secs_f64();
-        report.requests += world.proxy.take().len() as u64;
+        for call in world.proxy.take() {
+            *report.requests.entry(call.operation).or_default() += 1;
+        }
         let phase = Instant::now();
 
         // What is really there now; the invariants since the last step.
@@ -644,6 +660,19 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
                 at: now.0,
                 jwks: moments.jwks.len() - 1,
             });
+        }
+        // A replica's window starts when it is scheduled; a primary's once its last replica is gone.
+        for (region, keys) in &seen.regions {
+            for (id, r) in &keys.replicas {
+                if r.pending_deletion {
+                    scheduled.entry((region.clone(), id.clone())).or_insert(now);
+                }
+            }
+        }
+        for id in &seen.retired {
+            if !seen.regions.values().any(|r| r.replicas.contains_key(id)) {
+                scheduled.entry((primary.clone(), id.clone())).or_insert(now);
+            }
         }
         last = seen;
         report.seconds_observing += phase.elapsed().as_secs_f64();

@@ -466,6 +466,7 @@ async fn run_regions_soak(rotations: u32, seed: Option<u64>) -> Result<(), Error
     println!("multi-region soak: {rotations} rotations, SOAK_SEED={}", cfg.seed);
     let report = regions_soak::run(&cfg).await?;
     println!("{}", report.table());
+    println!("requests by operation: {:?}", report.requests);
     report.check()?;
     println!("multi-region soak ok");
     Ok(())
