@@ -72,8 +72,9 @@ impl RegionalMoto {
             )
             .body(Full::new(hyper::body::Bytes::from(body)))
             .map_err(|e| Error::Setup(e.to_string()))?;
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build(hyper_util::client::legacy::connect::HttpConnector::new());
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(hyper_util::client::legacy::connect::HttpConnector::new());
         let resp = client
             .request(req)
             .await
@@ -109,7 +110,8 @@ impl RegionalMoto {
 }
 
 fn pyjwt(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Vec<String>, Error> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/pyjwt_verify_jwks.py");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/pyjwt_verify_jwks.py");
     let out = std::process::Command::new(iamjwt_testkit::venv_bin("python").map_err(Error::Setup)?)
         .arg(script)
         .args([ISSUER, AUDIENCE])
@@ -141,16 +143,14 @@ pub fn pyjwt_verify(
     tokens: &[String],
 ) -> Result<Vec<serde_json::Value>, Error> {
     let (_dir, file) = temp_file("jwks.json", &jwks.to_string())?;
-    pyjwt(
-        std::iter::once(file.into_os_string()).chain(tokens.iter().map(Into::into)),
-    )?
-    .iter()
-    .map(|l| {
-        serde_json::from_str::<serde_json::Value>(l)
-            .map(|v| v["header"].clone())
-            .map_err(|e| Error::Failed(format!("PyJWT output: {e}")))
-    })
-    .collect()
+    pyjwt(std::iter::once(file.into_os_string()).chain(tokens.iter().map(Into::into)))?
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .map(|v| v["header"].clone())
+                .map_err(|e| Error::Failed(format!("PyJWT output: {e}")))
+        })
+        .collect()
 }
 
 /// A token and the moment it must verify at, against one of [`Moments::jwks`].

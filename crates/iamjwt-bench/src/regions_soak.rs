@@ -208,7 +208,14 @@ impl RegionsSoakReport {
     pub fn table(&self) -> String {
         let mut out = format!(
             "{:<15} {:>7} {:>8} {:>8} {:>10} {:>9} {:>9} {:>12}\n",
-            "region", "tokens", "503 down", "outages", "steps down", "longest", "silence", "alias moves"
+            "region",
+            "tokens",
+            "503 down",
+            "outages",
+            "steps down",
+            "longest",
+            "silence",
+            "alias moves"
         );
         for r in &self.regions {
             out.push_str(&format!(
@@ -426,11 +433,13 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
         .ok_or_else(|| Error::Setup("no regions".into()))?;
 
     // The rotate function, in the primary region, through the proxy.
-    let (store, publisher, regions) = rotation_ports(&world.proxied(primary.as_str()).await, &settings)?;
+    let (store, publisher, regions) =
+        rotation_ports(&world.proxied(primary.as_str()).await, &settings)?;
     let rotate = RotateHandler::new(&settings, Arc::new(store), Arc::new(publisher))
         .with_regions(Arc::new(regions));
     // The observer, straight to moto.
-    let (store, publisher, regions) = rotation_ports(&world.direct(primary.as_str()).await, &settings)?;
+    let (store, publisher, regions) =
+        rotation_ports(&world.direct(primary.as_str()).await, &settings)?;
     let mut observer = Observer {
         store,
         publisher,
@@ -443,7 +452,13 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
     // The first execution, nothing down: keys in every region.
     for step in Step::ALL {
         rotate
-            .handle(StepEvent { step, emergency: false }, now)
+            .handle(
+                StepEvent {
+                    step,
+                    emergency: false,
+                },
+                now,
+            )
             .await
             .map_err(|e| Error::Setup(format!("first rotation, {step}: {e}")))?;
     }
@@ -508,7 +523,9 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
             .map(|(k, _)| k.clone())
             .collect();
         for (region, key) in due {
-            world.end_deletion_window(region.as_str(), key.as_str()).await?;
+            world
+                .end_deletion_window(region.as_str(), key.as_str())
+                .await?;
             scheduled.remove(&(region, key));
             report.keys_deleted += 1;
         }
@@ -525,7 +542,16 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
         // One rotation step, in workflow order; a failure ends the execution.
         let phase = Instant::now();
         let step = Step::ALL[next];
-        match rotate.handle(StepEvent { step, emergency: false }, now).await {
+        match rotate
+            .handle(
+                StepEvent {
+                    step,
+                    emergency: false,
+                },
+                now,
+            )
+            .await
+        {
             Ok(r) => {
                 next = (next + 1) % Step::ALL.len();
                 if !r.complete() {
@@ -542,9 +568,11 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
                     e.error_type(),
                     "Retryable" | "UnsafePromotion" | "PreviousStillNeeded"
                 ) {
-                    report
-                        .problems
-                        .push(format!("step {} ({step}): {} {e}", report.steps, e.error_type()));
+                    report.problems.push(format!(
+                        "step {} ({step}): {} {e}",
+                        report.steps,
+                        e.error_type()
+                    ));
                 }
             }
         }
@@ -639,7 +667,9 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
             }
         }
         for x in v {
-            report.violations.push(format!("step {} at {now}: {x}", report.steps));
+            report
+                .violations
+                .push(format!("step {} at {now}: {x}", report.steps));
         }
         report.rotations = rotations.values().copied().min().unwrap_or(0);
 
@@ -671,7 +701,9 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
         }
         for id in &seen.retired {
             if !seen.regions.values().any(|r| r.replicas.contains_key(id)) {
-                scheduled.entry((primary.clone(), id.clone())).or_insert(now);
+                scheduled
+                    .entry((primary.clone(), id.clone()))
+                    .or_insert(now);
             }
         }
         last = seen;

@@ -44,7 +44,11 @@ impl std::ops::Deref for Issuer {
 
 impl Issuer {
     async fn start() -> Self {
-        Self(RegionalMoto::start().await.unwrap_or_else(|e| panic!("{e}")))
+        Self(
+            RegionalMoto::start()
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
     }
 
     /// The `rotate` binary, in the primary region, handed `steps`: each step's result.
@@ -142,7 +146,8 @@ async fn rotate_replicates_and_every_region_signs_with_its_replica_under_one_jwk
             "{region}: its Sign requests"
         );
     }
-    let headers = iamjwt_bench::regions::pyjwt_verify(&issuer.jwks().await.unwrap(), &tokens).unwrap();
+    let headers =
+        iamjwt_bench::regions::pyjwt_verify(&issuer.jwks().await.unwrap(), &tokens).unwrap();
     assert_eq!(headers.len(), 3);
     assert!(headers[0]["kid"].is_string());
     assert!(

@@ -5,8 +5,8 @@ use clap::{Parser, Subcommand};
 use iamjwt_bench::counting_proxy::CountingProxy;
 use iamjwt_bench::load::{self, LoadConfig};
 use iamjwt_bench::moto;
-use iamjwt_bench::server::{Server, iamjwt_bin};
 use iamjwt_bench::regions_soak::{self, RegionsSoakConfig};
+use iamjwt_bench::server::{Server, iamjwt_bin};
 use iamjwt_bench::soak::{self, SoakConfig};
 use iamjwt_bench::{Error, baseline};
 use iamjwt_bench::{kms_path, lambda_init, serve_start, workload};
@@ -463,7 +463,10 @@ async fn run_regions_soak(rotations: u32, seed: Option<u64>) -> Result<(), Error
         .map(|s| s.to_string())
         .or_else(|| std::env::var("SOAK_SEED").ok());
     let cfg = RegionsSoakConfig::new(rotations, seed.as_deref())?;
-    println!("multi-region soak: {rotations} rotations, SOAK_SEED={}", cfg.seed);
+    println!(
+        "multi-region soak: {rotations} rotations, SOAK_SEED={}",
+        cfg.seed
+    );
     let report = regions_soak::run(&cfg).await?;
     println!("{}", report.table());
     println!("requests by operation: {:?}", report.requests);
