@@ -61,7 +61,6 @@ impl RegionalMoto {
     /// Plays the end of a key's deletion window in `region` (KMS deletes it; moto never does): the test-only action
     /// `EndDeletionWindow` of tests/moto_server_mrk.py, straight to moto. Its credential scope only names the region.
     pub async fn end_deletion_window(&self, region: &str, key_id: &str) -> Result<(), Error> {
-        use http_body_util::{BodyExt as _, Full};
         let body = serde_json::json!({ "KeyId": key_id }).to_string();
         let req = http::Request::post(format!("{}/", self.moto.endpoint))
             .header("content-type", "application/x-amz-json-1.1")
@@ -70,22 +69,9 @@ impl RegionalMoto {
                 "authorization",
                 format!("AWS4-HMAC-SHA256 Credential=test/20260101/{region}/kms/aws4_request, SignedHeaders=host, Signature=0"),
             )
-            .body(Full::new(hyper::body::Bytes::from(body)))
+            .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
             .map_err(|e| Error::Setup(e.to_string()))?;
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build(hyper_util::client::legacy::connect::HttpConnector::new());
-        let resp = client
-            .request(req)
-            .await
-            .map_err(|e| Error::Http(format!("EndDeletionWindow: {e}")))?;
-        let status = resp.status();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| Error::Http(e.to_string()))?
-            .to_bytes();
+        let (status, body) = crate::load::send_once(req).await?;
         if status.is_success() {
             Ok(())
         } else {

@@ -184,11 +184,16 @@ pub struct RegionsSoakReport {
     pub problems: Vec<String>,
     /// Requests the rotate and token functions sent (through the proxy), by operation.
     pub requests: BTreeMap<String, u64>,
-    /// Wall time in rotation steps, in token requests, in observing what is there (and checking it).
-    pub seconds_rotating: f64,
-    pub seconds_issuing: f64,
-    pub seconds_observing: f64,
-    pub wall_seconds: f64,
+    pub seconds: WallTime,
+}
+
+/// Wall time in seconds: in all, and in rotation steps, token requests, observing what is there (and checking it).
+#[derive(Debug, Default, Serialize)]
+pub struct WallTime {
+    pub total: f64,
+    pub rotating: f64,
+    pub issuing: f64,
+    pub observing: f64,
 }
 
 impl RegionsSoakReport {
@@ -244,10 +249,10 @@ impl RegionsSoakReport {
             self.verified,
             self.verified_pyjwt,
             self.requests.values().sum::<u64>(),
-            self.wall_seconds,
-            self.seconds_rotating,
-            self.seconds_issuing,
-            self.seconds_observing
+            self.seconds.total,
+            self.seconds.rotating,
+            self.seconds.issuing,
+            self.seconds.observing
         ));
         out
     }
@@ -372,6 +377,14 @@ fn rotation_ports(
     Ok((store, publisher, regions))
 }
 
+/// The workflow's event for `step` of a scheduled (not an emergency) rotation.
+fn scheduled_step(step: Step) -> StepEvent {
+    StepEvent {
+        step,
+        emergency: false,
+    }
+}
+
 fn token_of(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()?
@@ -452,13 +465,7 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
     // The first execution, nothing down: keys in every region.
     for step in Step::ALL {
         rotate
-            .handle(
-                StepEvent {
-                    step,
-                    emergency: false,
-                },
-                now,
-            )
+            .handle(scheduled_step(step), now)
             .await
             .map_err(|e| Error::Setup(format!("first rotation, {step}: {e}")))?;
     }
@@ -542,16 +549,7 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
         // One rotation step, in workflow order; a failure ends the execution.
         let phase = Instant::now();
         let step = Step::ALL[next];
-        match rotate
-            .handle(
-                StepEvent {
-                    step,
-                    emergency: false,
-                },
-                now,
-            )
-            .await
-        {
+        match rotate.handle(scheduled_step(step), now).await {
             Ok(r) => {
                 next = (next + 1) % Step::ALL.len();
                 if !r.complete() {
@@ -577,7 +575,7 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
             }
         }
 
-        report.seconds_rotating += phase.elapsed().as_secs_f64();
+        report.seconds.rotating += phase.elapsed().as_secs_f64();
         let phase = Instant::now();
 
         // A token of every algorithm from every region.
@@ -633,7 +631,7 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
             }
         }
 
-        report.seconds_issuing += phase.elapsed().as_secs_f64();
+        report.seconds.issuing += phase.elapsed().as_secs_f64();
         for call in world.proxy.take() {
             *report.requests.entry(call.operation).or_default() += 1;
         }
@@ -707,7 +705,7 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
             }
         }
         last = seen;
-        report.seconds_observing += phase.elapsed().as_secs_f64();
+        report.seconds.observing += phase.elapsed().as_secs_f64();
 
         for (i, region) in all.iter().enumerate() {
             if down_for[i] > 0 {
@@ -738,6 +736,6 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
         Ok(Err(e)) => report.problems.push(e.to_string()),
         Err(e) => report.problems.push(format!("PyJWT: {e}")),
     }
-    report.wall_seconds = started.elapsed().as_secs_f64();
+    report.seconds.total = started.elapsed().as_secs_f64();
     Ok(report)
 }
