@@ -58,6 +58,30 @@ impl RegionalMoto {
             .and_then(|d| d.key_metadata().map(|m| m.key_id().to_owned()))
     }
 
+    /// Moves `region`'s RS256 `current` alias (by hand, straight to moto) to a new key that is in no JWKS: a broken
+    /// manual change, which that region must refuse to sign with. The key's id.
+    pub async fn point_at_stray_key(&self, region: &str) -> Result<String, Error> {
+        use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+        let kms = self.kms(region).await;
+        let stray = kms
+            .create_key()
+            .key_spec(KeySpec::Rsa2048)
+            .key_usage(KeyUsageType::SignVerify)
+            .send()
+            .await
+            .map_err(|e| Error::Setup(format!("CreateKey: {e}")))?
+            .key_metadata()
+            .map(|m| m.key_id().to_owned())
+            .ok_or_else(|| Error::Setup("CreateKey: no key id".into()))?;
+        kms.update_alias()
+            .alias_name(format!("{PREFIX}/rs256/current"))
+            .target_key_id(&stray)
+            .send()
+            .await
+            .map_err(|e| Error::Setup(format!("UpdateAlias: {e}")))?;
+        Ok(stray)
+    }
+
     /// Plays the end of a key's deletion window in `region` (KMS deletes it; moto never does): the test-only action
     /// `EndDeletionWindow` of tests/moto_server_mrk.py, straight to moto. Its credential scope only names the region.
     pub async fn end_deletion_window(&self, region: &str, key_id: &str) -> Result<(), Error> {

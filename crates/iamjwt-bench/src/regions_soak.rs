@@ -92,6 +92,9 @@ pub struct RegionsSoakConfig {
     pub outage_chance: f64,
     /// An outage lasts 1 to this many steps.
     pub max_outage_steps: u32,
+    /// At this step, after the rotation step, the second region's RS256 alias is moved by hand to a key in no
+    /// JWKS ([`RegionalMoto::point_at_stray_key`]): the soak must report it (the test that it can fail).
+    pub stray_alias_at: Option<u64>,
 }
 
 impl RegionsSoakConfig {
@@ -110,6 +113,7 @@ impl RegionsSoakConfig {
             seed,
             outage_chance: 0.08,
             max_outage_steps: 10,
+            stray_alias_at: None,
         })
     }
 
@@ -575,6 +579,11 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
             }
         }
 
+        if cfg.stray_alias_at == Some(report.steps)
+            && let Some(region) = all.get(1)
+        {
+            world.point_at_stray_key(region.as_str()).await?;
+        }
         report.seconds.rotating += phase.elapsed().as_secs_f64();
         let phase = Instant::now();
 

@@ -4,10 +4,8 @@
 //! scope, and plays a regional outage. Tokens are checked with PyJWT against the one published JWKS.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use iamjwt_bench::kms_path::EVENT;
 use iamjwt_bench::lambda_init::{Function, run_events};
-use iamjwt_bench::moto::PREFIX;
 use iamjwt_bench::regions::{BUCKET, REGIONS, RegionalMoto};
 use std::path::PathBuf;
 
@@ -212,24 +210,10 @@ async fn a_regional_outage_and_a_region_whose_key_is_not_published() {
 
     // ap-southeast-2's alias of the default algorithm (RS256) is moved (by hand) to a key that is not in the JWKS: that region refuses to sign
     // rather than issue tokens no verifier can check; the others keep issuing.
-    let ap = issuer.kms("ap-southeast-2").await;
-    let stray = ap
-        .create_key()
-        .key_spec(KeySpec::Rsa2048)
-        .key_usage(KeyUsageType::SignVerify)
-        .send()
+    issuer
+        .point_at_stray_key("ap-southeast-2")
         .await
-        .unwrap()
-        .key_metadata()
-        .unwrap()
-        .key_id()
-        .to_owned();
-    ap.update_alias()
-        .alias_name(format!("{PREFIX}/rs256/current"))
-        .target_key_id(&stray)
-        .send()
-        .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{e}"));
     let (resp, signs) = issuer.token("ap-southeast-2").await;
     assert_eq!(resp["statusCode"], 503, "{resp}");
     assert!(
