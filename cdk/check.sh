@@ -4,11 +4,14 @@
 #   2. tsc --noEmit                        type-check the app, construct and tests once
 #   3. jest                                construct assertions, prop validation, cdk-nag AwsSolutions, the
 #                                          Lambda zips' SHA-256 checks, one version (runs `iamjwt --version`)
-#   4. cdk synth (offline, stub Lambdas)   the app as `make deploy` would build it, two configurations
-#   5. logical ids                         both templates against test/fixtures/logical-ids.json (no replacement on update)
-#   6. Lambda environment contract         each function's synthesized variables through `token|rotate --check-config`
-#                                          (the full configuration sets the tag reader role and tag cache: checked too)
-#   7. cfn-lint                            on both synthesized templates
+#   4. cdk synth (offline, stub Lambdas)   the app as `make deploy` would build it, two configurations, and an issuer
+#                                          in three regions (-c regions=us-east-1,eu-west-1,ap-southeast-2: three stacks)
+#   5. logical ids                         the two single-region templates against test/fixtures/logical-ids.json
+#                                          (no replacement on update)
+#   6. Lambda environment contract         each function's synthesized variables through `token|rotate --check-config`,
+#                                          in every template of every stack (the full configuration sets the tag
+#                                          reader role and tag cache, the three-region one IAMJWT_REGIONS: checked too)
+#   7. cfn-lint                            on every synthesized template
 #   8. asl-validator                       on infra/rotation.asl.json
 #   9. pytest tests/workflow               the ASL executed by moto's Step Functions engine
 #
@@ -96,20 +99,31 @@ synth full -c stackName=IamJwtFull -c hostedZoneId=Z0123456789ABCDEFGHIJ -c host
   -c algorithms=ES256 -c rotationSchedule="rate(60 days)" \
   -c sessionTags=true -c tagReaderRoleName=iamjwt/tag-reader -c tagCacheSeconds=600
 
+step "cdk synth: three regions (primary us-east-1, eu-west-1, ap-southeast-2), custom domain, construct WAF"
+synth regions -c stackName=IamJwtRegions -c regions=us-east-1,eu-west-1,ap-southeast-2 \
+  -c hostedZoneId=Z0123456789ABCDEFGHIJ -c hostedZoneName=example.com -c apiGwWaf=ConstructProvided
+
 TEMPLATES=("$OUT/default/IamJwt.template.json" "$OUT/full/IamJwtFull.template.json")
+# One template per region: the primary's and one for each other region (docs/multi-region.md).
+REGION_TEMPLATES=("$OUT/regions/IamJwtRegions.template.json" "$OUT/regions/IamJwtRegions-eu-west-1.template.json"
+  "$OUT/regions/IamJwtRegions-ap-southeast-2.template.json")
+for t in "${REGION_TEMPLATES[@]}"; do
+  [ -f "$t" ] || { echo "the three-region synth did not write $t" >&2; exit 1; }
+done
 
 step "logical ids unchanged (test/fixtures/logical-ids.json)"
 node scripts/logical-ids.cjs check default="${TEMPLATES[0]}" full="${TEMPLATES[1]}"
 
 step "Lambda environments accepted by the Rust binaries (--check-config)"
 "$VENV/bin/python" scripts/check_lambda_env.py --bin-dir "${CARGO_TARGET_DIR:-$REPO/target}/debug" \
-  --require IAMJWT_TAG_READER_ROLE --require IAMJWT_TAG_CACHE_SECONDS "${TEMPLATES[@]}"
+  --require IAMJWT_TAG_READER_ROLE --require IAMJWT_TAG_CACHE_SECONDS --require IAMJWT_REGIONS \
+  "${TEMPLATES[@]}" "${REGION_TEMPLATES[@]}"
 
 step "cfn-lint"
 # W3005 ("dependency already enforced by a Ref/GetAtt") is CDK's style: it adds explicit DependsOn on
 # role policies and on the first-rotation resource's inputs on purpose (ordering the policy before its
 # users, and making the ordering visible). It is harmless, so that one rule is ignored.
-"$VENV/bin/cfn-lint" --ignore-checks W3005 -- "${TEMPLATES[@]}"
+"$VENV/bin/cfn-lint" --ignore-checks W3005 -- "${TEMPLATES[@]}" "${REGION_TEMPLATES[@]}"
 echo "cfn-lint: no findings"
 
 step "ASL validation (asl-validator)"

@@ -10,9 +10,10 @@ import { appConfigFromContext } from '../lib/app-config';
 import { IamJwtStack } from '../lib/iamjwt-stack';
 
 const app = new App();
-const { stackName, stackProps } = appConfigFromContext(app.node, path.resolve(__dirname, '..'));
+const { stackName, stackProps, primaryRegion } = appConfigFromContext(app.node, path.resolve(__dirname, '..'));
+// With -c regions=..., the primary stack goes to the first region named there (the others get stacks of their own).
 new IamJwtStack(app, stackName, {
   ...stackProps,
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: primaryRegion ?? process.env.CDK_DEFAULT_REGION },
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

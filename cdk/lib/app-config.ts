@@ -59,11 +59,15 @@ export const CONTEXT_KEYS: Record<string, string> = {
   tagCacheSeconds: 'how long a principal\'s IAM tags are reused, 1-86400 (default 300; needs tags in use)',
   logRetentionDays: 'log retention in days, one of CloudWatch Logs\' values (default 365)',
   keyRefreshSeconds: 'token Lambda alias re-resolution interval (default 300)',
+  regions: 'regions to issue from, the primary first, e.g. us-east-1,eu-west-1 (comma-separated or JSON array; default: the CLI\'s region only); '
+    + 'the primary stack is deployed there, each other region gets a stack <stackName>-<region>',
 };
 
 export interface AppConfig {
   readonly stackName: string;
   readonly stackProps: IamJwtStackProps;
+  /** The primary region when `regions` is given (the stack is deployed there); else the CLI's region decides. */
+  readonly primaryRegion?: string;
 }
 
 /** `baseDir` resolves relative paths (the cdk/ directory for the app). */
@@ -204,6 +208,7 @@ export function appConfigFromContext(node: Node, baseDir: string): AppConfig {
     tagCacheSeconds: num('tagCacheSeconds'),
     logRetention: retentionDays as logs.RetentionDays | undefined,
     keyRefreshInterval: seconds('keyRefreshSeconds'),
+    regions: list('regions'),
   };
   if (!issuer.defaultAudience) {
     errors.push('defaultAudience is required: pass -c defaultAudience=<audience> or set it in cdk.json "context"');
@@ -214,6 +219,7 @@ export function appConfigFromContext(node: Node, baseDir: string): AppConfig {
   const stackName = str('stackName') ?? 'IamJwt';
   return {
     stackName,
+    primaryRegion: issuer.regions?.[0],
     stackProps: {
       issuer: dropUndefined(issuer) as IamJwtIssuerProps,
       oidcCertificateArn: str('oidcCertificateArn'),

@@ -11,28 +11,34 @@
  * - TokenApi (token-api.ts): REST API (regional), AWS_IAM auth, only GET /token.
  * - IssuerMonitoring (monitoring.ts): alarm topic, alarms and dashboard.
  *
+ * With `regions` naming several, this stack is the primary region's and every other region gets a stack of its own
+ * beside it (RegionStack, region-stack.ts): a token function, API, alarms and dashboard there.
+ *
  * The parts create their resources in this construct's scope, so every logical id is what it was
  * when this was one file (see parts.ts; test/logical-ids.test.ts checks it).
  */
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { CustomResource, Stack } from 'aws-cdk-lib';
+import { CustomResource, Stack, Stage } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { IssuerDocuments, onlyWriterOfDocuments } from './issuer-documents';
 import { answerOnlyApi, IssuerFunctions } from './issuer-functions';
 import { KeyRotation } from './key-rotation';
 import { createAlarmTopic, IamJwtIssuerAlarms, IssuerMonitoring } from './monitoring';
-import { IamJwtIssuerProps, ResolvedConfig, resolveConfig } from './props';
+import { IamJwtIssuerProps, regionalTokenDomainName, ResolvedConfig, resolveConfig } from './props';
+import { IamJwtRegion, RegionStack } from './region-stack';
 import { TokenApi } from './token-api';
 import { IAMJWT_VERSION } from './version';
 
-export type { IamJwtIssuerAlarms } from './monitoring';
+export type { IamJwtIssuerAlarms, IamJwtTokenAlarms } from './monitoring';
+export type { IamJwtRegion } from './region-stack';
 
 /**
  * The iamjwt token issuer: a SigV4-authenticated token API that turns the calling AWS IAM identity into a JWT signed
@@ -74,6 +80,12 @@ export class IamJwtIssuer extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   /** The first-rotation custom resource (undefined with `disableKeyRotateOnCreate`). */
   public readonly firstRotation?: CustomResource;
+  /**
+   * The regions besides the primary (`regions` after the first), each with its own stack and token endpoint.
+   *
+   * Empty for an issuer in one region.
+   */
+  public readonly otherRegions: IamJwtRegion[];
 
   /**
    * Validates the props (every problem in one error) and creates the issuer.
@@ -112,7 +124,14 @@ export class IamJwtIssuer extends Construct {
     const tokenApi = new TokenApi(this, {
       config,
       tokenFunction: this.tokenFunction,
-      customDomain: domain && zone ? { zone, domainName: domain.tokenDomainName, certificate: props.tokenCertificate } : undefined,
+      customDomain: domain && zone
+        ? {
+          zone,
+          domainName: domain.tokenDomainName,
+          certificate: props.tokenCertificate,
+          regionalDomainName: config.regions.length > 1 ? regionalTokenDomainName(domain, config.regions[0]) : undefined,
+        }
+        : undefined,
       stageAfter: this.firstRotation,
     });
     this.api = tokenApi.api;
@@ -120,22 +139,45 @@ export class IamJwtIssuer extends Construct {
     this.tokenEndpoint = tokenApi.tokenEndpoint;
     this.tokenInvokeArn = tokenApi.tokenInvokeArn;
 
+    // Alarm names are unique per region, so the other regions' alarms take the same names.
+    const alarmNames = {
+      keyRotationStepFunctionFailed: props.alarmNameKeyRotationStepFunctionFailed,
+      apiGateway5xx: props.alarmNameApiGateway5xx,
+      signLambdaFailed: props.alarmNameSignLambdaFailed,
+      keyRotationLambdaFailed: props.alarmNameKeyRotationLambdaFailed,
+    };
     const monitoring = new IssuerMonitoring(this, {
       alarmTopic: this.alarmTopic,
       api: this.api,
       tokenFunction: this.tokenFunction,
-      rotateFunction: this.rotateFunction,
-      stateMachine: this.rotationStateMachine,
       algorithms: config.algorithms,
-      alarmNames: {
-        keyRotationStepFunctionFailed: props.alarmNameKeyRotationStepFunctionFailed,
-        apiGateway5xx: props.alarmNameApiGateway5xx,
-        signLambdaFailed: props.alarmNameSignLambdaFailed,
-        keyRotationLambdaFailed: props.alarmNameKeyRotationLambdaFailed,
-      },
-    });
+      alarmNames,
+    }, { rotateFunction: this.rotateFunction, stateMachine: this.rotationStateMachine });
     this.alarms = monitoring.alarms;
     this.dashboard = monitoring.dashboard;
+
+    this.otherRegions = config.regions.slice(1).map((region) => {
+      const primary = Stack.of(this);
+      // Beside the primary stack, in its app or stage: a stack cannot hold another region's resources.
+      const parent = primary.node.scope;
+      if (parent === undefined || !(Stage.isStage(parent))) {
+        throw new Error('IamJwtIssuer: regions needs the issuer\'s stack directly in an App or Stage (each other region gets a stack beside it); '
+          + 'move the issuer out of the nested stack');
+      }
+      return new RegionStack(parent, `${primary.node.id}-${region}`, {
+        stackName: `${primary.stackName}-${region}`,
+        description: `iamjwt: token endpoint in ${region} of the issuer ${primary.stackName} (primary region ${primary.region})`,
+        env: { account: primary.account, region },
+        config,
+        // The CloudFormation attributes themselves (not the L2 names, which CDK refuses across regions unless the
+        // resource gets a generated physical name: a rename would replace the bucket and the role of an issuer that
+        // adds regions later). CDK carries them to the other region's stack (RegionStack).
+        issuerUrl: this.issuerUrl,
+        bucketName: (this.issuerBucket.node.defaultChild as s3.CfnBucket).ref,
+        tokenRoleName: (functions.tokenRole.node.defaultChild as iam.CfnRole).ref,
+        alarmNames,
+      });
+    });
   }
 
   /** Short alias with the same name as aws-jwt-sts's property. */

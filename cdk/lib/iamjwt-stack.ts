@@ -69,5 +69,25 @@ export class IamJwtStack extends Stack {
       description: 'CloudWatch dashboard',
       value: this.issuer.dashboard.dashboardName,
     });
+
+    // Each other region's stack: its own endpoint (a SigV4 signature is scoped to one region), topic and dashboard.
+    for (const other of this.issuer.otherRegions) {
+      new CfnOutput(other.stack, 'TokenEndpoint', {
+        description: `GET this URL in ${other.region}, SigV4-signed for execute-api in ${other.region} (iamjwt token --url REGION=URL, docs/multi-region.md)`,
+        value: other.tokenEndpoint,
+      });
+      new CfnOutput(other.stack, 'TokenInvokeArn', {
+        description: `Allow execute-api:Invoke on this ARN too in the IAM policy of every workload that may call ${other.region}`,
+        value: other.tokenInvokeArn,
+      });
+      new CfnOutput(other.stack, 'AlarmTopicArn', {
+        description: `Subscribe here for the alarms of ${other.region}`,
+        value: other.alarmTopic.topicArn,
+      });
+      new CfnOutput(other.stack, 'DashboardName', {
+        description: `CloudWatch dashboard of ${other.region}`,
+        value: other.dashboard.dashboardName,
+      });
+    }
   }
 }

@@ -9,4 +9,5 @@ export type { IamJwtStackProps } from './iamjwt-stack';
 export { WafUsage } from './props';
 export type { IamJwtIssuerProps, ResolvedConfig, ResolvedCustomDomain, ResolvedWaf } from './props';
 export type { LambdaZips } from './lambda-code';
-export type { IamJwtIssuerAlarms } from './monitoring';
+export type { IamJwtIssuerAlarms, IamJwtTokenAlarms } from './monitoring';
+export type { IamJwtRegion } from './region-stack';

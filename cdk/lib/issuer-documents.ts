@@ -23,6 +23,9 @@ import { CDN_MAX_TTL } from './props';
  */
 export const ISSUER_DOCUMENTS = ['.well-known/openid-configuration', '.well-known/jwks.json'] as const;
 
+/** The JWKS object (iamjwt_core::discovery::JWKS_PATH): what token functions in several regions read back. */
+export const JWKS_OBJECT: (typeof ISSUER_DOCUMENTS)[number] = ISSUER_DOCUMENTS[1];
+
 /** The region CloudFront takes its certificates from. */
 export const CLOUDFRONT_CERTIFICATE_REGION = 'us-east-1';
 

@@ -14,6 +14,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { algorithmSpec, ISSUER_TAG, KEY_FACT_TAGS } from './closed-sets';
+import { JWKS_OBJECT } from './issuer-documents';
 import { acknowledge, acknowledgeWildcard, keyArnPattern, logGroup } from './parts';
 import { ResolvedConfig } from './props';
 
@@ -46,20 +47,54 @@ export function lambdaEnvironment(config: ResolvedConfig, issuerUrl: string): Re
     IAMJWT_SESSION_TAGS: String(config.sessionTags),
     IAMJWT_KEY_REFRESH_SECONDS: String(config.keyRefreshSeconds),
     RUST_LOG: 'info',
+    // Only for an issuer in several regions: a single-region function's environment is what it always was.
+    ...(isMultiRegion(config) ? { IAMJWT_REGIONS: config.regions.join(',') } : {}),
   };
+}
+
+/** Whether the issuer signs in several regions (docs/multi-region.md). */
+export function isMultiRegion(config: ResolvedConfig): boolean {
+  return config.regions.length > 1;
 }
 
 /**
  * The token function's environment: `lambdaEnvironment` plus, when it reads principal tags, their cache lifetime
- * and (if set) the reader role for callers of other accounts. The rotate function never reads tags.
+ * and (if set) the reader role for callers of other accounts. The rotate function never reads tags. In several
+ * regions, also the issuer bucket (`bucketName`, in the primary region): every region's token function signs only
+ * with keys listed in the JWKS published there, and refuses to start without it.
  */
-export function tokenEnvironment(config: ResolvedConfig, issuerUrl: string): Record<string, string> {
+export function tokenEnvironment(config: ResolvedConfig, issuerUrl: string, bucketName?: string): Record<string, string> {
   const environment = lambdaEnvironment(config, issuerUrl);
   if (config.tagsUsed) {
     environment.IAMJWT_TAG_CACHE_SECONDS = String(config.tagCacheSeconds);
     if (config.tagReaderRoleName !== undefined) environment.IAMJWT_TAG_READER_ROLE = config.tagReaderRoleName;
   }
+  if (isMultiRegion(config)) {
+    if (bucketName === undefined) throw new Error('tokenEnvironment: an issuer in several regions needs the issuer bucket\'s name');
+    environment.IAMJWT_BUCKET = bucketName;
+  }
   return environment;
+}
+
+/**
+ * The token function of one region, running as `role` (in several regions, every region's function runs as the one
+ * token role of the primary stack: the keys' policies name exactly one token role).
+ */
+export function createTokenFunction(
+  scope: Construct, config: ResolvedConfig, role: iam.IRole, environment: Record<string, string>,
+): lambda.Function {
+  return new lambda.Function(scope, 'TokenFunction', {
+    description: 'iamjwt: GET /token, signs a JWT for the calling IAM identity',
+    runtime: lambda.Runtime.PROVIDED_AL2023,
+    handler: 'bootstrap',
+    architecture: config.architecture,
+    code: lambda.Code.fromAsset(config.tokenCodePath),
+    memorySize: 256,
+    timeout: Duration.seconds(10),
+    role,
+    logGroup: logGroup(scope, 'TokenLogs', config.logRetention, role),
+    environment,
+  });
 }
 
 /**
@@ -86,18 +121,7 @@ export class IssuerFunctions {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'iamjwt token Lambda: sign with issuer-tagged KMS keys, write its own logs',
     });
-    this.tokenFunction = new lambda.Function(scope, 'TokenFunction', {
-      description: 'iamjwt: GET /token, signs a JWT for the calling IAM identity',
-      runtime: lambda.Runtime.PROVIDED_AL2023,
-      handler: 'bootstrap',
-      architecture: config.architecture,
-      code: lambda.Code.fromAsset(config.tokenCodePath),
-      memorySize: 256,
-      timeout: Duration.seconds(10),
-      role: this.tokenRole,
-      logGroup: logGroup(scope, 'TokenLogs', config.logRetention, this.tokenRole),
-      environment: tokenEnvironment(config, props.issuerUrl),
-    });
+    this.tokenFunction = createTokenFunction(scope, config, this.tokenRole, tokenEnvironment(config, props.issuerUrl, bucket.bucketName));
 
     this.rotateRole = new iam.Role(scope, 'RotateRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -133,25 +157,53 @@ export class IssuerFunctions {
       actions: ['s3:PutObject', 's3:GetObject'],
       resources: [bucket.arnForObjects('.well-known/*')],
     }));
+    if (isMultiRegion(config)) {
+      grantReplication(this.rotateRole, config);
+      // Every region's token function reads the published JWKS (and nothing else of the bucket) to sign only with
+      // keys verifiers can know (iamjwt_aws::published).
+      this.tokenRole.addToPrincipalPolicy(new iam.PolicyStatement({
+        sid: 'ReadPublishedJwks',
+        actions: ['s3:GetObject'],
+        resources: [bucket.arnForObjects(JWKS_OBJECT)],
+      }));
+    }
 
-    const keyArn = keyArnPattern(scope);
     const keysAreCreatedAtRuntime = 'KMS keys are created by the rotate Lambda at run time, so their ids cannot be listed here; '
       + `every statement on key/* carries the condition aws:ResourceTag/${ISSUER_TAG} = ${config.keyAliasPrefix} (or, for tagging a new key, `
       + 'aws:RequestTag plus aws:TagKeys and an untagged-key check), which limits it to this issuer\'s keys.';
-    acknowledgeWildcard(this.tokenRole, keyArn, keysAreCreatedAtRuntime);
-    acknowledgeWildcard(this.rotateRole, keyArn, keysAreCreatedAtRuntime);
+    for (const keyArn of issuerKeyArns(scope, config)) {
+      acknowledgeWildcard(this.tokenRole, keyArn, keysAreCreatedAtRuntime);
+      acknowledgeWildcard(this.rotateRole, keyArn, keysAreCreatedAtRuntime);
+    }
     acknowledge(this.rotateRole, 'AwsSolutions-IAM5[Resource::*]',
       'kms:CreateKey supports no resource ARN (the key does not exist yet); the statement is limited by conditions: '
-      + `aws:RequestTag/${ISSUER_TAG}, aws:TagKeys, kms:KeySpec and kms:KeyUsage=SIGN_VERIFY.`);
+      + `aws:RequestTag/${ISSUER_TAG}, aws:TagKeys, kms:KeySpec and kms:KeyUsage=SIGN_VERIFY.`
+      + (isMultiRegion(config)
+        ? ' In several regions also: kms:CreateKey of multi-Region replicas (how KMS authorizes a ReplicateKey in the replica\'s region; '
+          + 'ReplicateKey itself is limited to this issuer\'s keys and the configured regions), and kms:ListKeys, which lists the '
+          + 'account\'s keys and supports no resource ARN, in the primary region only.'
+        : ''));
     acknowledgeWildcard(this.rotateRole, aliasArnPattern(scope, config),
       'The rotate Lambda moves the six slot aliases <prefix>/<alg>/<slot>; the wildcard is the alias prefix of this issuer only.');
+    for (const region of config.regions.slice(1)) {
+      acknowledgeWildcard(this.rotateRole, aliasArnPattern(scope, config, region, 'current'),
+        `The rotate Lambda points the current alias of each algorithm in ${region} (<prefix>/<alg>/current) at its replica; `
+        + 'the wildcard is the algorithm, under the alias prefix of this issuer only.');
+    }
     acknowledgeWildcard(this.rotateRole, bucket.arnForObjects('.well-known/*'),
       'The rotate Lambda writes and reads back exactly .well-known/openid-configuration and .well-known/jwks.json; the prefix keeps it out of the rest of the bucket.');
   }
 }
 
-function aliasArnPattern(scope: Construct, config: ResolvedConfig): string {
-  return Stack.of(scope).formatArn({ service: 'kms', resource: 'alias', resourceName: `${config.keyAliasPrefix.slice('alias/'.length)}/*` });
+/** The alias ARN pattern of the prefix's aliases in the stack's region, or of one slot's (any algorithm) in `region`. */
+function aliasArnPattern(scope: Construct, config: ResolvedConfig, region?: string, slot?: string): string {
+  const prefix = config.keyAliasPrefix.slice('alias/'.length);
+  return Stack.of(scope).formatArn({ service: 'kms', region, resource: 'alias', resourceName: slot ? `${prefix}/*/${slot}` : `${prefix}/*` });
+}
+
+/** The key ARN patterns of every region the issuer signs in: its own region's alone for a single-region issuer. */
+export function issuerKeyArns(scope: Construct, config: ResolvedConfig): string[] {
+  return isMultiRegion(config) ? config.regions.map((region) => keyArnPattern(scope, region)) : [keyArnPattern(scope)];
 }
 
 /**
@@ -189,18 +241,19 @@ function grantTagReads(role: iam.Role, readerRoleName: string | undefined): void
 /** Token Lambda: resolve aliases, read public keys, sign. Only keys tagged for this issuer. */
 function grantKeyUse(role: iam.Role, config: ResolvedConfig): void {
   const issuerKeys = { [`aws:ResourceTag/${ISSUER_TAG}`]: config.keyAliasPrefix };
-  const keyArn = keyArnPattern(role);
+  // In several regions the one token role signs in each with that region's replicas (IAM is global, a key ARN is not).
+  const keyArns = issuerKeyArns(role, config);
   role.addToPrincipalPolicy(new iam.PolicyStatement({
     sid: 'ResolveIssuerKeys',
     // One GetPublicKey per alias resolves key id and public key (iamjwt_aws::kms); no DescribeKey.
     actions: ['kms:GetPublicKey'],
-    resources: [keyArn],
+    resources: keyArns,
     conditions: { StringEquals: issuerKeys },
   }));
   role.addToPrincipalPolicy(new iam.PolicyStatement({
     sid: 'SignWithIssuerKeys',
     actions: ['kms:Sign'],
-    resources: [keyArn],
+    resources: keyArns,
     conditions: {
       StringEquals: {
         ...issuerKeys,
@@ -230,6 +283,8 @@ function grantKeyManagement(role: iam.Role, config: ResolvedConfig): void {
         // One key spec per enabled algorithm; two algorithms may share one.
         'kms:KeySpec': [...new Set(config.algorithms.map((a) => algorithmSpec(a).kmsKeySpec))],
         'kms:KeyUsage': 'SIGN_VERIFY',
+        // In several regions every key is a multi-Region primary key (replicated below); in one, as always.
+        ...(isMultiRegion(config) ? { 'kms:MultiRegion': 'true' } : {}),
       },
       'ForAllValues:StringEquals': { 'aws:TagKeys': allTagKeys },
     },
@@ -238,7 +293,8 @@ function grantKeyManagement(role: iam.Role, config: ResolvedConfig): void {
     // KMS authorizes the Tags of CreateKey as a TagResource call on a key that has no tags yet.
     sid: 'TagNewIssuerKeys',
     actions: ['kms:TagResource'],
-    resources: [keyArn],
+    // In several regions also the new replicas: KMS authorizes a ReplicateKey's tags as a TagResource there.
+    resources: issuerKeyArns(role, config),
     conditions: {
       'StringEquals': { [`aws:RequestTag/${ISSUER_TAG}`]: prefix },
       'ForAllValues:StringEquals': { 'aws:TagKeys': allTagKeys },
@@ -272,3 +328,45 @@ function grantKeyManagement(role: iam.Role, config: ResolvedConfig): void {
     resources: [aliasArnPattern(role, config)],
   }));
 }
+
+/**
+ * Rotate Lambda, for an issuer in several regions (iamjwt_aws::kms::KmsRegions): find this issuer's multi-Region keys
+ * in the primary region, replicate them into the other regions (with their identity tags and key policy), and in
+ * each other region point the `current` aliases, tag a replica's demotion and schedule its deletion. Every key
+ * statement is limited to this issuer's keys (the issuer tag, which a replica carries from its primary) and names
+ * the regions one by one; ReplicateKey only into the configured regions.
+ */
+function grantReplication(role: iam.Role, config: ResolvedConfig): void {
+  const prefix = config.keyAliasPrefix;
+  const [primary, ...replicas] = config.regions;
+  const issuerKeys = { [`aws:ResourceTag/${ISSUER_TAG}`]: prefix };
+  const replicaKeys = replicas.map((region) => keyArnPattern(role, region));
+  const allow = (sid: string, actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+
+  // ListKeys has no resource to scope (it lists the account's keys in one region); only in the primary.
+  allow('ListKeysInPrimaryRegion', ['kms:ListKeys'], ['*'], { StringEquals: { 'aws:RequestedRegion': primary } });
+  allow('ReplicateIssuerKeys', ['kms:ReplicateKey'], [keyArnPattern(role, primary)],
+    { StringEquals: { ...issuerKeys, 'kms:ReplicaRegion': replicas } });
+  // KMS authorizes a ReplicateKey as a CreateKey in the replica's region (which has no resource to scope) and,
+  // for its tags, a TagResource on the new replica (TagNewIssuerKeys names every region).
+  allow('CreateIssuerKeyReplicas', ['kms:CreateKey'], ['*'],
+    { StringEquals: { 'kms:MultiRegion': 'true', 'kms:MultiRegionKeyType': 'REPLICA' } });
+  // KMS checks alias operations on the key as well as on the alias.
+  allow('ManageIssuerKeyReplicas',
+    ['kms:DescribeKey', 'kms:ListResourceTags', 'kms:ScheduleKeyDeletion', 'kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'],
+    replicaKeys, { StringEquals: issuerKeys });
+  // A replica's facts (KmsRegions writes one: when its region's alias left it); never its issuer tag.
+  allow('TagIssuerKeyReplicaFacts', ['kms:TagResource'], replicaKeys,
+    { 'StringEquals': issuerKeys, 'ForAllValues:StringEquals': { 'aws:TagKeys': KEY_FACT_TAGS } });
+  allow('ManageIssuerReplicaAliases', ['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'],
+    replicas.map((region) => aliasArnPattern(role, config, region, 'current')));
+  // KMS creates its service-linked role for multi-Region keys with the account's first one.
+  const serviceRole = Stack.of(role).formatArn({
+    service: 'iam', region: '', resource: 'role', resourceName: `aws-service-role/${MRK_SERVICE}/AWSServiceRoleForKeyManagementServiceMultiRegionKeys`,
+  });
+  allow('CreateMultiRegionKeyServiceRole', ['iam:CreateServiceLinkedRole'], [serviceRole], { StringEquals: { 'iam:AWSServiceName': MRK_SERVICE } });
+}
+
+/** The service KMS's multi-Region key service-linked role belongs to. */
+const MRK_SERVICE = 'mrk.kms.amazonaws.com';

@@ -129,8 +129,13 @@ export class KeyRotation {
       serviceToken: fn.functionArn,
       resourceType: 'Custom::IamJwtFirstRotation',
       // A change of the algorithm set updates the resource, which runs the rotation again: the deploy
-      // bootstraps a new algorithm's keys (assets/bootstrap/index.js).
-      properties: { StateMachineArn: this.stateMachine.stateMachineArn, Algorithms: config.algorithms.join(',') },
+      // bootstraps a new algorithm's keys (assets/bootstrap/index.js). The same for the regions of an issuer in
+      // several: the deploy replicates the keys into a region just added.
+      properties: {
+        StateMachineArn: this.stateMachine.stateMachineArn,
+        Algorithms: config.algorithms.join(','),
+        ...(config.regions.length > 1 ? { Regions: config.regions.join(',') } : {}),
+      },
       serviceTimeout: Duration.minutes(15),
     });
     // The run needs the rotate Lambda with its permissions in place, not just its ARN.

@@ -17,16 +17,23 @@ import { Construct } from 'constructs';
 // cdk-nag renders CloudFormation references this way in finding ids; reuse it so acknowledgements match exactly.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 
-/** A log group with the given retention, kept when the stack is deleted; `writer` may write to it. */
+/**
+ * A log group with the given retention, kept when the stack is deleted; `writer` may write to it, by its identity
+ * policy only. (`LogGroup.grantWrite` also adds a log resource policy when it cannot tell the role's account, as for
+ * the token role another region's stack imports; an account has at most 10 of those per region.)
+ */
 export function logGroup(scope: Construct, id: string, retention: logs.RetentionDays, writer?: iam.IRole): logs.LogGroup {
   const group = new logs.LogGroup(scope, id, { retention, removalPolicy: RemovalPolicy.RETAIN });
-  if (writer) group.grantWrite(writer);
+  if (writer) iam.Grant.addToPrincipal({ grantee: writer, actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resourceArns: [group.logGroupArn] });
   return group;
 }
 
-/** `arn:<partition>:kms:<region>:<account>:key/*`: keys are created at run time, scoped by tag. */
-export function keyArnPattern(scope: Construct): string {
-  return Stack.of(scope).formatArn({ service: 'kms', resource: 'key', resourceName: '*' });
+/**
+ * `arn:<partition>:kms:<region>:<account>:key/*` (the stack's region unless `region` names another): keys are created
+ * at run time, scoped by tag.
+ */
+export function keyArnPattern(scope: Construct, region?: string): string {
+  return Stack.of(scope).formatArn({ service: 'kms', region, resource: 'key', resourceName: '*' });
 }
 
 /** Accept a cdk-nag AwsSolutions finding on `scope` (and below) with its reason. */

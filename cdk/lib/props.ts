@@ -156,6 +156,15 @@ export interface IamJwtIssuerProps {
    * @default true
    */
   readonly apiGatewayCloudWatchRole?: boolean;
+  /**
+   * The regions the issuer signs in, the primary first (docs/multi-region.md): the primary is this stack's region
+   * and keeps the bucket, CloudFront, the rotation and a token API; every other region gets a stack of its own (a
+   * sibling of this one, named `<this stack's name>-<region>`) with a token function and API that sign with that
+   * region's replicas of the multi-Region keys. Region names as literal strings (`us-east-1`), each once; the stack
+   * needs an explicit region (`env: { region }`).
+   * @default - this stack's region only: single-Region keys, one token API
+   */
+  readonly regions?: string[];
 }
 
 /** Longest CloudFront keeps the issuer documents before asking S3 again. */
@@ -241,6 +250,11 @@ export interface ResolvedConfig {
   readonly waf?: ResolvedWaf;
   /** Whether the construct creates the account's API Gateway CloudWatch role. */
   readonly apiGatewayCloudWatchRole: boolean;
+  /**
+   * The regions the issuer signs in, the primary (this stack's) first, when there are several (`IAMJWT_REGIONS`);
+   * empty for an issuer in one region.
+   */
+  readonly regions: string[];
 }
 
 const DNS_LABELS = /^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
@@ -479,6 +493,13 @@ export function resolveConfig(props: IamJwtIssuerProps, stackRegion: string): Re
     seen.set(value, name);
   }
 
+  // ---- regions (docs/multi-region.md)
+  const regions = checkRegions(props.regions, stackRegion, err);
+  if (regions.length > 1 && props.apiGwWaf === WafUsage.PROVIDE_WEB_ACL_ARN) {
+    err('apiGwWaf: WafUsage.PROVIDE_WEB_ACL_ARN takes one regional Web ACL, which cannot protect the token APIs of the other regions: '
+      + 'with several regions use apiGwWaf: WafUsage.CONSTRUCT_PROVIDED (one Web ACL per region), or no WAF');
+  }
+
   // ---- code: the packaged zips (hash-checked), zips given by path, or cargo-lambda's directory (lambda-code.ts)
   const code = chooseLambdaCode(props, err);
   const architecture = chooseArchitecture(props.architecture, code?.recordedArchitecture, err);
@@ -516,7 +537,63 @@ export function resolveConfig(props: IamJwtIssuerProps, stackRegion: string): Re
     rotateCodePath: code!.rotateCodePath,
     waf,
     apiGatewayCloudWatchRole: props.apiGatewayCloudWatchRole ?? true,
+    regions,
   };
+}
+
+/**
+ * `regions` as the issuer uses it: several names, the primary (the stack's region) first; `[]` when absent or when it
+ * names the stack's region alone (a single-region issuer, exactly as without it). Every problem goes to `err`.
+ */
+function checkRegions(given: string[] | undefined, stackRegion: string, err: (msg: string) => void): string[] {
+  if (given === undefined) return [];
+  if (Token.isUnresolved(given)) {
+    err('regions is an unresolved token: give the region names as literal strings (the construct makes one stack per region at synth time)');
+    return [];
+  }
+  if (given.length === 0) {
+    err('regions must name at least the stack\'s region (the primary); leave it out for a single-region issuer');
+    return [];
+  }
+  let ok = true;
+  for (const region of given) {
+    if (Token.isUnresolved(region)) {
+      err('regions: an entry is an unresolved token: give the region names as literal strings, like us-east-1 (the construct makes one stack per region at synth time)');
+      ok = false;
+    } else if (!isRegionName(region)) {
+      err(`regions: '${region}' is not an AWS region name (like us-east-1, eu-central-2, us-gov-west-1: lowercase words joined by '-', ending in a number)`);
+      ok = false;
+    }
+  }
+  const duplicates = [...new Set(given.filter((r, i) => given.indexOf(r) !== i))];
+  if (duplicates.length > 0) {
+    err(`regions lists ${duplicates.join(', ')} more than once: name each region once, the primary first`);
+    ok = false;
+  }
+  if (Token.isUnresolved(stackRegion)) {
+    err(`regions needs a stack with an explicit region, the primary: give the stack env: { region: '${given[0]}' } (and its account)`);
+    ok = false;
+  } else if (given[0] !== stackRegion) {
+    err(`regions must start with the primary region, the stack's own (${stackRegion}), got '${given[0]}' first: `
+      + `put ${stackRegion} first, or deploy the stack in ${given[0]}`);
+    ok = false;
+  }
+  return ok && given.length > 1 ? [...given] : [];
+}
+
+/** `<tokenSubdomain>.<region>.<zone>`: the token API's host in a region besides the primary. */
+export function regionalTokenDomainName(domain: ResolvedCustomDomain, region: string): string {
+  const subdomain = domain.tokenDomainName.slice(0, domain.tokenDomainName.length - domain.hostedZoneName.length - 1);
+  return `${subdomain}.${region}.${domain.hostedZoneName}`;
+}
+
+/**
+ * An AWS region name by its structure, the rule of the Rust side's `Region::parse` (iamjwt-core's region.rs):
+ * `^[a-z]{2,4}(-[a-z]+){1,2}-[0-9]{1,2}$`, at most 32 characters. Not a list of today's regions, which would refuse
+ * tomorrow's; nothing that could change a URL or an ARN it is put into (`.`, `/`, `:`, uppercase, empty).
+ */
+export function isRegionName(value: string): boolean {
+  return value.length <= 32 && /^[a-z]{2,4}(-[a-z]+){1,2}-[0-9]{1,2}$/.test(value);
 }
 
 /** Longest `/<alg>/<slot>` the rotate Lambda appends to the alias prefix. */

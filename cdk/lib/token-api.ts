@@ -26,6 +26,11 @@ export interface TokenApiProps {
     readonly domainName: string;
     /** An existing certificate in the stack's region; absent: one is created, DNS-validated in the zone. */
     readonly certificate?: acm.ICertificate;
+    /**
+     * A second name of the same API, `<tokenSubdomain>.<region>.<zone>`, for the primary region of an issuer in
+     * several: every region then answers at the name a `{region}` URL template makes (a certificate is created).
+     */
+    readonly regionalDomainName?: string;
   };
   /** The stage (and so the URL) is created only after this (the first rotation: no window in which /token fails). */
   readonly stageAfter?: IDependable;
@@ -91,21 +96,8 @@ export class TokenApi {
 
     const domain = props.customDomain;
     if (domain) {
-      const domainName = this.api.addDomainName('TokenDomain', {
-        domainName: domain.domainName,
-        certificate: domain.certificate ?? new acm.Certificate(scope, 'TokenCertificate', {
-          domainName: domain.domainName,
-          validation: acm.CertificateValidation.fromDns(domain.zone),
-        }),
-        endpointType: apigw.EndpointType.REGIONAL,
-        securityPolicy: apigw.SecurityPolicy.TLS_1_2,
-      });
-      // A regional API Gateway domain is IPv4-only by default, so no AAAA record for it.
-      new route53.ARecord(scope, 'TokenRecord', {
-        zone: domain.zone,
-        recordName: domain.domainName,
-        target: route53.RecordTarget.fromAlias(new route53Targets.ApiGatewayDomain(domainName)),
-      });
+      this.addDomain(scope, 'Token', domain.zone, domain.domainName, domain.certificate);
+      if (domain.regionalDomainName !== undefined) this.addDomain(scope, 'RegionalToken', domain.zone, domain.regionalDomainName);
       this.tokenEndpoint = `https://${domain.domainName}/token`;
     } else {
       this.tokenEndpoint = this.api.urlForPath('/token');
@@ -133,6 +125,28 @@ export class TokenApi {
         'Every request must carry a valid SigV4 signature, checked by API Gateway before the Lambda runs. WAF is available with '
         + 'apiGwWaf (construct-provided rules or an existing Web ACL); it is off by default to avoid per-request cost.');
     }
+  }
+
+  /**
+   * `domainName` for this API (ids `<id>Domain`, `<id>Certificate`, `<id>Record`), with `certificate` or a new one,
+   * DNS-validated in the zone.
+   */
+  private addDomain(scope: Construct, id: string, zone: route53.IHostedZone, domainName: string, certificate?: acm.ICertificate): void {
+    const apiDomain = this.api.addDomainName(`${id}Domain`, {
+      domainName,
+      certificate: certificate ?? new acm.Certificate(scope, `${id}Certificate`, {
+        domainName,
+        validation: acm.CertificateValidation.fromDns(zone),
+      }),
+      endpointType: apigw.EndpointType.REGIONAL,
+      securityPolicy: apigw.SecurityPolicy.TLS_1_2,
+    });
+    // A regional API Gateway domain is IPv4-only by default, so no AAAA record for it.
+    new route53.ARecord(scope, `${id}Record`, {
+      zone,
+      recordName: domainName,
+      target: route53.RecordTarget.fromAlias(new route53Targets.ApiGatewayDomain(apiDomain)),
+    });
   }
 
   /** API Gateway's own errors in the same OAuth-style JSON as the Lambda's (DESIGN.md §1). */

@@ -7,6 +7,11 @@ domain name, a role ARN, an API id, ...) and the matching binary is run with exa
 which parses them as the Lambda does at start-up. A prop combination the CDK accepts but the Rust
 side refuses fails here, with the binary's one-line error.
 
+An issuer in several regions synthesizes one template per region: the other regions' token functions take the
+issuer URL, the bucket and the token role from the primary's stack outputs (Fn::GetStackOutput), resolved here from
+the primary's template, which must be among TEMPLATE (named <stack name>.template.json, as `cdk synth` writes them).
+Such a template has a token function and no rotate function; every other template has both.
+
 Negative controls prove the check can fail: the token binary must refuse an unknown algorithm,
 the token binary one without IAMJWT_API_ID, and the rotate binary one without IAMJWT_BUCKET or without
 IAMJWT_TOKEN_ROLE_ARN. Each variable named with
@@ -32,6 +37,7 @@ FUNCTIONS = {"TokenFunction": "token", "RotateFunction": "rotate"}
 BAD_TOKEN_VALUES = {
     "IAMJWT_TAG_READER_ROLE": "arn:aws:iam::111122223333:role/not-a-name",
     "IAMJWT_TAG_CACHE_SECONDS": "0",
+    "IAMJWT_REGIONS": "us-east-1,us-east-1.evil.example",
 }
 
 PSEUDO = {
@@ -58,7 +64,10 @@ def role_arn(logical_id: str) -> str:
     return f"arn:{PSEUDO['AWS::Partition']}:iam::{PSEUDO['AWS::AccountId']}:role/IamJwt-{logical_id[:44]}-{digest}"
 
 
-def resolve(value, resources: dict, where: str) -> str:
+def resolve(value, resources: dict, where: str, stacks: dict | None = None) -> str:
+    """`value` with stand-ins for the intrinsics of a template whose resources are `resources`; `stacks` are the
+    templates of the same synthesis by stack name (for Fn::GetStackOutput)."""
+    stacks = stacks or {}
     if isinstance(value, str):
         return value
     if isinstance(value, (int, float, bool)):
@@ -87,16 +96,29 @@ def resolve(value, resources: dict, where: str) -> str:
             raise Unresolvable(f"{where}: no stand-in for Fn::GetAtt {logical_id}.{attribute} ({kind}); add one to cdk/scripts/check_lambda_env.py")
         if fn == "Fn::Join":
             separator, parts = arg
-            return separator.join(resolve(p, resources, where) for p in parts)
+            return separator.join(resolve(p, resources, where, stacks) for p in parts)
+        if fn == "Fn::GetStackOutput" and isinstance(arg, dict):
+            # Another stack's output (the primary's, for another region's stack): its value in that template.
+            producer = stacks.get(arg.get("StackName"))
+            if producer is None:
+                raise Unresolvable(f"{where}: Fn::GetStackOutput of stack {arg.get('StackName')!r}, whose template was not given")
+            output = producer.get("Outputs", {}).get(arg.get("OutputName"))
+            if output is None:
+                raise Unresolvable(f"{where}: stack {arg['StackName']} has no output {arg.get('OutputName')!r}")
+            return resolve(output["Value"], producer.get("Resources", {}), f"{where} (output {arg['OutputName']} of {arg['StackName']})", stacks)
     raise Unresolvable(f"{where}: cannot resolve {json.dumps(value)[:200]}; add it to cdk/scripts/check_lambda_env.py")
 
 
-def functions_of(template_path: Path) -> dict:
-    """{binary: (logical id, {variable: concrete value})} for the template's Rust Lambdas."""
+def read_template(template_path: Path) -> dict:
     try:
-        template = json.loads(template_path.read_text())
+        return json.loads(template_path.read_text())
     except (OSError, ValueError) as e:
         raise Unresolvable(f"{template_path}: not a readable CloudFormation template ({e})") from e
+
+
+def functions_of(template_path: Path, stacks: dict) -> dict:
+    """{binary: (logical id, {variable: concrete value})} for the template's Rust Lambdas."""
+    template = read_template(template_path)
     resources = template.get("Resources", {})
     found = {}
     for logical_id, resource in resources.items():
@@ -110,14 +132,25 @@ def functions_of(template_path: Path) -> dict:
         if len(binaries) != 1:
             raise Unresolvable(f"{template_path.name}: custom-runtime function {logical_id} ({path}) is neither TokenFunction nor RotateFunction")
         variables = props.get("Environment", {}).get("Variables", {})
-        env = {k: resolve(v, resources, f"{template_path.name} {logical_id} {k}") for k, v in variables.items()}
+        env = {k: resolve(v, resources, f"{template_path.name} {logical_id} {k}", stacks) for k, v in variables.items()}
         if binaries[0] in found:
             raise Unresolvable(f"{template_path.name}: two {binaries[0]} functions")
         found[binaries[0]] = (logical_id, env)
     missing = sorted(set(FUNCTIONS.values()) - set(found))
+    if missing == ["rotate"] and another_regions_stack(template, found):
+        return found
     if missing:
         raise Unresolvable(f"{template_path.name}: no {' or '.join(missing)} function found (looked for construct ids {', '.join(FUNCTIONS)})")
     return found
+
+
+def another_regions_stack(template: dict, found: dict) -> bool:
+    """A stack of an issuer's region besides its primary: a token function whose bucket is another stack's output."""
+    if "token" not in found:
+        return False
+    logical_id = found["token"][0]
+    bucket = template["Resources"][logical_id]["Properties"]["Environment"]["Variables"].get("IAMJWT_BUCKET")
+    return isinstance(bucket, dict) and "Fn::GetStackOutput" in bucket
 
 
 def check_config(binary: Path, env: dict) -> tuple:
@@ -144,11 +177,18 @@ def main() -> int:
 
     failures = []
     controls = None
+    # Every template of the synthesis by stack name, for Fn::GetStackOutput (cdk synth names them <stack>.template.json).
+    stacks = {}
+    for template in args.templates:
+        try:
+            stacks[template.name.removesuffix(".template.json")] = read_template(template)
+        except Unresolvable as e:
+            failures.append(str(e))
     # variable -> an accepted token environment that sets it
     required = {}
     for template in args.templates:
         try:
-            functions = functions_of(template)
+            functions = functions_of(template, stacks)
         except Unresolvable as e:
             failures.append(str(e))
             continue
@@ -160,7 +200,7 @@ def main() -> int:
                 failures.append(f"{template.name}: {name} refuses the environment the CDK gives {logical_id} (exit {code}): {output}")
             else:
                 print(f"{template.name}: {name} accepts the {len(env)} variables of {logical_id}")
-        if accepted and controls is None:
+        if accepted and controls is None and set(functions) == set(FUNCTIONS.values()):
             controls = functions
         if accepted:
             for variable in args.require:

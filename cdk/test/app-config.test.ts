@@ -10,6 +10,17 @@ const config = (context: Record<string, unknown>) =>
   appConfigFromContext(new App({ context: { ...CDK_CONTEXT, ...context } }).node, CDK_DIR);
 
 describe('app configuration from CDK context', () => {
+  test('-c regions: the list (comma-separated or JSON), and the primary region the app deploys the stack in', () => {
+    for (const regions of ['us-east-1,eu-west-1, ap-southeast-2', '["us-east-1","eu-west-1","ap-southeast-2"]']) {
+      const c = config({ defaultAudience: 'api://aud', regions });
+      expect(c.stackProps.issuer.regions).toEqual(['us-east-1', 'eu-west-1', 'ap-southeast-2']);
+      expect(c.primaryRegion).toBe('us-east-1');
+    }
+    const one = config({ defaultAudience: 'api://aud' });
+    expect(one.stackProps.issuer.regions).toBeUndefined();
+    expect(one.primaryRegion).toBeUndefined();
+  });
+
   test('-c strings are converted to typed props; feature flags are ignored', () => {
     const c = config({
       defaultAudience: 'api://aud',

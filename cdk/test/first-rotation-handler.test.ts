@@ -75,14 +75,30 @@ describe('first-rotation custom resource', () => {
     expect(calls.answers).toEqual([expect.objectContaining({ status: 'SUCCESS', physicalId: 'arn:aws:states:x:execution:y' })]);
   });
 
-  test('an Update that keeps the algorithm set (in any order) runs nothing', async () => {
+  test.each([
+    ['algorithm set', { Algorithms: 'ES256,RS256' }, { Algorithms: 'RS256,ES256' }],
+    ['regions', { Algorithms: 'RS256', Regions: 'us-east-1,eu-west-1' }, { Algorithms: 'RS256', Regions: 'eu-west-1,us-east-1' }],
+  ])('an Update that keeps the %s (in any order) runs nothing', async (_, now, before) => {
     const { handler, calls } = harness([]);
     await handler(event('Update', {
       PhysicalResourceId: 'p',
-      ResourceProperties: { StateMachineArn: SM, Algorithms: 'ES256,RS256' },
-      OldResourceProperties: { StateMachineArn: SM, Algorithms: 'RS256,ES256' },
+      ResourceProperties: { StateMachineArn: SM, ...now },
+      OldResourceProperties: { StateMachineArn: SM, ...before },
     }), context());
     expect(calls.start).toEqual([]);
+  });
+
+  test('an Update that changes the regions (one added, or the first set) runs the rotation: it replicates the keys', async () => {
+    for (const [before, after] of [['us-east-1,eu-west-1', 'us-east-1,eu-west-1,ap-southeast-2'], [undefined, 'us-east-1,eu-west-1']]) {
+      const { handler, calls } = harness([{ status: 'SUCCEEDED' }]);
+      await handler(event('Update', {
+        PhysicalResourceId: 'p',
+        ResourceProperties: { StateMachineArn: SM, Algorithms: 'RS256', Regions: after },
+        OldResourceProperties: { StateMachineArn: SM, Algorithms: 'RS256', ...(before ? { Regions: before } : {}) },
+      }), context());
+      expect(calls.start).toEqual([{ stateMachineArn: SM, name: 'regions-changed-req-1', input: '{"emergency":false}' }]);
+      expect(calls.answers).toEqual([expect.objectContaining({ status: 'SUCCESS', physicalId: 'p' })]);
+    }
   });
 
   test('a failed rotation on Update fails the update (CloudFormation rolls it back)', async () => {

@@ -63,6 +63,20 @@ const CONFIGS: Record<string, IamJwtStackProps> = {
       apiGatewayCloudWatchRole: false,
     },
   },
+  'three regions (primary us-east-1, eu-west-1, ap-southeast-2), custom domain, construct WAF: every stack': {
+    env: { region: 'us-east-1', account: '111122223333' },
+    issuer: {
+      ...BASE_PROPS,
+      regions: ['us-east-1', 'eu-west-1', 'ap-southeast-2'],
+      hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+      hostedZoneName: 'example.com',
+      apiGwWaf: WafUsage.CONSTRUCT_PROVIDED,
+    },
+  },
+  'three regions, no custom domain, no WAF: every stack': {
+    env: { region: 'eu-west-1', account: '111122223333' },
+    issuer: { ...BASE_PROPS, regions: ['eu-west-1', 'us-east-1', 'ap-southeast-2'] },
+  },
   'principal tags read in this account and through a reader role in others (environment-agnostic)': {
     issuer: {
       ...BASE_PROPS,

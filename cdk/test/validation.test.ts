@@ -2,8 +2,8 @@ import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as events from 'aws-cdk-lib/aws-events';
-import { App, Stack } from 'aws-cdk-lib';
-import { IamJwtIssuerProps, WafUsage } from '../lib/props';
+import { App, Aws, Fn, Stack, Token } from 'aws-cdk-lib';
+import { IamJwtIssuerProps, isRegionName, WafUsage } from '../lib/props';
 import { build } from './helpers';
 
 const ZONE = { hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' };
@@ -119,6 +119,24 @@ const cases: [string, Partial<IamJwtIssuerProps>, RegExp, { region?: string }?][
   ['duplicate alarm names', { alarmNameApiGateway5xx: 'iamjwt', alarmNameSignLambdaFailed: 'iamjwt' }, /alarmNameSignLambdaFailed and alarmNameApiGateway5xx are both 'iamjwt'/],
   ['missing Lambda binaries', { lambdaCodeDir: path.join(__dirname, 'no-such-dir') },
     /Lambda binaries not found: .*no-such-dir\/token\/bootstrap, .*no-such-dir\/rotate\/bootstrap \(run `make lambdas`/],
+  // regions: names the Rust side's Region::parse accepts, each once, the stack's own first (docs/multi-region.md).
+  ...['evil.example/x', 'us-east-1.evil.example', 'US-EAST-1', 'us-east-1 ', 'useast1', 'us-east-', '', 'a-b-1', 'us-east-1/../x', `us-${'a'.repeat(30)}-1`]
+    .map((region): [string, Partial<IamJwtIssuerProps>, RegExp, { region?: string }] => [`region name ${JSON.stringify(region)}`,
+      { regions: ['us-east-1', region] }, /regions: '.*' is not an AWS region name \(like us-east-1/, { region: 'us-east-1' }]),
+  ['a region twice', { regions: ['us-east-1', 'eu-west-1', 'eu-west-1'] }, /regions lists eu-west-1 more than once: name each region once, the primary first/,
+    { region: 'us-east-1' }],
+  ['the primary is not the stack\'s region', { regions: ['eu-west-1', 'us-east-1'] },
+    /regions must start with the primary region, the stack's own \(us-east-1\), got 'eu-west-1' first: put us-east-1 first, or deploy the stack in eu-west-1/,
+    { region: 'us-east-1' }],
+  ['regions in an environment-agnostic stack', { regions: ['us-east-1', 'eu-west-1'] },
+    /regions needs a stack with an explicit region, the primary: give the stack env: \{ region: 'us-east-1' \}/],
+  ['regions as an unresolved token', { regions: Token.asList(Fn.split(',', Fn.ref('Regions'))) }, /regions is an unresolved token: give the region names as literal strings/,
+    { region: 'us-east-1' }],
+  ['a region as an unresolved token', { regions: ['us-east-1', Aws.REGION] }, /regions: an entry is an unresolved token: give the region names as literal strings/,
+    { region: 'us-east-1' }],
+  ['no regions at all', { regions: [] }, /regions must name at least the stack's region/, { region: 'us-east-1' }],
+  ['one Web ACL for several regions', { regions: ['eu-west-1', 'us-east-1'], apiGwWaf: WafUsage.PROVIDE_WEB_ACL_ARN, apiGwWafWebAclArn: WEB_ACL },
+    /apiGwWaf: WafUsage.PROVIDE_WEB_ACL_ARN takes one regional Web ACL, which cannot protect the token APIs of the other regions/, { region: 'eu-west-1' }],
 ];
 
 describe('props are validated at synth time with clear errors', () => {
@@ -157,6 +175,15 @@ describe('props are validated at synth time with clear errors', () => {
       rotationSchedule: events.Schedule.expression('cron(0 3 1 */2 ? *)'),
       audiencePolicy: '{"rules":[{"principals":["arn:aws:iam::111122223333:role/ci-*"],"audiences":["api://ci"],"max_duration":900}]}',
     }, { region: 'eu-west-1' })).not.toThrow();
+  });
+
+  test('regions: every partition\'s region shapes are names; one region is a single-region issuer', () => {
+    for (const region of ['us-east-1', 'eu-central-2', 'ap-southeast-4', 'il-central-1', 'cn-northwest-1', 'us-gov-west-1', 'us-isob-east-1', 'eusc-de-east-1']) {
+      expect(isRegionName(region)).toBe(true);
+    }
+    expect(build({ regions: ['us-gov-west-1', 'us-gov-east-1'] }, { region: 'us-gov-west-1' }).config.regions).toEqual(['us-gov-west-1', 'us-gov-east-1']);
+    expect(build({ regions: ['eu-west-1'] }, { region: 'eu-west-1' }).config.regions).toEqual([]);
+    expect(build({}, { region: 'eu-west-1' }).config.regions).toEqual([]);
   });
 
   test('principal-tag settings: what the Rust side accepts is accepted, and tags can be turned on by the policy alone', () => {

@@ -281,12 +281,7 @@ fn a_restart_at_another_address_republishes_and_a_second_serve_is_refused() {
         "us-east-1",
         "--no-cache",
     ]);
-    c.env("AWS_ACCESS_KEY_ID", &dev.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &dev.secret_access_key)
-        .env(
-            "AWS_SESSION_TOKEN",
-            dev.session_token.as_deref().unwrap_or(""),
-        );
+    DevCreds::from(dev).apply(&mut c);
     let token = ok(run(c));
     ok(run(iamjwt(&[
         "verify",
@@ -429,13 +424,8 @@ fn token_fails_over_between_regional_front_doors() {
     let eu = format!("eu-west-1={}", replica.url());
     let token = |env_region: &str| {
         let mut c = iamjwt(&["token", "--url", &us, "--url", &eu, "--no-cache"]);
-        c.env("AWS_ACCESS_KEY_ID", &dev.access_key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &dev.secret_access_key)
-            .env(
-                "AWS_SESSION_TOKEN",
-                dev.session_token.as_deref().unwrap_or(""),
-            )
-            .env("AWS_REGION", env_region);
+        DevCreds::from(&dev).apply(&mut c);
+        c.env("AWS_REGION", env_region);
         run_within(c, std::time::Duration::from_secs(20))
     };
     let first = ok(token("us-east-1"));

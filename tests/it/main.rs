@@ -4,6 +4,7 @@
 
 mod aws_rotation;
 mod claims;
+mod failover;
 mod identity_center;
 mod local;
 mod rotation;

@@ -1,11 +1,12 @@
 //! Running the real binaries: `iamjwt` from the workspace target dir, awscurl and python from the project venv.
 //! A missing tool is a test failure with instructions, never a skip.
 
-use std::io::{Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -123,6 +124,16 @@ pub struct DevCreds {
     pub session_token: String,
 }
 
+impl From<&iamjwt_testkit::DevCredentials> for DevCreds {
+    fn from(dev: &iamjwt_testkit::DevCredentials) -> Self {
+        Self {
+            access_key_id: dev.access_key_id.clone(),
+            secret_access_key: dev.secret_access_key.clone(),
+            session_token: dev.session_token.clone().unwrap_or_default(),
+        }
+    }
+}
+
 impl DevCreds {
     pub fn apply(&self, c: &mut Command) {
         c.env("AWS_ACCESS_KEY_ID", &self.access_key_id)
@@ -172,14 +183,8 @@ impl Server {
         }
         let inner =
             iamjwt_testkit::LocalServer::start(c, state.path()).unwrap_or_else(|e| panic!("{e}"));
-        let creds = creds.unwrap_or_else(|| {
-            let dev = inner.dev().unwrap_or_else(|e| panic!("{e}"));
-            DevCreds {
-                access_key_id: dev.access_key_id.clone(),
-                secret_access_key: dev.secret_access_key.clone(),
-                session_token: dev.session_token.clone().unwrap_or_default(),
-            }
-        });
+        let creds =
+            creds.unwrap_or_else(|| DevCreds::from(inner.dev().unwrap_or_else(|e| panic!("{e}"))));
         Self {
             url: inner.url().to_owned(),
             creds,
@@ -254,4 +259,72 @@ pub fn pyjwt_verify(issuer: &str, aud: &str, token: &str) -> Output {
     c.arg(root().join("tests/interop/pyjwt_verify.py"))
         .args([issuer, aud, token]);
     run(c)
+}
+
+/// A running `iamjwt agent`, its JSON log lines collected; killed on drop.
+pub struct Agent {
+    child: std::process::Child,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Agent {
+    /// Runs `c` (an `iamjwt agent …` command, its environment set), its stderr collected line by line.
+    pub fn spawn(mut c: Command) -> Self {
+        c.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let err = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                l.lock().unwrap().push(line);
+            }
+        });
+        Self { child, log }
+    }
+
+    pub fn logged(&self, msg: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(msg))
+            .count()
+    }
+
+    pub fn wait_logged(&self, msg: &str, n: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.logged(msg) < n {
+            assert!(
+                Instant::now() < deadline,
+                "no {n} × {msg:?} in the log: {:#?}",
+                self.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGTERM, and the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            assert!(Instant::now() < deadline, "agent did not exit on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

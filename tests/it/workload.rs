@@ -538,71 +538,10 @@ fn credentials_for_the_aws_cli_cached_and_console_url() {
     assert_eq!(stderr(&o).lines().count(), 1);
 }
 
-/// Starts `iamjwt agent`, its JSON log lines collected.
-struct Agent {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
 impl Agent {
+    /// `iamjwt agent` acting as the dev principal of `s`.
     fn start(s: &Server, cache: &Path, args: &[&str]) -> Self {
-        let mut c = as_dev(s, cache, args);
-        c.stdout(Stdio::null()).stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        let err = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let l = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                l.lock().unwrap().push(line);
-            }
-        });
-        Self { child, log }
-    }
-
-    fn logged(&self, msg: &str) -> usize {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains(msg))
-            .count()
-    }
-
-    fn wait_logged(&self, msg: &str, n: usize, within: Duration) {
-        let deadline = Instant::now() + within;
-        while self.logged(msg) < n {
-            assert!(
-                Instant::now() < deadline,
-                "no {n} × {msg:?} in the log: {:#?}",
-                self.log.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// SIGTERM, and the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st;
-            }
-            assert!(Instant::now() < deadline, "agent did not exit on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Self::spawn(as_dev(s, cache, args))
     }
 }
 

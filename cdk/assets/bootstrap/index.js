@@ -7,8 +7,10 @@
  * works from the first request (the API stage depends on this resource). On an Update that changes
  * the algorithm set (ResourceProperties.Algorithms, IAMJWT_ALGORITHMS) it runs the rotation the same
  * way, so a new algorithm's keys are bootstrapped (and a removed one's start their retirement) by the
- * deploy itself, not by the next scheduled run. Other Updates and Delete change nothing: later
- * rotations come from the schedule, and keys are never destroyed with the stack.
+ * deploy itself, not by the next scheduled run. The same on an Update that changes the regions of an
+ * issuer in several (ResourceProperties.Regions, IAMJWT_REGIONS): the rotation replicates the keys into
+ * a region just added. Other Updates and Delete change nothing: later rotations come from the schedule,
+ * and keys are never destroyed with the stack.
  *
  * It answers CloudFormation itself (PUT to the pre-signed ResponseURL) on every path, including
  * errors, so a failure shows up as a clear stack event instead of an hour-long hang.
@@ -31,11 +33,14 @@ function makeHandler({ startExecution, describeExecution, answer, sleep }) {
     let status = 'SUCCESS';
     let reason = 'nothing to do';
     try {
-      if (event.RequestType === 'Create' || algorithmsChanged(event)) {
+      const why = event.RequestType === 'Create' ? 'first-rotation'
+        : changed(event, 'Algorithms') ? 'algorithms-changed'
+          : changed(event, 'Regions') ? 'regions-changed' : undefined;
+      if (why !== undefined) {
         if (!stateMachineArn) throw new Error('ResourceProperties.StateMachineArn is missing');
         // The name makes a retried Create (or Update) idempotent: Step Functions returns the same
         // execution for the same name and input instead of starting a second rotation.
-        const name = `${event.RequestType === 'Create' ? 'first-rotation' : 'algorithms-changed'}-${event.RequestId}`.slice(0, 80);
+        const name = `${why}-${event.RequestId}`.slice(0, 80);
         let executionArn;
         try {
           ({ executionArn } = await startExecution({ stateMachineArn, name, input: ROTATION_INPUT }));
@@ -71,10 +76,13 @@ function makeHandler({ startExecution, describeExecution, answer, sleep }) {
   };
 }
 
-/** An Update whose algorithm set differs from the deployed one (order does not matter). */
-function algorithmsChanged(event) {
+/**
+ * An Update whose set under `key` (comma-separated: Algorithms, or Regions, absent for an issuer in one
+ * region) differs from the deployed one (order does not matter).
+ */
+function changed(event, key) {
   if (event.RequestType !== 'Update') return false;
-  const set = (props) => ((props && props.Algorithms) || '').split(',').filter(Boolean).sort().join(',');
+  const set = (props) => ((props && props[key]) || '').split(',').filter(Boolean).sort().join(',');
   return set(event.ResourceProperties) !== set(event.OldResourceProperties);
 }
 

@@ -101,6 +101,12 @@ impl WireMeter {
         )
     }
 
+    /// An S3 client (path-style, as [`crate::sdk::s3`]) whose requests this meter sees.
+    pub fn s3(&self, conf: &SdkConfig) -> aws_sdk_s3::Client {
+        let base = crate::sdk::s3(conf);
+        aws_sdk_s3::Client::from_conf(base.config().to_builder().interceptor(self.clone()).build())
+    }
+
     /// A KMS client whose requests this meter sees. Round trips are timed one at a time: use it sequentially.
     pub fn kms(&self, conf: &SdkConfig) -> aws_sdk_kms::Client {
         aws_sdk_kms::Client::from_conf(
@@ -186,6 +192,57 @@ pub async fn current_keys_published(
             .run_step(step, false, now)
             .await
             .map_err(|e| format!("rotation step {step:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// [`current_keys_published`] for an issuer in several regions: multi-Region keys created in `conf`'s region (the
+/// primary), replicated into each of `replicas`, and every region's `current` aliases pointed at them once they
+/// are published.
+pub async fn current_keys_published_in_regions(
+    conf: &SdkConfig,
+    settings: &iamjwt_core::config::Settings,
+    alias_prefix: &str,
+    bucket: &str,
+    replicas: &[&str],
+) -> Result<(), String> {
+    use iamjwt_core::region::Region;
+    use iamjwt_core::rotation::regions::RegionalRotator;
+    use iamjwt_core::rotation::{Rotator, Step};
+    let store = crate::kms::KmsKeyStore::new(crate::sdk::kms(conf), alias_prefix, 7, key_access()?)
+        .with_multi_region(true);
+    let publisher = crate::s3::S3Publisher::new(crate::sdk::s3(conf), bucket, 3600);
+    let clients = replicas
+        .iter()
+        .map(|r| {
+            Ok((
+                Region::parse(r).map_err(|e| e.to_string())?,
+                crate::sdk::kms_in(conf, r),
+            ))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let regions = crate::kms::KmsRegions::new(crate::sdk::kms(conf), clients, alias_prefix, 7);
+    let rotator = RegionalRotator {
+        primary: Rotator {
+            store: &store,
+            publisher: &publisher,
+            issuer: &settings.issue.issuer,
+            algs: &settings.issue.algorithms,
+            policy: settings.rotation_policy(),
+        },
+        regions: &regions,
+    };
+    let now = iamjwt_core::UnixTime::from_system_time(std::time::SystemTime::now());
+    // The first pass creates, replicates, promotes and publishes; the regions follow a published key on the next
+    // step.
+    for step in Step::ALL.into_iter().chain([Step::Retire]) {
+        let report = rotator
+            .run_step(step, false, now)
+            .await
+            .map_err(|e| format!("rotation step {step:?}: {e}"))?;
+        if let Some((region, e)) = report.region_errors.iter().next() {
+            return Err(format!("rotation step {step:?} in {region}: {e}"));
+        }
     }
     Ok(())
 }

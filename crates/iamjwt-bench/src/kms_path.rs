@@ -6,6 +6,8 @@ use crate::moto::{self, Moto};
 use crate::path_meter::{Counts, PathMeter, on_request_path};
 use crate::stats::Summary;
 use iamjwt_aws::kms::KmsSigner;
+use iamjwt_aws::published::PublishedOnly;
+use iamjwt_aws::s3::S3Publisher;
 use iamjwt_aws::testing::WireMeter;
 use iamjwt_core::issuer::Issuer;
 use iamjwt_core::{Algorithm, UnixTime};
@@ -87,6 +89,84 @@ pub async fn run(moto: &Moto, tokens: u64) -> Result<Vec<KmsPathResult>, Error> 
             kms_round_trip_ms: Summary::of(wire_ms),
             own_ms: Summary::of(own_ms),
         });
+    }
+    Ok(results)
+}
+
+/// One region of an issuer in several: warm tokens from that region's token handler, signing with its local
+/// replica through [`PublishedOnly`] (the JWKS read from the issuer bucket in the primary region), as the token
+/// function there does.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionalPathResult {
+    pub region: String,
+    pub alg: String,
+    pub tokens: u64,
+    /// KMS and S3 requests during warm-up (`GetPublicKey` per algorithm, one `GetObject` of the JWKS).
+    pub warm_up_requests: u64,
+    /// KMS requests per warm token: must be exactly 1 (`Sign`, in this region).
+    pub kms_requests_per_token: f64,
+    /// S3 requests per warm token (the JWKS is read at start and after its TTL): must be 0.
+    pub s3_requests_per_token: f64,
+    pub handler_ms: Summary,
+}
+
+/// Issues `tokens` tokens per algorithm in each of `regions` (the primary first), one region after another, on a
+/// moto with one backend per region whose issuer [`moto::with_keys_in_regions`] set up.
+pub async fn run_regions(moto: &Moto, tokens: u64) -> Result<Vec<RegionalPathResult>, Error> {
+    let primary = moto::config(moto).await;
+    let settings = moto::settings()?;
+    let mut results = Vec::new();
+    for region in moto::REGIONS {
+        let conf = iamjwt_aws::testing::moto_config(moto, region).await;
+        let (kms_meter, s3_meter) = (WireMeter::default(), WireMeter::default());
+        let signer = Arc::new(KmsSigner::new(
+            kms_meter.kms(&conf),
+            moto::PREFIX,
+            Duration::from_secs(300),
+        ));
+        let jwks = Arc::new(S3Publisher::new(s3_meter.s3(&primary), moto::BUCKET, 3600));
+        let guarded = PublishedOnly::new(signer.clone(), jwks, Duration::from_secs(300));
+        signer
+            .warm(&settings.issue.algorithms)
+            .await
+            .map_err(|e| Error::Setup(format!("{region}: warm-up: {e}")))?;
+        guarded
+            .warm()
+            .await
+            .map_err(|e| Error::Setup(format!("{region}: JWKS: {e}")))?;
+        let warm_up_requests = kms_meter.take().0 + s3_meter.take().0;
+        let handler = TokenHandler::new(
+            Issuer::new(settings.issue.clone(), Arc::new(guarded)),
+            event_api()?,
+        );
+        for alg in [Algorithm::ES256, Algorithm::RS256] {
+            let (mut handler_ms, mut kms, mut s3) = (Vec::new(), 0, 0);
+            for _ in 0..tokens {
+                let req = request(alg)?;
+                let now = UnixTime::from_system_time(SystemTime::now());
+                let started = Instant::now();
+                let resp = handler.handle(req, now).await;
+                handler_ms.push(started.elapsed().as_secs_f64() * 1e3);
+                if resp.status() != http::StatusCode::OK {
+                    return Err(Error::Failed(format!(
+                        "{region} {alg}: {} {}",
+                        resp.status(),
+                        String::from_utf8_lossy(resp.body().as_ref())
+                    )));
+                }
+                kms += kms_meter.take().0;
+                s3 += s3_meter.take().0;
+            }
+            results.push(RegionalPathResult {
+                region: region.to_owned(),
+                alg: alg.as_str().to_owned(),
+                tokens,
+                warm_up_requests,
+                kms_requests_per_token: kms as f64 / tokens as f64,
+                s3_requests_per_token: s3 as f64 / tokens as f64,
+                handler_ms: Summary::of(handler_ms),
+            });
+        }
     }
     Ok(results)
 }

@@ -35,6 +35,12 @@ pub fn start() -> Result<Moto, Error> {
     Moto::start().map_err(Error::Setup)
 }
 
+/// Starts `moto_server` with one backend per region and KMS multi-Region keys as AWS documents them
+/// ([`iamjwt_testkit::Moto::start_multi_region`]).
+pub fn start_multi_region() -> Result<Moto, Error> {
+    Moto::start_multi_region().map_err(Error::Setup)
+}
+
 /// SDK configuration for `moto` in [`REGION`].
 pub async fn config(moto: &Moto) -> aws_config::SdkConfig {
     iamjwt_aws::testing::moto_config(moto, REGION).await
@@ -42,6 +48,33 @@ pub async fn config(moto: &Moto) -> aws_config::SdkConfig {
 
 /// A bucket, then every rotation step once: a current key per algorithm, published.
 pub async fn with_keys(moto: &Moto) -> Result<aws_config::SdkConfig, Error> {
+    let conf = with_bucket(moto).await?;
+    iamjwt_aws::testing::current_keys_published(&conf, &settings()?, PREFIX, BUCKET)
+        .await
+        .map_err(Error::Setup)?;
+    Ok(conf)
+}
+
+/// The regions of [`with_keys_in_regions`]: [`REGION`] (the primary) first.
+pub const REGIONS: [&str; 3] = [REGION, "eu-west-1", "ap-southeast-2"];
+
+/// [`with_keys`] for an issuer in [`REGIONS`], on a moto with one backend per region
+/// ([`iamjwt_testkit::Moto::start_multi_region`]): multi-Region keys, replicated, each region's aliases set.
+pub async fn with_keys_in_regions(moto: &Moto) -> Result<aws_config::SdkConfig, Error> {
+    let conf = with_bucket(moto).await?;
+    iamjwt_aws::testing::current_keys_published_in_regions(
+        &conf,
+        &settings()?,
+        PREFIX,
+        BUCKET,
+        &REGIONS[1..],
+    )
+    .await
+    .map_err(Error::Setup)?;
+    Ok(conf)
+}
+
+async fn with_bucket(moto: &Moto) -> Result<aws_config::SdkConfig, Error> {
     let conf = config(moto).await;
     iamjwt_aws::sdk::s3(&conf)
         .create_bucket()
@@ -49,8 +82,5 @@ pub async fn with_keys(moto: &Moto) -> Result<aws_config::SdkConfig, Error> {
         .send()
         .await
         .map_err(|e| Error::Setup(format!("CreateBucket: {e}")))?;
-    iamjwt_aws::testing::current_keys_published(&conf, &settings()?, PREFIX, BUCKET)
-        .await
-        .map_err(Error::Setup)?;
     Ok(conf)
 }

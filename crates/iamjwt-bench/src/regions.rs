@@ -10,8 +10,7 @@ use iamjwt_aws::testing::Moto;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// The regions, the primary first.
-pub const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+pub use crate::moto::REGIONS;
 /// The issuer bucket (in the primary region).
 pub const BUCKET: &str = "iamjwt-regions";
 

@@ -1,7 +1,7 @@
 //! The measurement harnesses of `make bench` that need moto, run once each so they cannot rot: the real `token`
 //! Lambda binary served one API Gateway event through a loopback Lambda Runtime API (init, `Sign` via KMS,
 //! response) with its KMS requests counted by a proxy, and the KMS-path meter (exactly one wire request per warm
-//! token, also across key-TTL expiries).
+//! token, also across key-TTL expiries, and in every region of an issuer in three).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use base64::Engine as _;
@@ -99,4 +99,24 @@ async fn token_lambda_under_the_runtime_api_and_the_kms_meter() {
         2 * across.background_refreshes,
         "each refresh re-reads both aliases"
     );
+}
+
+/// Issue 21: in each region of an issuer in three, a warm token is one KMS request (`Sign`, to the local replica:
+/// moto keeps one backend per region, so another region's key would not be found) and no S3 request (the JWKS
+/// check reads the bucket at start, not per token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_region_signs_a_warm_token_with_one_kms_request() {
+    let moto = moto::start_multi_region().unwrap();
+    moto::with_keys_in_regions(&moto).await.unwrap();
+    let results = kms_path::run_regions(&moto, 3).await.unwrap();
+    assert_eq!(results.len(), moto::REGIONS.len() * 2);
+    for r in results {
+        assert_eq!(r.kms_requests_per_token, 1.0, "{} {}", r.region, r.alg);
+        assert_eq!(r.s3_requests_per_token, 0.0, "{} {}", r.region, r.alg);
+        assert_eq!(
+            r.warm_up_requests, 3,
+            "{}: one GetPublicKey per algorithm, one GetObject of the JWKS",
+            r.region
+        );
+    }
 }

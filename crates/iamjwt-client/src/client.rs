@@ -73,11 +73,17 @@ impl Client {
     }
 
     /// A client that signs with `config`'s credentials provider, for `region` (else the config's region, else
-    /// us-east-1): for a caller that also calls AWS services with the same config.
+    /// us-east-1): for a caller that also calls AWS services with the same config. A region that is not a region
+    /// name (`evil.example/x`) is refused: it would go into the credential scope of every request.
     pub fn from_sdk_config(config: &SdkConfig, region: Option<String>) -> Result<Self, Error> {
         let region = region
             .or_else(|| config.region().map(ToString::to_string))
             .unwrap_or_else(|| "us-east-1".to_owned());
+        iamjwt_core::region::Region::parse(&region).map_err(|e| {
+            Error::Usage(format!(
+                "the region to sign for (--region, AWS_REGION or the profile's region): {e}"
+            ))
+        })?;
         let provider = config
             .credentials_provider()
             .ok_or_else(|| Error::Credentials("no AWS credential provider is configured".into()))?;

@@ -337,7 +337,8 @@ impl Failover {
 
     /// Sends one request over [`Self::order`]: `attempt` gets each endpoint in turn (sign for its region!) until
     /// one answers. Moves on only when [`fails_over`] says so; any other error is the answer. `clock` is read
-    /// when each attempt ends. When every endpoint failed, the error names each.
+    /// when each attempt ends. The endpoints that failed before one answered are logged (a warning each); when
+    /// every endpoint failed, nothing is logged and the error names each, so a command prints one line.
     pub async fn call<T, F, Fut>(
         &mut self,
         clock: impl Fn() -> SystemTime,
@@ -352,15 +353,16 @@ impl Failover {
         for endpoint in order {
             match attempt(endpoint.clone()).await {
                 Ok(value) => {
+                    warn_failed(&failures);
                     self.answered(&endpoint);
                     return Ok((value, endpoint));
                 }
                 Err(e) if fails_over(&e) => {
-                    tracing::warn!(region = %endpoint.region, url = %endpoint.url, "token endpoint failed: {e}");
                     self.failed(&endpoint, clock());
                     failures.push((endpoint, e));
                 }
                 Err(e) => {
+                    warn_failed(&failures);
                     self.answered(&endpoint);
                     return Err(e);
                 }
@@ -414,6 +416,13 @@ impl Failover {
                 self.active = i;
             }
         }
+    }
+}
+
+/// The endpoints passed over on the way to an answer.
+fn warn_failed(failures: &[(Endpoint, Error)]) {
+    for (endpoint, e) in failures {
+        tracing::warn!(region = %endpoint.region, url = %endpoint.url, "token endpoint failed: {e}");
     }
 }
 

@@ -31,6 +31,11 @@ pub struct KeyRecord {
     pub compromised: bool,
     #[serde(default)]
     pub pending_deletion: bool,
+    /// A key that cannot be replicated into other regions: in KMS, a single-Region key, made before the issuer
+    /// had several regions (docs/multi-region.md, "Adding a region to a running issuer"). Rotation replaces it
+    /// in the normal course; other regions never sign with it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub single_region: bool,
 }
 
 fn unset_id() -> KeyId {
@@ -50,6 +55,7 @@ impl KeyRecord {
             demoted_at: None,
             compromised: false,
             pending_deletion: false,
+            single_region: false,
         }
     }
 

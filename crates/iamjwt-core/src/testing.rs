@@ -45,6 +45,13 @@ impl MemKeyStore {
         lock(&self.keys).0.get(key).cloned()
     }
 
+    /// Makes every key held so far a single-Region key (one made before the issuer had several regions).
+    pub fn make_single_region(&self) {
+        for k in lock(&self.keys).0.values_mut() {
+            k.single_region = true;
+        }
+    }
+
     fn fake_jwk(alg: Algorithm, n: usize) -> Result<PublicJwk, PortError> {
         let seed = Sha256::digest(n.to_be_bytes());
         let params = match alg.spec().key {

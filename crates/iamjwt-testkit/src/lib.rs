@@ -139,15 +139,19 @@ impl LocalServer {
     }
 
     /// [`Self::start`] with more `serve` flags (`--replica`, `--region R`).
-    pub fn start_with(mut command: Command, state: &Path, extra: &[&str]) -> Result<Self, String> {
+    pub fn start_with(command: Command, state: &Path, extra: &[&str]) -> Result<Self, String> {
+        Self::start_listening(command, state, "127.0.0.1:0", extra)
+    }
+
+    /// [`Self::start_with`] on a given loopback address (a front door restarted on the port it had).
+    pub fn start_listening(
+        mut command: Command,
+        state: &Path,
+        listen: &str,
+        extra: &[&str],
+    ) -> Result<Self, String> {
         command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--ready-json",
-                "--state-dir",
-            ])
+            .args(["serve", "--listen", listen, "--ready-json", "--state-dir"])
             .arg(state)
             .args(extra)
             .stdout(Stdio::piped());

@@ -37,8 +37,10 @@ pub const ACCOUNT_ACTIONS: &[&str] = &[
 ];
 /// The token role: resolve the alias and read the public key ([`super::KmsSigner`]), sign.
 pub const TOKEN_ACTIONS: &[&str] = &["kms:GetPublicKey", "kms:Sign"];
-/// The rotate role ([`super::KmsKeyStore`]): read the key and its public key (for the JWKS), move the slot aliases,
-/// schedule deletion, and keep this policy in place.
+/// The rotate role ([`super::KmsKeyStore`], [`super::KmsRegions`]): read the key and its public key (for the JWKS),
+/// move the slot aliases, schedule deletion, keep this policy in place, and replicate a multi-Region key into the
+/// issuer's other regions (KMS authorises `ReplicateKey` on the primary key's policy; the rotate role's IAM policy
+/// names the regions).
 pub const ROTATE_ACTIONS: &[&str] = &[
     "kms:CreateAlias",
     "kms:DeleteAlias",
@@ -47,6 +49,7 @@ pub const ROTATE_ACTIONS: &[&str] = &[
     "kms:GetPublicKey",
     "kms:ListResourceTags",
     "kms:PutKeyPolicy",
+    "kms:ReplicateKey",
     "kms:ScheduleKeyDeletion",
     "kms:UpdateAlias",
 ];

@@ -169,6 +169,7 @@ impl KmsKeyStore {
             demoted_at: time(tags::DEMOTED_AT),
             compromised: tagged.get(tags::COMPROMISED) == Some(&"true"),
             pending_deletion,
+            single_region: meta.multi_region() != Some(true),
         }))
     }
 

@@ -274,6 +274,8 @@ fn only_the_token_role_signs(policy: &Value) {
             "kms:ScheduleKeyDeletion",
             "kms:GetKeyPolicy",
             "kms:PutKeyPolicy",
+            // Multi-Region keys: KMS authorises replication on the primary key's policy (issue 21).
+            "kms:ReplicateKey",
         ] {
             assert!(allowed(policy, rotate, action), "rotate {action}: {policy}");
         }

@@ -267,6 +267,11 @@ async fn a_removed_algorithm_is_kept_for_its_window_then_deleted_in_kms() {
     }
     let state = h.store.load(&rs256).await.unwrap();
     assert!(state.removed.contains(&Algorithm::ES256));
+    // Single-Region keys, as KMS reports them (no IAMJWT_REGIONS): never replicated.
+    assert!(
+        iamjwt_core::rotation::regions::slot_records(&state).all(|k| k.single_region),
+        "{state:?}"
+    );
     let es = state.algs[&Algorithm::ES256].clone();
     let cur = es.current.clone().unwrap();
     assert_eq!(cur.demoted_at, Some(t1));

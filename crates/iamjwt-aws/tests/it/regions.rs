@@ -251,6 +251,11 @@ async fn rotation_in_three_regions_through_kms_and_s3() {
 
     run(T0).await;
     let state = store.load(&ALGS).await.unwrap();
+    // Multi-Region keys, as KMS reports them: rotation may replicate them.
+    assert!(
+        iamjwt_core::rotation::regions::slot_records(&state).all(|k| !k.single_region),
+        "{state:?}"
+    );
     let published: Vec<_> = publisher
         .read_jwks()
         .await

@@ -288,10 +288,39 @@ async fn kms(tokens: u64, ttl_ms: u64, ttl_run_seconds: u64, out: PathBuf) -> Re
             s.n, s.p50, s.p99, s.max
         );
     }
+    // An issuer in three regions: each region's warm tokens, signed with its local replica.
+    let regional_moto = moto::start_multi_region()?;
+    moto::with_keys_in_regions(&regional_moto).await?;
+    let regional = kms_path::run_regions(&regional_moto, tokens.min(200)).await?;
+    println!(
+        "{:<15} {:<6} {:>6} {:>13} {:>12} {:>12}",
+        "region", "alg", "tokens", "KMS req/token", "S3 req/token", "handler p50"
+    );
+    for r in &regional {
+        println!(
+            "{:<15} {:<6} {:>6} {:>13.3} {:>12.3} {:>12.3}",
+            r.region,
+            r.alg,
+            r.tokens,
+            r.kms_requests_per_token,
+            r.s3_requests_per_token,
+            r.handler_ms.p50
+        );
+    }
     let mut doc = read_results(&out);
     doc["kms_path"] = to_json(&results)?;
     doc["kms_across_ttl"] = to_json(&across)?;
+    doc["kms_path_regions"] = to_json(&regional)?;
     write_results(&out, &doc)?;
+    if let Some(r) = regional
+        .iter()
+        .find(|r| r.kms_requests_per_token != 1.0 || r.s3_requests_per_token != 0.0)
+    {
+        return Err(Error::Failed(format!(
+            "{} {}: {} KMS and {} S3 requests per warm token, expected exactly 1 and 0",
+            r.region, r.alg, r.kms_requests_per_token, r.s3_requests_per_token
+        )));
+    }
     if let Some(r) = results.iter().find(|r| r.kms_requests_per_token != 1.0) {
         return Err(Error::Failed(format!(
             "{}: {} KMS requests per warm token, expected exactly 1",

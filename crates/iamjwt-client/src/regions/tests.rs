@@ -456,12 +456,12 @@ fn memory_round_trips_and_never_adds_an_endpoint() {
     assert_eq!(order(&h, t(100 + 300)).first().copied(), Some("us-east-1"));
 }
 
-/// A token endpoint on loopback answering every request with `status` (a token when 200), and recording
-/// each request's SigV4 credential-scope region.
-async fn endpoint(
-    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
-    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-) -> String {
+/// What a loopback token endpoint saw of one request: its path and its SigV4 credential-scope region.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A token endpoint on loopback answering each request with the status `status` gives for its path (a token when
+/// 200), and recording each request's path and SigV4 credential-scope region.
+async fn endpoint(status: impl Fn(&str) -> u16 + Send + 'static, seen: Seen) -> String {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -479,15 +479,22 @@ async fn endpoint(
                 }
                 buf.extend_from_slice(&chunk[..n]);
             }
-            let head = String::from_utf8_lossy(&buf).to_lowercase();
+            let head = String::from_utf8_lossy(&buf).into_owned();
+            let path = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|t| t.split('?').next())
+                .unwrap_or("")
+                .to_owned();
             let region = head
+                .to_lowercase()
                 .split("credential=")
                 .nth(1)
                 .and_then(|c| c.split('/').nth(2))
                 .unwrap_or("")
                 .to_owned();
-            seen.lock().unwrap().push(region);
-            let code = status.load(std::sync::atomic::Ordering::SeqCst);
+            let code = status(&path);
+            seen.lock().unwrap().push((path, region));
             let body = if code == 200 {
                 let now = crate::unix(SystemTime::now());
                 format!(
@@ -507,32 +514,50 @@ async fn endpoint(
     url
 }
 
-#[tokio::test]
-async fn a_regional_client_signs_for_each_region_fails_over_on_5xx_and_comes_back() {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    use std::sync::{Arc, Mutex};
-    let (us_status, eu_status) = (Arc::new(AtomicU16::new(200)), Arc::new(AtomicU16::new(200)));
-    let (us_seen, eu_seen) = (
-        Arc::new(Mutex::new(Vec::new())),
-        Arc::new(Mutex::new(Vec::new())),
-    );
-    let us = endpoint(us_status.clone(), us_seen.clone()).await;
-    let eu = endpoint(eu_status.clone(), eu_seen.clone()).await;
-    let endpoints = Endpoints::parse(
-        &s(&[&format!("eu-west-1={eu}"), &format!("us-east-1={us}")]),
-        &[],
-        Some("us-east-1"),
-    )
-    .unwrap();
+/// A [`RegionalClient`] over `endpoints` with test credentials and a 300 ms back-off (doubling up to 1 s).
+fn regional_client(endpoints: Endpoints) -> RegionalClient {
     let creds = aws_credential_types::Credentials::new("AKID", "secret", None, None, "test");
-    let client = RegionalClient::new(
+    RegionalClient::new(
         crate::Client::with_credentials(creds, "us-east-1"),
         Failover::with_backoff(
             endpoints,
             Duration::from_millis(300),
             Duration::from_secs(1),
         ),
+    )
+}
+
+/// The regions of the requests `seen` recorded.
+fn scopes(seen: &Seen) -> Vec<String> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .map(|(_, r)| r.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_regional_client_signs_for_each_region_fails_over_on_5xx_and_comes_back() {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    use std::sync::{Arc, Mutex};
+    let (us_status, eu_status) = (Arc::new(AtomicU16::new(200)), Arc::new(AtomicU16::new(200)));
+    let (us_seen, eu_seen): (Seen, Seen) = (
+        Arc::new(Mutex::new(Vec::new())),
+        Arc::new(Mutex::new(Vec::new())),
     );
+    let answer = |status: &Arc<AtomicU16>| {
+        let status = status.clone();
+        move |_: &str| status.load(Ordering::SeqCst)
+    };
+    let us = endpoint(answer(&us_status), us_seen.clone()).await;
+    let eu = endpoint(answer(&eu_status), eu_seen.clone()).await;
+    let endpoints = Endpoints::parse(
+        &s(&[&format!("eu-west-1={eu}"), &format!("us-east-1={us}")]),
+        &[],
+        Some("us-east-1"),
+    )
+    .unwrap();
+    let client = regional_client(endpoints);
     let request = crate::TokenRequest::new("ignored");
 
     client.fetch(&request).await.unwrap();
@@ -541,8 +566,8 @@ async fn a_regional_client_signs_for_each_region_fails_over_on_5xx_and_comes_bac
     us_status.store(503, Ordering::SeqCst);
     client.fetch(&request).await.unwrap();
     assert_eq!(client.active().await.region.as_str(), "eu-west-1");
-    assert_eq!(*us_seen.lock().unwrap(), ["us-east-1", "us-east-1"]);
-    assert_eq!(*eu_seen.lock().unwrap(), ["eu-west-1"]);
+    assert_eq!(scopes(&us_seen), ["us-east-1", "us-east-1"]);
+    assert_eq!(scopes(&eu_seen), ["eu-west-1"]);
     // Within the back-off it stays with eu-west-1 even though us-east-1 is back.
     us_status.store(200, Ordering::SeqCst);
     client.fetch(&request).await.unwrap();
@@ -557,4 +582,54 @@ async fn a_regional_client_signs_for_each_region_fails_over_on_5xx_and_comes_bac
     let e = client.fetch(&request).await.unwrap_err();
     assert!(matches!(e, Error::Server { status: 403, .. }), "{e}");
     assert_eq!(eu_seen.lock().unwrap().len(), 2);
+}
+
+/// `--url` holding `{region}` through [`RegionalClient`]: each region's request goes to the URL with that region
+/// put in (here in the path, the one place two loopback front doors on one listener can differ), signed for that
+/// region; a region that fails is passed over in the same call and tried first again after its back-off.
+#[tokio::test]
+async fn a_template_routes_each_region_to_its_url_signed_for_it() {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    use std::sync::{Arc, Mutex};
+    let us_status = Arc::new(AtomicU16::new(200));
+    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
+    let status = us_status.clone();
+    let base = endpoint(
+        move |path: &str| match path {
+            "/us-east-1/token" => status.load(Ordering::SeqCst),
+            "/eu-west-1/token" => 200,
+            _ => 404,
+        },
+        seen.clone(),
+    )
+    .await;
+    let endpoints = Endpoints::parse(
+        &s(&[&format!("{base}/{{region}}")]),
+        &s(&["eu-west-1", "us-east-1"]),
+        Some("us-east-1"),
+    )
+    .unwrap();
+    let client = regional_client(endpoints);
+    let request = crate::TokenRequest::new("ignored");
+    let seen_as = |path: &str, region: &str| (format!("/{path}/token"), region.to_owned());
+
+    client.fetch(&request).await.unwrap();
+    us_status.store(503, Ordering::SeqCst);
+    client.fetch(&request).await.unwrap();
+    assert_eq!(client.active().await.region.as_str(), "eu-west-1");
+    us_status.store(200, Ordering::SeqCst);
+    client.fetch(&request).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    client.fetch(&request).await.unwrap();
+    assert_eq!(client.active().await.region.as_str(), "us-east-1");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            seen_as("us-east-1", "us-east-1"),
+            seen_as("us-east-1", "us-east-1"),
+            seen_as("eu-west-1", "eu-west-1"),
+            seen_as("eu-west-1", "eu-west-1"),
+            seen_as("us-east-1", "us-east-1"),
+        ]
+    );
 }

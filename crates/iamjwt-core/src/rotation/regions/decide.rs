@@ -63,14 +63,27 @@ pub fn next_move(d: &RegionalDecide<'_>) -> Result<Option<Move>, Error> {
 /// replicas the primary has retired.
 fn region_action(d: &RegionalDecide<'_>, keys: &RegionKeys) -> Option<RegionAction> {
     let state = d.primary.state;
-    for slots in state.algs.values() {
+    // A removed algorithm signs nowhere: its keys are not replicated further, and its aliases go.
+    let configured = || {
+        state
+            .algs
+            .iter()
+            .filter(|(alg, _)| !state.removed.contains(alg))
+    };
+    for (_, slots) in configured() {
         for k in [&slots.current, &slots.pending].into_iter().flatten() {
-            if k.publishable() && !keys.replicas.contains_key(&k.id) {
+            // A single-Region key cannot be replicated: the region waits for its multi-Region successor.
+            if k.publishable() && !k.single_region && !keys.replicas.contains_key(&k.id) {
                 return Some(RegionAction::Replicate { key: k.id.clone() });
             }
         }
     }
-    for (&alg, slots) in &state.algs {
+    for &alg in &state.removed {
+        if keys.current.contains_key(&alg) {
+            return Some(RegionAction::Point { alg, key: None });
+        }
+    }
+    for (&alg, slots) in configured() {
         let here = keys.current.get(&alg);
         let target = slots.current.as_ref().filter(|t| {
             t.publishable() && d.primary.published.contains(&t.kid) && keys.live(&t.id)
@@ -92,7 +105,7 @@ fn region_action(d: &RegionalDecide<'_>, keys: &RegionKeys) -> Option<RegionActi
         if !replica.pending_deletion
             && replica.demoted_at.is_none()
             && !keys.signs_with(id)
-            && previous_only(state, id)
+            && (previous_only(state, id) || of_removed_algorithm(state, id))
         {
             return Some(RegionAction::MarkDemoted {
                 key: id.clone(),
@@ -131,17 +144,37 @@ fn previous_only(state: &KeyState, key: &KeyId) -> bool {
     in_slot(|s| &s.previous) && !in_slot(|s| &s.current) && !in_slot(|s| &s.pending)
 }
 
+/// In a slot of an algorithm removed from the configured set: a key that signs nowhere any more.
+fn of_removed_algorithm(state: &KeyState, key: &KeyId) -> bool {
+    state.removed.iter().any(|alg| {
+        state.algs.get(alg).is_some_and(|s| {
+            [&s.pending, &s.current, &s.previous]
+                .into_iter()
+                .flatten()
+                .any(|k| &k.id == key)
+        })
+    })
+}
+
 /// The primary's state with each previous key's demotion moved to the last time a region may have signed with it,
 /// so the primary's own retire rule ("demoted ≥ retire_after ago") holds for every region. A region that still
 /// signs with the key, cannot be read, or has not recorded its demotion yet counts as signing now.
 fn with_regional_demotions(d: &RegionalDecide<'_>) -> KeyState {
     let mut state = d.primary.state.clone();
-    for slots in state.algs.values_mut() {
-        if let Some(prev) = slots.previous.as_mut()
-            && let Some(t) = prev.demoted_at
-            && let Some(last) = last_regional_use(d, &prev.id)
-        {
-            prev.demoted_at = Some(t.max(last));
+    let removed = state.removed.clone();
+    for (alg, slots) in &mut state.algs {
+        // A removed algorithm's keys were demoted in their slots; a configured one's in `previous`.
+        let demoted = if removed.contains(alg) {
+            vec![&mut slots.pending, &mut slots.current, &mut slots.previous]
+        } else {
+            vec![&mut slots.previous]
+        };
+        for key in demoted.into_iter().flatten() {
+            if let Some(t) = key.demoted_at
+                && let Some(last) = last_regional_use(d, &key.id)
+            {
+                key.demoted_at = Some(t.max(last));
+            }
         }
     }
     state

@@ -48,11 +48,14 @@ impl RegionalRotator<'_> {
             let discovery_current =
                 p.publisher.read_discovery().await?.as_ref() == Some(&want_discovery);
             let retired = self.regions.retired().await?;
+            // The regions' aliases of the configured algorithms and of removed ones that still hold keys (their
+            // aliases must go, and hold back the keys' retirement until they have).
+            let region_algs: Vec<_> = p.algs.iter().chain(&state.removed).copied().collect();
             let mut views = Vec::with_capacity(self.regions.regions().len());
             for region in self.regions.regions() {
                 let view = match failed.get(region) {
                     Some(why) => RegionView::Down(why.clone()),
-                    None => match self.regions.load_region(region, p.algs).await {
+                    None => match self.regions.load_region(region, &region_algs).await {
                         Ok(keys) => RegionView::Up(keys),
                         Err(e) => {
                             failed.insert(region.clone(), e.to_string());

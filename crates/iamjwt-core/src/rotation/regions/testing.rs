@@ -372,7 +372,19 @@ impl<S: KeyStore, P: Publisher> RegionKeyStore for RegionHarness<S, P> {
         self.regions.load_region(region, algs).await
     }
     async fn replicate(&self, region: &Region, key: &KeyId) -> Result<(), PortError> {
-        let out = self.regions.replicate(region, key).await;
+        // As KMS: a single-Region key cannot be replicated (`UnsupportedOperationException`).
+        let single = self
+            .primary
+            .observe()
+            .await
+            .is_ok_and(|(s, _)| slot_records(&s).any(|k| &k.id == key && k.single_region));
+        let out = if single {
+            Err(PortError::other(format!(
+                "ReplicateKey: {key} is not a multi-Region key"
+            )))
+        } else {
+            self.regions.replicate(region, key).await
+        };
         self.checked(out).await
     }
     async fn point_current(

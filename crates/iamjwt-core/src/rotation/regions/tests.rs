@@ -38,16 +38,34 @@ fn world() -> W {
 }
 
 fn rotator(w: &W) -> RegionalRotator<'_> {
+    rotator_with(w, &ALGS)
+}
+
+fn rotator_with<'a>(w: &'a W, algs: &'a [Algorithm]) -> RegionalRotator<'a> {
     RegionalRotator {
         primary: Rotator {
             store: w,
             publisher: w,
             issuer: "https://id.example.com",
-            algs: &ALGS,
+            algs,
             policy: POLICY,
         },
         regions: w,
     }
+}
+
+/// Every step with `algs` configured; like the state machine, a refused promotion does not stop the run.
+fn run_algs(w: &W, algs: &[Algorithm], now: UnixTime) -> Vec<StepReport> {
+    w.set_now(now);
+    Step::ALL
+        .iter()
+        .filter_map(
+            |s| match block_on(rotator_with(w, algs).run_step(*s, false, now)) {
+                Err(Error::Refused(_)) if *s == Step::Promote => None,
+                other => Some(other.unwrap()),
+            },
+        )
+        .collect()
 }
 
 fn step(w: &W, s: Step, emergency: bool, now: UnixTime) -> Result<StepReport, Error> {
@@ -497,6 +515,119 @@ fn adding_a_region_to_a_running_issuer_takes_one_run_of_any_step() {
                 .contains_key(&slots.previous.as_ref().unwrap().id)
         );
     }
+}
+
+/// Issue 19 §4 across regions: an algorithm removed from the set signs nowhere any more — each region's alias of it
+/// is removed at once, even in a region that was down at the removal, once it answers — yet its keys stay
+/// published until every region's window since it stopped signing there has passed; then the replicas are
+/// scheduled for deletion before the primary keys. Before, a replica region's alias of a removed algorithm was
+/// never read: the key left the JWKS while that region could still sign with it.
+#[test]
+fn a_removed_algorithm_stops_signing_in_every_region_before_its_keys_leave_the_jwks() {
+    let w = world();
+    run(&w, false, T0).unwrap();
+    let (s0, _) = observe(&w);
+    let es = s0.algs[&Algorithm::ES256].clone();
+    let es_ids: Vec<KeyId> = [&es.current, &es.pending]
+        .into_iter()
+        .flatten()
+        .map(|k| k.id.clone())
+        .collect();
+    let rs = [Algorithm::RS256];
+
+    // ap-southeast-2 is down when ES256 is removed.
+    down(&w, "ap-southeast-2", true);
+    let t1 = T0.plus(60);
+    run_algs(&w, &rs, t1);
+    let eu = &w.regions.snapshot()[&region("eu-west-1")];
+    assert_eq!(
+        eu.current.get(&Algorithm::ES256),
+        None,
+        "eu still signs ES256"
+    );
+    assert_eq!(w.violations(), Vec::<String>::new());
+
+    // The lagging region comes back late in the window: its alias goes now, and its window starts now.
+    let t2 = t1.plus(POLICY.retire_after - 10);
+    down(&w, "ap-southeast-2", false);
+    run_algs(&w, &rs, t2);
+    let ap = &w.regions.snapshot()[&region("ap-southeast-2")];
+    assert_eq!(
+        ap.current.get(&Algorithm::ES256),
+        None,
+        "ap still signs ES256"
+    );
+    // Past the primary's window but not ap's: still published, nothing deleted.
+    run_algs(&w, &rs, t1.plus(POLICY.retire_after + 10));
+    let (_, p) = observe(&w);
+    for k in [&es.current, &es.pending].into_iter().flatten() {
+        assert!(
+            p.contains(&k.kid),
+            "{} left the JWKS inside ap's window",
+            k.kid
+        );
+    }
+    assert_eq!(w.violations(), Vec::<String>::new());
+
+    // Past every region's window: replicas first, then the primary keys, all scheduled; nothing left to do.
+    let t3 = t2.plus(POLICY.retire_after);
+    run_algs(&w, &rs, t3);
+    let (s3, p3) = observe(&w);
+    assert!(
+        s3.algs
+            .get(&Algorithm::ES256)
+            .is_none_or(|sl| sl.is_empty()),
+        "{s3:?}"
+    );
+    for k in [&es.current, &es.pending].into_iter().flatten() {
+        assert!(!p3.contains(&k.kid));
+    }
+    for (r, keys) in w.regions.snapshot() {
+        for id in &es_ids {
+            assert!(!keys.live(id), "{r} keeps a live replica of {id}");
+        }
+    }
+    assert_eq!(w.violations(), Vec::<String>::new());
+    let again = run_algs(&w, &rs, t3.plus(1));
+    assert!(again.iter().all(|r| r.actions.is_empty()), "{again:?}");
+}
+
+/// Adding regions to an issuer whose keys are single-Region (made while it had one region): they cannot be
+/// replicated, so the regions wait — without failing any step, and without holding back the primary's rotation —
+/// until multi-Region keys made by the next creates are promoted. Before, every step tried to replicate the
+/// current key, failed that region, and counted it as possibly signing with everything: no key was ever retired,
+/// so no promotion ever happened and the regions never got a key.
+#[test]
+fn regions_added_to_an_issuer_with_single_region_keys_follow_its_next_multi_region_keys() {
+    let w = world();
+    // One region: both regions "do not exist yet".
+    down(&w, "eu-west-1", true);
+    down(&w, "ap-southeast-2", true);
+    run(&w, false, T0).unwrap();
+    run(&w, false, T0.plus(DAY)).unwrap();
+    w.primary.store.make_single_region();
+    down(&w, "eu-west-1", false);
+    down(&w, "ap-southeast-2", false);
+
+    let reports = run_algs(&w, &ALGS, T0.plus(DAY + 3600));
+    assert!(errors(&reports).is_empty(), "{reports:?}");
+    for (r, keys) in w.regions.snapshot() {
+        assert!(
+            keys.current.is_empty() && keys.replicas.is_empty(),
+            "{r}: {keys:?}"
+        );
+    }
+    // The next rotation promotes the last single-Region key and creates multi-Region ones; the one after promotes
+    // those, and every region follows.
+    for day in 2..=3 {
+        let reports = run_algs(&w, &ALGS, T0.plus(day * DAY));
+        assert!(errors(&reports).is_empty(), "day {day}: {reports:?}");
+    }
+    let (state, _) = observe(&w);
+    for slots in state.algs.values() {
+        assert!(!slots.current.as_ref().unwrap().single_region);
+    }
+    assert_converged(&w);
 }
 
 /// Sets up a scenario, returns (world, emergency, now) ready for the run under test.
