@@ -95,6 +95,8 @@ pub struct RegionsSoakConfig {
     /// At this step, after the rotation step, the second region's RS256 alias is moved by hand to a key in no
     /// JWKS ([`RegionalMoto::point_at_stray_key`]): the soak must report it (the test that it can fail).
     pub stray_alias_at: Option<u64>,
+    /// Print a line on stderr every this many rotations (a long run).
+    pub progress_every: Option<u32>,
 }
 
 impl RegionsSoakConfig {
@@ -114,6 +116,7 @@ impl RegionsSoakConfig {
             outage_chance: 0.08,
             max_outage_steps: 10,
             stray_alias_at: None,
+            progress_every: None,
         })
     }
 
@@ -678,7 +681,19 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
                 .violations
                 .push(format!("step {} at {now}: {x}", report.steps));
         }
-        report.rotations = rotations.values().copied().min().unwrap_or(0);
+        let done = rotations.values().copied().min().unwrap_or(0);
+        if let Some(every) = cfg.progress_every
+            && done > report.rotations
+            && done % every.max(1) == 0
+        {
+            eprintln!(
+                "  {done}/{} rotations, {} steps, {:.0} s",
+                cfg.rotations,
+                report.steps,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        report.rotations = done;
 
         // Every token against the JWKS of this moment: here, and later by PyJWT.
         if moments.jwks.last() != Some(&seen.jwks_json) {

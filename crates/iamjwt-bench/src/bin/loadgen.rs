@@ -491,7 +491,8 @@ async fn run_regions_soak(rotations: u32, seed: Option<u64>) -> Result<(), Error
     let seed = seed
         .map(|s| s.to_string())
         .or_else(|| std::env::var("SOAK_SEED").ok());
-    let cfg = RegionsSoakConfig::new(rotations, seed.as_deref())?;
+    let mut cfg = RegionsSoakConfig::new(rotations, seed.as_deref())?;
+    cfg.progress_every = Some(10);
     println!(
         "multi-region soak: {rotations} rotations, SOAK_SEED={}",
         cfg.seed
