@@ -1,4 +1,4 @@
-//! The multi-region soak (issue 21, docs/multi-region.md "The soak"): many rotations of an issuer in three regions
+//! The multi-region soak (issue 21, docs/multi-region.md "The soak across regions"): many rotations of an issuer in three regions
 //! on a virtual clock, with seeded random regional outages of random length, through the real adapters
 //! (`KmsKeyStore` with multi-Region keys, `KmsRegions`, `S3Publisher`, the token function's `KmsSigner` behind
 //! `PublishedOnly`) against moto with one backend per region, every request through a [`CountingProxy`] that plays
@@ -14,7 +14,8 @@
 //! - a token that does not verify against the JWKS of its moment (checked here, and at the end by PyJWT, which
 //!   makes its `exp`/`nbf`/`iat` checks as at that moment);
 //! - a region that is not down and does not issue: a region's own outage is the only excuse (see [`SILENCE_BOUND`]);
-//! - a region that is down and answers anything but `503`, or fewer rotations than asked within [`max_steps`].
+//! - a region that is down and answers anything but `503`, or fewer rotations than asked within
+//!   [`RegionsSoakConfig::max_steps`].
 //!
 //! The clock: a step is [`STEP_SECONDS`] (12 h) with the default rotation policy (a pending key published a day
 //! before it signs, `retire_after` ≈ 2 h, keys deleted 7 days after they are scheduled), so an execution of the
@@ -22,7 +23,7 @@
 //! at the end of its window, which the soak plays on moto (`EndDeletionWindow`, tests/moto_server_mrk.py). The token
 //! function's signer keeps its key until the next request (its TTL is zero in wall time, so every token starts a
 //! background refresh that ends within the step), so a region signs with the alias of the step before: more lag
-//! than the refresh interval `retire_after` allows for, and still safe, because an alias never leaves a key in the
+//! than the refresh interval that `retire_after` allows for, and still safe, because an alias never leaves a key in the
 //! same step that retires it (retire waits `retire_after` after the last region's demotion). `PublishedOnly`
 //! re-reads the JWKS at every token.
 
