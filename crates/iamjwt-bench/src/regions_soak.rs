@@ -1,7 +1,7 @@
 //! The multi-region soak (issue 21, docs/multi-region.md "The soak across regions"): many rotations of an issuer in three regions
 //! on a virtual clock, with seeded random regional outages of random length, through the real adapters
 //! (`KmsKeyStore` with multi-Region keys, `KmsRegions`, `S3Publisher`, the token function's `KmsSigner` behind
-//! `PublishedOnly`) against moto with one backend per region, every request through a [`CountingProxy`] that plays
+//! `PublishedOnly`) against moto with one backend per region, every request through a [`crate::counting_proxy::CountingProxy`] that plays
 //! the outages by credential scope.
 //!
 //! Each soak step is one rotation step ([`RotateHandler::handle`] at the virtual `now`, in workflow order; a step
@@ -68,7 +68,8 @@ pub const SILENCE_BOUND: u64 = 0;
 /// and a demoted key waits 3 steps for the next retire.
 const SETTINGS: [(&str, &str); 2] = [("IAMJWT_BUCKET", BUCKET), ("IAMJWT_KEY_DELETION_DAYS", "7")];
 
-/// The issuer's settings for the soak: the bench issuer's, in [`REGIONS`], with [`SETTINGS`].
+/// The issuer's settings for the soak: the bench issuer's, in [`REGIONS`], with the default rotation policy and
+/// a 7-day deletion window.
 pub fn settings() -> Result<Settings, Error> {
     Settings::from_lookup(|k| {
         if k == "IAMJWT_REGIONS" {
