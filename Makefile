@@ -78,9 +78,10 @@ bench: venv ## Benchmarks (release): micro, raw baseline, gateway load, KMS path
 	$(LOADGEN) cold-start --runs 20 --token-bin $(TARGET_DIR)/release/token --lambda-dir $(CURDIR)/target/lambda --out $(BENCH_OUT)
 	$(LOADGEN) collect-micro --criterion $(TARGET_DIR)/criterion --out $(BENCH_OUT)
 
-soak: ## 60 s at concurrency 64 with a rotation in the middle (release): 0 errors, tokens verify, RSS within 10 %
+soak: ## 60 s at concurrency 64 with a rotation in the middle (release): 0 errors, tokens verify, RSS within 10 %; then 100 rotations in three regions under random outages (moto, virtual clock; SOAK_SEED replays): 0 invariant violations, every token verifies
 	$(CARGO) build --release -p iamjwt-cli -p iamjwt-bench
 	$(LOADGEN) soak --seconds 60 --concurrency 64
+	$(LOADGEN) regions-soak --rotations 100
 
 fuzz: ## Fuzz the parsers of untrusted input (cargo fuzz, FUZZ_SECONDS per target, default 60); docs/fuzzing.md
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) CARGO=$(CARGO) fuzz/run.sh

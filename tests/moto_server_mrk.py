@@ -12,6 +12,10 @@ multi-region tests would not notice, or would pass for the wrong reason, this cl
 4. ScheduleKeyDeletion of a primary key whose replicas are not all scheduled for deletion puts it in
    `PendingReplicaDeletion` (KMS waits for the last replica before the primary's window starts).
 5. A key that is not `Enabled` cannot Sign or GetPublicKey (`KMSInvalidStateException`), as in KMS.
+6. moto never deletes a key scheduled for deletion. `TrentService.EndDeletionWindow` {"KeyId"}, an action KMS does
+   not have, plays the end of the key's window on a test's virtual clock: the key (`PendingDeletion`) is deleted,
+   a replica leaves its primary's `ReplicaKeys`, and a primary in `PendingReplicaDeletion` whose last replica this
+   was goes `PendingDeletion` (KMS starts the primary's window then).
 
 Usage (same arguments as moto_server): python moto_server_mrk.py -H 127.0.0.1 -p PORT
 """
@@ -101,8 +105,27 @@ def _usable(method):
     return wrapped
 
 
+def _end_deletion_window(self):
+    backend = self.kms_backend
+    key = backend.keys[backend.get_key_id(self._get_param("KeyId"))]
+    if key.key_state != "PendingDeletion":
+        raise KMSInvalidStateException(f"{key.arn} is {key.key_state}, not PendingDeletion")
+    backend.delete_key(key.id)
+    config = getattr(key, "multi_region_configuration", None)
+    if key.multi_region and config and config["PrimaryKey"]["Arn"] != key.arn:
+        primary = kms_backends[backend.account_id][config["PrimaryKey"]["Region"]].keys.get(key.id)
+        if primary is not None:
+            own = copy(primary.multi_region_configuration)
+            own["ReplicaKeys"] = [r for r in own["ReplicaKeys"] if r["Region"] != backend.region_name]
+            primary.multi_region_configuration = own
+            if primary.key_state == "PendingReplicaDeletion" and not own["ReplicaKeys"]:
+                primary.key_state = "PendingDeletion"
+    return json.dumps({})
+
+
 KmsBackend.replicate_key = _replicate_key
 KmsResponse.replicate_key = _replicate_key_response
+KmsResponse.end_deletion_window = _end_deletion_window
 KmsBackend.schedule_key_deletion = _schedule_key_deletion
 KmsBackend.sign = _usable(KmsBackend.sign)
 KmsBackend.get_public_key = _usable(KmsBackend.get_public_key)

@@ -35,7 +35,8 @@ pub struct KmsPathResult {
     pub own_ms: Summary,
 }
 
-fn request(alg: Algorithm) -> Result<lambda_http::Request, Error> {
+/// A token request for `alg` (the default audience) as API Gateway hands it to the `token` Lambda.
+pub fn request(alg: Algorithm) -> Result<lambda_http::Request, Error> {
     let mut v: serde_json::Value =
         serde_json::from_str(EVENT).map_err(|e| Error::Setup(e.to_string()))?;
     v["queryStringParameters"] = serde_json::json!({ "alg": alg.as_str() });
@@ -261,6 +262,6 @@ pub async fn run_across_ttl(
 }
 
 /// The API and stage of [`EVENT`] (tests/fixtures/events): the handler answers only those.
-fn event_api() -> Result<RestApiStage, Error> {
+pub fn event_api() -> Result<RestApiStage, Error> {
     RestApiStage::new("abc123", "prod").map_err(|e| Error::Setup(format!("fixture API: {e}")))
 }

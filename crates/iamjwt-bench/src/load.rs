@@ -75,10 +75,21 @@ pub(crate) fn sign(cfg: &LoadConfig) -> Result<Arc<Template>, Error> {
 /// One signed `GET /token` on a new connection: the status and body.
 pub async fn fetch_once(cfg: &LoadConfig) -> Result<(http::StatusCode, Bytes), Error> {
     let template = sign(cfg)?;
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
     let mut req = http::Request::new(Empty::<Bytes>::new());
     *req.uri_mut() = template.uri.clone();
     *req.headers_mut() = template.headers.clone();
+    send_once(req).await
+}
+
+/// `req` on a new loopback connection: the status and the whole body.
+pub async fn send_once<B>(req: http::Request<B>) -> Result<(http::StatusCode, Bytes), Error>
+where
+    B: hyper::body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let client: Client<HttpConnector, B> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
     let resp = client
         .request(req)
         .await

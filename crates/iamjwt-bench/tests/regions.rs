@@ -4,15 +4,11 @@
 //! scope, and plays a regional outage. Tokens are checked with PyJWT against the one published JWKS.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aws_sdk_kms::types::{KeySpec, KeyUsageType};
-use iamjwt_bench::counting_proxy::CountingProxy;
 use iamjwt_bench::kms_path::EVENT;
 use iamjwt_bench::lambda_init::{Function, run_events};
-use iamjwt_bench::moto::{AUDIENCE, ISSUER, PREFIX};
+use iamjwt_bench::regions::{BUCKET, REGIONS, RegionalMoto};
 use std::path::PathBuf;
 
-const BUCKET: &str = "iamjwt-regions";
-const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
 const STEPS: [&str; 4] = ["retire", "promote", "create", "publish"];
 
 fn bin(name: &str) -> PathBuf {
@@ -34,24 +30,23 @@ fn env() -> Vec<(String, String)> {
     ]
 }
 
-struct Issuer {
-    moto: iamjwt_testkit::Moto,
-    proxy: CountingProxy,
+/// The issuer in three regions, run by the real binaries.
+struct Issuer(RegionalMoto);
+
+impl std::ops::Deref for Issuer {
+    type Target = RegionalMoto;
+    fn deref(&self) -> &RegionalMoto {
+        &self.0
+    }
 }
 
 impl Issuer {
-    /// moto with the bucket, and the counting proxy in front of it.
     async fn start() -> Self {
-        let moto = iamjwt_testkit::Moto::start_multi_region().unwrap_or_else(|e| panic!("{e}"));
-        iamjwt_aws::testing::moto_with_bucket(&moto, REGIONS[0], BUCKET)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let proxy = CountingProxy::start(&moto.endpoint).await.unwrap();
-        Self { moto, proxy }
-    }
-
-    async fn kms(&self, region: &str) -> aws_sdk_kms::Client {
-        iamjwt_aws::sdk::kms(&iamjwt_aws::sdk::for_endpoint(&self.moto.endpoint, region).await)
+        Self(
+            RegionalMoto::start()
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
     }
 
     /// The `rotate` binary, in the primary region, handed `steps`: each step's result.
@@ -97,28 +92,6 @@ impl Issuer {
             .collect();
         (resp, signs)
     }
-
-    /// The key `alias/<prefix>/<alg>/current` points at in `region`, if any.
-    async fn current(&self, region: &str, alg: &str) -> Option<String> {
-        self.kms(region)
-            .await
-            .describe_key()
-            .key_id(format!("{PREFIX}/{alg}/current"))
-            .send()
-            .await
-            .ok()
-            .map(|d| d.key_metadata().unwrap().key_id().to_owned())
-    }
-
-    async fn jwks(&self) -> serde_json::Value {
-        let conf = iamjwt_aws::testing::moto_config(&self.moto, REGIONS[0]).await;
-        let bytes = iamjwt_aws::s3::S3Publisher::new(iamjwt_aws::sdk::s3(&conf), BUCKET, 3600)
-            .get(".well-known/jwks.json")
-            .await
-            .unwrap()
-            .expect("a published JWKS");
-        serde_json::from_slice(&bytes).unwrap()
-    }
 }
 
 fn assert_steps_ok(results: &[Result<serde_json::Value, serde_json::Value>]) {
@@ -137,32 +110,6 @@ fn token_of(resp: &serde_json::Value) -> String {
     assert_eq!(resp["statusCode"], 200, "{resp}");
     let body: serde_json::Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
     body["token"].as_str().unwrap().to_owned()
-}
-
-/// PyJWT, the independent verifier: every token against the one JWKS; the header of each.
-fn pyjwt_verify(jwks: &serde_json::Value, tokens: &[String]) -> Vec<serde_json::Value> {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("jwks.json");
-    std::fs::write(&file, jwks.to_string()).unwrap();
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/pyjwt_verify_jwks.py");
-    let out = std::process::Command::new(iamjwt_testkit::venv_bin("python").unwrap())
-        .arg(script)
-        .args([ISSUER, AUDIENCE])
-        .arg(&file)
-        .args(tokens)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "PyJWT: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["header"].clone())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,7 +144,8 @@ async fn rotate_replicates_and_every_region_signs_with_its_replica_under_one_jwk
             "{region}: its Sign requests"
         );
     }
-    let headers = pyjwt_verify(&issuer.jwks().await, &tokens);
+    let headers =
+        iamjwt_bench::regions::pyjwt_verify(&issuer.jwks().await.unwrap(), &tokens).unwrap();
     assert_eq!(headers.len(), 3);
     assert!(headers[0]["kid"].is_string());
     assert!(
@@ -262,24 +210,10 @@ async fn a_regional_outage_and_a_region_whose_key_is_not_published() {
 
     // ap-southeast-2's alias of the default algorithm (RS256) is moved (by hand) to a key that is not in the JWKS: that region refuses to sign
     // rather than issue tokens no verifier can check; the others keep issuing.
-    let ap = issuer.kms("ap-southeast-2").await;
-    let stray = ap
-        .create_key()
-        .key_spec(KeySpec::Rsa2048)
-        .key_usage(KeyUsageType::SignVerify)
-        .send()
+    issuer
+        .point_at_stray_key("ap-southeast-2")
         .await
-        .unwrap()
-        .key_metadata()
-        .unwrap()
-        .key_id()
-        .to_owned();
-    ap.update_alias()
-        .alias_name(format!("{PREFIX}/rs256/current"))
-        .target_key_id(&stray)
-        .send()
-        .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{e}"));
     let (resp, signs) = issuer.token("ap-southeast-2").await;
     assert_eq!(resp["statusCode"], 503, "{resp}");
     assert!(
