@@ -115,8 +115,8 @@ impl RegionsSoakConfig {
         Ok(Self {
             rotations,
             seed,
-            outage_chance: 0.08,
-            max_outage_steps: 10,
+            outage_chance: 0.05,
+            max_outage_steps: 8,
             stray_alias_at: None,
             progress_every: None,
         })
@@ -498,6 +498,12 @@ pub async fn run(cfg: &RegionsSoakConfig) -> Result<RegionsSoakReport, Error> {
             settings.jwks_max_age,
         ));
         let guarded = PublishedOnly::new(signer.clone(), jwks, Duration::ZERO);
+        // As the token function does at start: until it has read the JWKS once, it signs nothing (a primary down
+        // at the first step would otherwise silence every region).
+        guarded
+            .warm()
+            .await
+            .map_err(|e| Error::Setup(format!("{region}: the JWKS: {e}")))?;
         let issuer = Issuer::new(settings.issue.clone(), Arc::new(guarded));
         functions.push(TokenFunction {
             region: region.clone(),

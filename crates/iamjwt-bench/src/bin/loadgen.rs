@@ -95,9 +95,15 @@ enum Cmd {
     RegionsSoak {
         #[arg(long, default_value_t = 100)]
         rotations: u32,
-        /// Replays a run (default: `SOAK_SEED`, else random; the seed is printed).
+        /// Replays a run (default: `SOAK_SEED`, else random; the seed is printed), with the same outage settings.
         #[arg(long)]
         seed: Option<u64>,
+        /// The chance per step that a region that is up goes down (default: the soak's).
+        #[arg(long)]
+        outage_chance: Option<f64>,
+        /// An outage lasts 1 to this many steps (default: the soak's).
+        #[arg(long)]
+        max_outage_steps: Option<u32>,
     },
 }
 
@@ -487,15 +493,22 @@ async fn run_soak(seconds: u64, concurrency: usize) -> Result<(), Error> {
     Ok(())
 }
 
-async fn run_regions_soak(rotations: u32, seed: Option<u64>) -> Result<(), Error> {
+async fn run_regions_soak(
+    rotations: u32,
+    seed: Option<u64>,
+    outage_chance: Option<f64>,
+    max_outage_steps: Option<u32>,
+) -> Result<(), Error> {
     let seed = seed
         .map(|s| s.to_string())
         .or_else(|| std::env::var("SOAK_SEED").ok());
     let mut cfg = RegionsSoakConfig::new(rotations, seed.as_deref())?;
+    cfg.outage_chance = outage_chance.unwrap_or(cfg.outage_chance);
+    cfg.max_outage_steps = max_outage_steps.unwrap_or(cfg.max_outage_steps);
     cfg.progress_every = Some(10);
     println!(
-        "multi-region soak: {rotations} rotations, SOAK_SEED={}",
-        cfg.seed
+        "multi-region soak: {rotations} rotations, SOAK_SEED={} --outage-chance {} --max-outage-steps {}",
+        cfg.seed, cfg.outage_chance, cfg.max_outage_steps
     );
     let report = regions_soak::run(&cfg).await?;
     println!("{}", report.table());
@@ -518,7 +531,12 @@ async fn main() -> ExitCode {
             seconds,
             concurrency,
         } => run_soak(seconds, concurrency).await,
-        Cmd::RegionsSoak { rotations, seed } => run_regions_soak(rotations, seed).await,
+        Cmd::RegionsSoak {
+            rotations,
+            seed,
+            outage_chance,
+            max_outage_steps,
+        } => run_regions_soak(rotations, seed, outage_chance, max_outage_steps).await,
         Cmd::Workload {
             seconds,
             cli_runs,
